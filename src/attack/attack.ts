@@ -1,0 +1,57 @@
+import type { Behavior, Generation, Prompt, Verdict } from '../types.js';
+import type { GenerateOptions, Target } from '../target/target.js';
+import type { JudgeInput } from '../judge/judge.js';
+
+/** What an iterative attack (PAIR, AutoDAN) may use while it searches. */
+export interface AttackContext {
+  /** The target under attack (cached and recorded by the runner). */
+  target: Target;
+  /** Auxiliary models by name from the config's `models` section (attacker, mutator...). */
+  model(name: string): Target;
+  /** The run's judges, for attacks that need a score to steer the search. */
+  judge(input: JudgeInput, judgeName?: string): Promise<Verdict>;
+  signal: AbortSignal;
+  /** A seed for this case (derived from the run seed and the case id). */
+  seed: number;
+  /** Append a step to the case's stored trace (conversation turns, scores). */
+  trace(step: Record<string, unknown>): void;
+  /** Generation options the runner wants passed to the target (sample index...). */
+  generateOptions: GenerateOptions;
+}
+
+/** The final prompt and answer an attack settled on. */
+export interface AttackResult {
+  prompt: Prompt;
+  generation: Generation;
+}
+
+/**
+ * One attack variant, ready to run. Single-turn attacks implement `prompt`; search attacks implement
+ * `execute` and talk to the target themselves.
+ */
+export interface Attack {
+  /** The attack family, e.g. `codeattack`. */
+  readonly name: string;
+  /** A stable label of this variant, e.g. `python-stack-paper`; part of every case id. */
+  readonly variant: string;
+  /** The normalised options, recorded in the run. */
+  readonly options: Readonly<Record<string, unknown>>;
+  prompt?(behavior: Behavior): Prompt;
+  execute?(behavior: Behavior, ctx: AttackContext): Promise<AttackResult>;
+  /** What judges see of the answer: extracted code content, decoded cipher text. Default: the answer as is. */
+  extract?(response: string, behavior: Behavior): string;
+}
+
+/** Where attacks find data packs and randomness. */
+export interface AttackEnv {
+  dataDir: string;
+  seed: number;
+}
+
+/** Builds attacks from config options; a list-valued option expands to one attack per value. */
+export interface AttackFactory {
+  readonly name: string;
+  readonly description: string;
+  /** `options` is the raw config value; `path` names it in errors (e.g. `attacks[1].codeattack`). */
+  create(options: unknown, env: AttackEnv, path: string): Attack[];
+}
