@@ -1,0 +1,60 @@
+import { createWriteStream, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { once } from 'node:events';
+import { parse as parseYamlScalar } from 'yaml';
+import { InputError } from '../errors.js';
+import type { DatasetSpec } from '../dataset/load.js';
+
+/** `--dataset` accepts a file path or `pack:<pack>/<file inside the pack>`. */
+export function datasetSpecFromArg(arg: string, extra: Partial<DatasetSpec> = {}): DatasetSpec {
+  const m = /^pack:([^/]+)\/(.+)$/.exec(arg);
+  return m ? { pack: m[1], file: m[2], ...extra } : { path: arg, ...extra };
+}
+
+/** Parses an integer option, naming the flag when it is not one. */
+export function intOption(flag: string, min = 0): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InputError(`${flag} expects an integer >= ${min}, got '${v}'`);
+    return n;
+  };
+}
+
+/** `--option key=value` (repeatable): values are YAML scalars, so numbers and booleans keep their type. */
+export function collectOption(v: string, acc: Record<string, unknown>): Record<string, unknown> {
+  const eq = v.indexOf('=');
+  if (eq <= 0) throw new InputError(`--option expects key=value, got '${v}'`);
+  acc[v.slice(0, eq)] = parseScalar(v.slice(eq + 1));
+  return acc;
+}
+
+export function parseScalar(v: string): unknown {
+  try {
+    return parseYamlScalar(v) as unknown;
+  } catch {
+    return v;
+  }
+}
+
+/** Writes JSON Lines to a file (or stdout for `-`), respecting back-pressure. */
+export async function writeJsonl(out: string, rows: Iterable<unknown>): Promise<number> {
+  const stream =
+    out === '-'
+      ? process.stdout
+      : (mkdirSync(path.dirname(path.resolve(out)), { recursive: true }), createWriteStream(out, { encoding: 'utf8' }));
+  let n = 0;
+  for (const row of rows) {
+    if (!stream.write(`${JSON.stringify(row)}\n`)) await once(stream, 'drain');
+    n++;
+  }
+  if (stream !== process.stdout) {
+    stream.end();
+    await once(stream, 'finish');
+  }
+  return n;
+}
+
+/** Prints a value as one JSON document on stdout. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

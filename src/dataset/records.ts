@@ -1,0 +1,160 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { LineCounter, parseDocument, isSeq, isMap } from 'yaml';
+import { InputError } from '../errors.js';
+
+/**
+ * Raw records from CSV, JSON, JSONL or plain-text files, each with the 1-based line it starts on, so every
+ * later error can name file, line and field. Knows nothing about goals; `load.ts` turns records into Behaviors.
+ */
+export interface SourceRecord {
+  /** The parsed value: an object for tables and JSON objects, a string for text lines and JSON strings. */
+  value: unknown;
+  /** 1-based line where the record starts. */
+  line: number;
+}
+
+export type RecordFormat = 'csv' | 'json' | 'jsonl' | 'txt';
+
+export function detectFormat(file: string): RecordFormat {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.csv' || ext === '.tsv') return 'csv';
+  if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
+  if (ext === '.json') return 'json';
+  if (ext === '.txt') return 'txt';
+  throw new InputError(`unknown dataset format '${ext || '(none)'}'; use .csv, .json, .jsonl or .txt, or set format`, {
+    file,
+  });
+}
+
+export function readRecords(file: string, format: RecordFormat = detectFormat(file)): SourceRecord[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InputError(`cannot read dataset: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file });
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  switch (format) {
+    case 'csv':
+      return csvRecords(text, file);
+    case 'jsonl':
+      return jsonlRecords(text, file);
+    case 'json':
+      return jsonRecords(text, file);
+    case 'txt':
+      return textRecords(text);
+  }
+}
+
+function csvRecords(text: string, file: string): SourceRecord[] {
+  const delimiter = file.toLowerCase().endsWith('.tsv') ? '\t' : ',';
+  try {
+    const rows = parseCsv(text, {
+      columns: (header: string[]) => header.map((h) => h.trim()),
+      delimiter,
+      info: true,
+      skip_empty_lines: true,
+      relax_quotes: false,
+    }) as { record: Record<string, string>; info: { lines: number; raw?: string } }[];
+    // info.lines is the line where the record ends; count its own newlines back to where it starts.
+    return rows.map(({ record, info }) => ({ value: record, line: info.lines - countRecordNewlines(record) }));
+  } catch (err) {
+    const e = err as { lines?: number; message: string; code?: string };
+    throw new InputError(`invalid CSV: ${e.message.replace(/^Invalid Record Length: /, '')}`, {
+      file,
+      line: e.lines,
+    });
+  }
+}
+
+function countRecordNewlines(record: Record<string, string>): number {
+  let n = 0;
+  for (const v of Object.values(record)) for (const ch of v) if (ch === '\n') n++;
+  return n;
+}
+
+function jsonlRecords(text: string, file: string): SourceRecord[] {
+  const out: SourceRecord[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const raw = (lines[i] as string).replace(/\r$/, '');
+    if (raw.trim() === '') continue;
+    try {
+      out.push({ value: JSON.parse(raw), line: i + 1 });
+    } catch (err) {
+      throw new InputError(`invalid JSON: ${(err as Error).message}`, { file, line: i + 1 });
+    }
+  }
+  return out;
+}
+
+/**
+ * A JSON array of records (or an object holding one array). Many research "*.json" files are really JSON
+ * Lines; those are read as such. Line numbers come from the yaml parser, which reads JSON with positions.
+ */
+function jsonRecords(text: string, file: string): SourceRecord[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    if (looksLikeJsonLines(text)) return jsonlRecords(text, file);
+    throw new InputError(`invalid JSON: ${(err as Error).message}`, { file, line: jsonErrorLine(text, err) });
+  }
+  const list = Array.isArray(value) ? value : singleArrayField(value);
+  if (!list) {
+    if (value && typeof value === 'object') return [{ value, line: 1 }];
+    throw new InputError('expected a JSON array of records (or JSON Lines)', { file, line: 1 });
+  }
+  const lines = arrayItemLines(text, list.length);
+  return list.map((v, i) => ({ value: v, line: lines[i] ?? 1 }));
+}
+
+function looksLikeJsonLines(text: string): boolean {
+  const first = text.split('\n').find((l) => l.trim() !== '');
+  if (first === undefined) return false;
+  try {
+    JSON.parse(first);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function singleArrayField(value: unknown): unknown[] | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const arrays = Object.values(value as Record<string, unknown>).filter(Array.isArray);
+  return arrays.length === 1 ? (arrays[0] as unknown[]) : undefined;
+}
+
+/** The start line of each element of the top-level array (or the single array field). */
+function arrayItemLines(text: string, count: number): number[] {
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, keepSourceTokens: false, uniqueKeys: false });
+  let seq = doc.contents;
+  if (isMap(seq)) seq = seq.items.map((p) => p.value).find((v) => isSeq(v)) ?? null;
+  if (!isSeq(seq)) return new Array<number>(count).fill(1);
+  return seq.items.map((item) => {
+    const range = (item as { range?: [number, number, number] }).range;
+    return range ? counter.linePos(range[0]).line : 1;
+  });
+}
+
+function jsonErrorLine(text: string, err: unknown): number | undefined {
+  const m = /position (\d+)/.exec((err as Error).message);
+  if (!m) return undefined;
+  const pos = Number(m[1]);
+  let line = 1;
+  for (let i = 0; i < pos && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+function textRecords(text: string): SourceRecord[] {
+  const out: SourceRecord[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/\r$/, '');
+    if (line.trim() !== '') out.push({ value: line, line: i + 1 });
+  });
+  return out;
+}
