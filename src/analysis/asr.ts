@@ -1,0 +1,109 @@
+import type { RunStore } from '../store/store.js';
+import { wilson } from './stats.js';
+
+/**
+ * Attack success rate per target x attack variant x judge. The denominator counts only cases the judge
+ * scored: target errors and judge failures are reported beside it, never counted as refusals.
+ */
+export interface AsrRow {
+  target: string;
+  attack: string;
+  variant: string;
+  judge: string;
+  /** Cases the judge gave a verdict on. */
+  n: number;
+  successes: number;
+  attack_success_rate: number | null;
+  ci_low: number | null;
+  ci_high: number | null;
+  refusals: number;
+  refusal_rate: number | null;
+  mean_score: number | null;
+  /** Cases whose target request failed (no response to judge). */
+  errors: number;
+  /** Verdicts where the judge itself failed. */
+  judge_errors: number;
+}
+
+interface JoinedRow {
+  target: string;
+  attack: string;
+  variant: string;
+  status: string;
+  judge: string | null;
+  harmful: number | null;
+  refusal: number | null;
+  score: number | null;
+  error: string | null;
+}
+
+export function asrRows(store: RunStore, runId: string, judges: string[]): AsrRow[] {
+  const groups = new Map<string, { key: Omit<AsrRow, 'judge'>; byJudge: Map<string, AsrRow>; scoreSum: Map<string, [number, number]> }>();
+  for (const r of store.iterateJoined(runId) as Iterable<JoinedRow>) {
+    const gk = `${r.target}\u0000${r.attack}\u0000${r.variant}`;
+    let g = groups.get(gk);
+    if (!g) {
+      g = { key: emptyRow(r), byJudge: new Map(), scoreSum: new Map() };
+      groups.set(gk, g);
+    }
+    if (r.status === 'error') {
+      g.key.errors++;
+      continue;
+    }
+    if (r.judge === null) continue;
+    let row = g.byJudge.get(r.judge);
+    if (!row) {
+      row = { ...emptyRow(r), judge: r.judge };
+      g.byJudge.set(r.judge, row);
+    }
+    if (r.error !== null || r.harmful === null) {
+      row.judge_errors++;
+      continue;
+    }
+    row.n++;
+    if (r.harmful === 1) row.successes++;
+    if (r.refusal === 1) row.refusals++;
+    if (r.score !== null) {
+      const [s, c] = g.scoreSum.get(r.judge) ?? [0, 0];
+      g.scoreSum.set(r.judge, [s + r.score, c + 1]);
+    }
+  }
+  const out: AsrRow[] = [];
+  for (const g of groups.values()) {
+    const names = judges.length ? judges : [...g.byJudge.keys()];
+    for (const judge of names) {
+      const row = g.byJudge.get(judge) ?? { ...g.key, judge, errors: 0 };
+      row.errors = g.key.errors;
+      const ci = row.n ? wilson(row.successes, row.n) : undefined;
+      const [s, c] = g.scoreSum.get(judge) ?? [0, 0];
+      out.push({
+        ...row,
+        attack_success_rate: row.n ? row.successes / row.n : null,
+        ci_low: ci ? ci.low : null,
+        ci_high: ci ? ci.high : null,
+        refusal_rate: row.n ? row.refusals / row.n : null,
+        mean_score: c ? s / c : null,
+      });
+    }
+  }
+  return out;
+}
+
+function emptyRow(r: JoinedRow): AsrRow {
+  return {
+    target: r.target,
+    attack: r.attack,
+    variant: r.variant,
+    judge: '',
+    n: 0,
+    successes: 0,
+    attack_success_rate: null,
+    ci_low: null,
+    ci_high: null,
+    refusals: 0,
+    refusal_rate: null,
+    mean_score: null,
+    errors: 0,
+    judge_errors: 0,
+  };
+}

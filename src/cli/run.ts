@@ -1,0 +1,179 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import Table from 'cli-table3';
+import { InputError } from '../errors.js';
+import { loadRunConfig } from '../config/load.js';
+import { RunConfig } from '../config/schema.js';
+import { parseWith } from '../config/validate.js';
+import { dataDir } from '../data/dir.js';
+import { DEFAULT_DB, RunStore, type RunRow } from '../store/store.js';
+import { buildPlan, runIdFor } from '../runner/plan.js';
+import { executePlan } from '../runner/runner.js';
+import { progressBar } from '../runner/progress.js';
+import { runVersions } from '../runner/versions.js';
+import { asrRows } from '../analysis/asr.js';
+import { displayRows } from '../report/tables.js';
+import { canonicalJson, sha256 } from '../util/hash.js';
+
+interface RunFlags {
+  db: string;
+  resume?: string;
+  fresh?: boolean;
+  cache: boolean;
+  json?: boolean;
+  progress: boolean;
+  dryRun?: boolean;
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description(
+      'run an evaluation: dataset x attacks x targets x judges, stored case by case in the run store.\n' +
+        'Re-running the same command (or --resume <run-id>) continues an interrupted run without re-sending\n' +
+        'finished cases; identical requests are answered from the response cache.',
+    )
+    .argument('[config]', 'run config (.yaml or .json); optional with --resume')
+    .option('--db <file>', 'run store (SQLite)', DEFAULT_DB)
+    .option('--resume <run-id>', 'continue this run with its stored config snapshot')
+    .option('--fresh', 'start a new run even if this config already has one')
+    .option('--no-cache', 'do not answer requests from the response cache (still records responses)')
+    .option('--json', 'print one JSON summary object on stdout')
+    .option('--no-progress', 'no progress bar')
+    .option('--dry-run', 'validate the config and print the plan (cases, requests) without calling any model')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 done, 1 runtime failure (e.g. unreachable target), 2 bad config or data, 130 interrupted.\n' +
+        'Example config: examples/quickstart.yaml',
+    )
+    .action(async (configArg: string | undefined, flags: RunFlags) => {
+      process.exitCode = await runCommand(configArg, flags);
+    });
+}
+
+async function runCommand(configArg: string | undefined, flags: RunFlags): Promise<number> {
+  if (!configArg && !flags.resume) throw new InputError('give a config file, or --resume <run-id>');
+  const store = RunStore.open(flags.db);
+  try {
+    let config: RunConfig;
+    let configFile: string | null;
+    let baseDir: string;
+    let resumed: RunRow | undefined;
+    if (flags.resume) {
+      resumed = store.findRun(flags.resume);
+      if (!resumed) throw new InputError(`no run '${flags.resume}' in ${flags.db} (see: refusenik runs list)`);
+      config = parseWith(RunConfig, JSON.parse(resumed.config_json), [], { file: `run ${resumed.id} config` });
+      configFile = resumed.config_file;
+      baseDir = configFile ? path.dirname(configFile) : process.cwd();
+    } else {
+      const loaded = loadRunConfig(configArg as string);
+      config = loaded.config;
+      configFile = loaded.file;
+      baseDir = loaded.baseDir;
+    }
+
+    const plan = buildPlan(config, { dataDir: dataDir(), baseDir, env: process.env });
+    try {
+      let runId = resumed?.id ?? runIdFor(config, plan.datasetSha256);
+      if (flags.fresh && !resumed) runId = `${runId}-${Date.now().toString(36)}`;
+      if (flags.dryRun) return printPlan(runId, plan, flags);
+
+      let run = store.getRun(runId);
+      if (!run) {
+        run = store.createRun({
+          id: runId,
+          name: config.name ?? (configFile ? path.basename(configFile) : null),
+          status: 'running',
+          config_json: JSON.stringify(config),
+          config_hash: sha256(canonicalJson(config)),
+          config_file: configFile,
+          versions_json: JSON.stringify(runVersions(plan.datasetSha256)),
+          cases_total: plan.casesTotal,
+        });
+      } else store.updateRun(runId, { status: 'running', cases_total: plan.casesTotal });
+
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSigint = (): void => {
+        interrupts++;
+        if (interrupts > 1) process.exit(130);
+        process.stderr.write('\ninterrupting: finishing writes (Ctrl-C again to quit at once)...\n');
+        controller.abort();
+      };
+      process.on('SIGINT', onSigint);
+      process.on('SIGTERM', onSigint);
+      const bar = progressBar(flags.progress && !flags.json, plan.casesTotal);
+      let outcome;
+      try {
+        outcome = await executePlan(plan, {
+          store,
+          runId,
+          useCache: flags.cache,
+          signal: controller.signal,
+          onProgress: (p) => bar.update(p),
+        });
+      } catch (err) {
+        store.updateRun(runId, { status: 'failed' });
+        throw err;
+      } finally {
+        bar.stop();
+        process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
+      }
+      const counts = store.counts(runId);
+      const status = outcome.interrupted ? 'interrupted' : 'complete';
+      store.updateRun(runId, { status });
+      const rows = asrRows(store, runId, plan.judges.map((j) => j.id));
+      const summary = {
+        run_id: runId,
+        status,
+        db: flags.db,
+        cases_total: plan.casesTotal,
+        cases_done: counts.ok,
+        errors: counts.errors,
+        skipped: outcome.skipped,
+        requests_sent: outcome.sent,
+        requests_cached: outcome.cached,
+        rows,
+      };
+      if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+      else {
+        const table = new Table({ head: displayRows(rows)[0], style: { head: [], border: [] } });
+        for (const r of displayRows(rows).slice(1)) table.push(r);
+        process.stdout.write(`${table.toString()}\n`);
+        process.stdout.write(
+          `run ${runId}: ${status}; ${counts.ok}/${plan.casesTotal} cases done, ${counts.errors} errors, ` +
+            `${outcome.sent} requests sent, ${outcome.cached} from cache\n`,
+        );
+        if (outcome.interrupted) process.stdout.write(`resume with: refusenik run --resume ${runId} --db ${flags.db}\n`);
+        else process.stdout.write(`report: refusenik report ${runId} --db ${flags.db} --format md\n`);
+      }
+      return outcome.interrupted ? 130 : 0;
+    } finally {
+      await plan.close();
+    }
+  } finally {
+    store.close();
+  }
+}
+
+function printPlan(runId: string, plan: ReturnType<typeof buildPlan>, flags: RunFlags): number {
+  const info = {
+    run_id: runId,
+    cases_total: plan.casesTotal,
+    behaviors: plan.behaviors.length,
+    attacks: plan.attacks.map((a) => `${a.name}/${a.variant}`),
+    targets: plan.targets.map((t) => t.id),
+    judges: plan.judges.map((j) => j.id),
+    samples: plan.samples,
+  };
+  if (flags.json) process.stdout.write(`${JSON.stringify(info)}\n`);
+  else {
+    process.stdout.write(
+      `run ${info.run_id}: ${info.cases_total} cases = ${info.behaviors} behaviors x ${info.attacks.length} attack variants x ` +
+        `${info.targets.length} targets x ${info.samples} samples\n` +
+        `  attacks: ${info.attacks.join(', ')}\n  targets: ${info.targets.join(', ')}\n  judges:  ${info.judges.join(', ')}\n`,
+    );
+  }
+  return 0;
+}

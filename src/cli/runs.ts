@@ -1,0 +1,89 @@
+import type { Command } from 'commander';
+import Table from 'cli-table3';
+import { InputError } from '../errors.js';
+import { DEFAULT_DB, RunStore } from '../store/store.js';
+import { printJson } from './common.js';
+
+interface RunsFlags {
+  db: string;
+  json?: boolean;
+}
+
+export function registerRunsCommand(program: Command): void {
+  const runs = program.command('runs').description('list, inspect and delete stored runs');
+  runs
+    .command('list')
+    .description('list runs, newest first')
+    .option('--db <file>', 'run store (SQLite)', DEFAULT_DB)
+    .option('--json', 'JSON output')
+    .action((flags: RunsFlags) => {
+      const store = RunStore.open(flags.db);
+      try {
+        const rows = store.listRuns().map((r) => {
+          const c = store.counts(r.id);
+          return { id: r.id, name: r.name, status: r.status, created_at: r.created_at, cases_total: r.cases_total, cases_done: c.ok, errors: c.errors };
+        });
+        if (flags.json) return printJson(rows);
+        if (rows.length === 0) return void process.stdout.write(`no runs in ${flags.db}\n`);
+        const t = new Table({ head: ['id', 'name', 'status', 'created', 'done', 'errors'], style: { head: [], border: [] } });
+        for (const r of rows) t.push([r.id, r.name ?? '', r.status, r.created_at.slice(0, 19), `${r.cases_done}/${r.cases_total}`, String(r.errors)]);
+        process.stdout.write(`${t.toString()}\n`);
+      } finally {
+        store.close();
+      }
+    });
+  runs
+    .command('show')
+    .description('show a run: config snapshot, versions, counts, requests and token usage')
+    .argument('<run-id>', 'run id or unique prefix')
+    .option('--db <file>', 'run store (SQLite)', DEFAULT_DB)
+    .option('--json', 'JSON output')
+    .action((runArg: string, flags: RunsFlags) => {
+      const store = RunStore.open(flags.db);
+      try {
+        const run = store.findRun(runArg);
+        if (!run) throw new InputError(`no run '${runArg}' in ${flags.db} (see: refusenik runs list)`);
+        const info = {
+          id: run.id,
+          name: run.name,
+          status: run.status,
+          created_at: run.created_at,
+          updated_at: run.updated_at,
+          config_file: run.config_file,
+          cases_total: run.cases_total,
+          counts: store.counts(run.id),
+          versions: JSON.parse(run.versions_json) as unknown,
+          requests: store.requestSummary(run.id),
+          config: JSON.parse(run.config_json) as unknown,
+        };
+        if (flags.json) return printJson(info);
+        const c = info.counts;
+        process.stdout.write(
+          `run ${info.id}${info.name ? ` (${info.name})` : ''}: ${info.status}\n` +
+            `  created ${info.created_at}, updated ${info.updated_at}\n` +
+            `  cases: ${c.ok} done, ${c.errors} errors, of ${info.cases_total}; ${c.verdicts} verdicts\n` +
+            `  versions: ${JSON.stringify(info.versions)}\n`,
+        );
+        const t = new Table({ head: ['role', 'model', 'requests', 'cached', 'errors', 'prompt tok', 'completion tok'], style: { head: [], border: [] } });
+        for (const r of info.requests) t.push([r.role, r.target, r.requests, r.cached, r.errors, r.prompt_tokens, r.completion_tokens].map(String));
+        process.stdout.write(`${t.toString()}\n  config:\n${JSON.stringify(info.config, null, 2).replace(/^/gm, '    ')}\n`);
+      } finally {
+        store.close();
+      }
+    });
+  runs
+    .command('delete')
+    .description('delete a run and everything stored for it (the response cache is kept)')
+    .argument('<run-id>', 'run id (exact)')
+    .option('--db <file>', 'run store (SQLite)', DEFAULT_DB)
+    .action((runArg: string, flags: RunsFlags) => {
+      const store = RunStore.open(flags.db);
+      try {
+        if (!store.getRun(runArg)) throw new InputError(`no run '${runArg}' in ${flags.db}`);
+        store.deleteRun(runArg);
+        process.stdout.write(`deleted ${runArg}\n`);
+      } finally {
+        store.close();
+      }
+    });
+}

@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
+import { InputError } from '../errors.js';
+import { parseWith } from './validate.js';
+import { RunConfig } from './schema.js';
+
+export interface LoadedConfig {
+  config: RunConfig;
+  /** Absolute path of the config file. */
+  file: string;
+  /** Relative paths in the config resolve against this folder. */
+  baseDir: string;
+  /** Line lookup for later (factory-level) validation errors. */
+  lineOf: (p: (string | number)[]) => number | undefined;
+}
+
+/** Reads and validates a YAML or JSON run config; every error names the file, line and config path. */
+export function loadRunConfig(file: string): LoadedConfig {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (err) {
+    throw new InputError(`cannot read config: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file });
+  }
+  const { value, lineOf } = parseYamlWithLines(text, file);
+  const config = parseWith(RunConfig, value, [], { file, lineOf });
+  return { config, file: abs, baseDir: path.dirname(abs), lineOf };
+}
+
+/** YAML (a superset of JSON) with a lookup from a value's path to its 1-based line. */
+export function parseYamlWithLines(
+  text: string,
+  file: string,
+): { value: unknown; lineOf: (p: (string | number)[]) => number | undefined } {
+  const counter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
+  const first = doc.errors[0];
+  if (first) {
+    const line = first.linePos?.[0]?.line;
+    throw new InputError(`invalid YAML: ${first.message.split('\n')[0]}`, { file, line });
+  }
+  const lineOf = (p: (string | number)[]): number | undefined => {
+    let node: unknown = doc.contents;
+    for (const key of p) {
+      if (isMap(node)) {
+        const pair = node.items.find((it) => (it.key as { value?: unknown } | null)?.value === key);
+        if (!pair) return undefined;
+        node = pair.value ?? pair.key;
+        if (p[p.length - 1] === key && pair.key) node = pair.key;
+      } else if (isSeq(node) && typeof key === 'number') {
+        node = node.items[key];
+      } else return undefined;
+    }
+    const range = (node as Node | undefined)?.range;
+    return range ? counter.linePos(range[0]).line : undefined;
+  };
+  return { value: doc.toJS() as unknown, lineOf };
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+/**
+ * The run config (`refusenik run <config.yaml|json>`). Keys are snake_case as users write them in YAML;
+ * unknown keys are errors. Attack and judge options are validated by each attack/judge factory.
+ */
+
+/** One model endpoint: a target under attack, or an auxiliary model (judge, attacker). */
+export const TargetSpec = z.strictObject({
+  /** `openai:<model>`, `anthropic:<model>`, `replay:<file>`, `llamacpp:<file.gguf>`, `mock:<script>`. */
+  id: z.string().regex(/^[a-z][a-z0-9-]*:.+$/, 'expected <provider>:<model>, e.g. openai:gpt-4o-mini'),
+  /** Display name in reports; defaults to `id`. Two targets with the same model need different labels. */
+  label: z.string().min(1).optional(),
+  base_url: z.string().url().optional(),
+  /** Name of the environment variable holding the API key (never the key itself). */
+  api_key_env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
+    .optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  max_tokens: z.number().int().positive().optional(),
+  top_p: z.number().min(0).max(1).optional(),
+  seed: z.number().int().optional(),
+  system_prompt: z.string().optional(),
+  stop: z.array(z.string()).optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  /** Extra request-body fields merged into every request (e.g. vLLM's `continue_final_message`). */
+  extra_body: z.record(z.string(), z.unknown()).optional(),
+  concurrency: z.number().int().positive().max(4096).optional(),
+  /** Per-attempt request timeout. */
+  timeout_s: z.number().positive().optional(),
+  /** Retries after the first attempt (429, 5xx, timeouts, connection resets). */
+  retries: z.number().int().min(0).max(20).optional(),
+  /** Base of the exponential backoff, in seconds (jittered; a Retry-After header wins). */
+  backoff_s: z.number().min(0).optional(),
+  /** Use SSE streaming (same result; lets long generations survive idle-timeout proxies). */
+  stream: z.boolean().optional(),
+  /** For chat-only APIs given a raw-text prompt: refuse (`error`) or send it as an assistant prefill. */
+  completion_fallback: z.enum(['error', 'prefill']).optional(),
+  /** Extra provider options (e.g. llamacpp `gpu_layers`, replay `field`). */
+  options: z.record(z.string(), z.unknown()).optional(),
+});
+export type TargetSpec = z.infer<typeof TargetSpec>;
+
+const Int = z.number().int();
+
+export const DatasetConfig = z.strictObject({
+  path: z.string().optional(),
+  pack: z.string().optional(),
+  file: z.string().optional(),
+  format: z.enum(['csv', 'json', 'jsonl', 'txt']).optional(),
+  field: z.string().optional(),
+  id_field: z.string().optional(),
+  category_field: z.string().optional(),
+  every: Int.positive().optional(),
+  sample: Int.positive().optional(),
+  seed: Int.optional(),
+  limit: Int.positive().optional(),
+});
+export type DatasetConfig = z.infer<typeof DatasetConfig>;
+
+/** `name` or `{name: options}`. */
+const NamedEntry = z.union([z.string().min(1), z.record(z.string(), z.unknown())]);
+
+export const RunConfig = z.strictObject({
+  name: z.string().optional(),
+  description: z.string().optional(),
+  seed: Int.optional(),
+  dataset: DatasetConfig,
+  attacks: z.array(NamedEntry).min(1),
+  targets: z.array(TargetSpec).min(1),
+  judges: z.array(NamedEntry).default(['keyword']),
+  /** Named auxiliary models (judge, attacker, mutator) that judges and attacks refer to by name. */
+  models: z.record(z.string(), TargetSpec).optional(),
+  /** Samples per case (each a separate request; cached separately). */
+  samples: Int.positive().max(100).optional(),
+});
+export type RunConfig = z.infer<typeof RunConfig>;

@@ -1,0 +1,29 @@
+import { InputError } from '../errors.js';
+import type { Judge, JudgeEnv, JudgeFactory } from './judge.js';
+import { keywordJudge } from './keyword.js';
+
+/** Every judge a config or `refusenik judge` can name. Add new judges here. */
+const FACTORIES: JudgeFactory[] = [keywordJudge];
+
+export function judgeFactories(): readonly JudgeFactory[] {
+  return FACTORIES;
+}
+
+export function judgeFactory(name: string, path = 'judge'): JudgeFactory {
+  const f = FACTORIES.find((x) => x.name === name);
+  if (!f) {
+    throw new InputError(`unknown judge '${name}'; available: ${FACTORIES.map((x) => x.name).join(', ')}`, {
+      field: path,
+    });
+  }
+  return f;
+}
+
+/** A config entry: `name` or `{name: options}`. An `id` option renames the instance (two of a kind). */
+export function createJudge(spec: string | Record<string, unknown>, env: JudgeEnv, path: string): Judge {
+  if (typeof spec === 'string') return judgeFactory(spec, path).create(undefined, env, path);
+  const keys = Object.keys(spec);
+  if (keys.length !== 1) throw new InputError('a judge entry is a name or a one-key map {name: options}', { field: path });
+  const name = keys[0] as string;
+  return judgeFactory(name, path).create(spec[name], env, `${path}.${name}`);
+}

@@ -1,0 +1,237 @@
+import type { Attack, AttackContext, AttackResult } from '../attack/attack.js';
+import { RuntimeFailure } from '../errors.js';
+import type { JudgeInput } from '../judge/judge.js';
+import type { CaseRow, RunStore } from '../store/store.js';
+import { TargetError, type Target } from '../target/target.js';
+import type { Behavior, Verdict } from '../types.js';
+import { hashString } from '../util/random.js';
+import { ObservedTarget } from './observed.js';
+import { casesFor, type PlannedCase, type RunPlan } from './plan.js';
+
+/**
+ * Runs a plan's cases against the store: each target gets `concurrency` workers pulling its cases lazily;
+ * a case already stored is skipped (only missing verdicts are added), an errored one is retried. Ctrl-C
+ * (the signal) stops new work and drops in-flight requests; everything finished is already stored.
+ */
+
+export interface RunnerOptions {
+  store: RunStore;
+  runId: string;
+  useCache: boolean;
+  signal: AbortSignal;
+  onProgress?: (p: Progress) => void;
+}
+
+export interface Progress {
+  done: number;
+  total: number;
+  errors: number;
+  /** Cases finished in an earlier invocation (skipped now). */
+  skipped: number;
+}
+
+export interface RunOutcome extends Progress {
+  interrupted: boolean;
+  /** Target requests actually sent in this invocation (not cached). */
+  sent: number;
+  cached: number;
+}
+
+export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<RunOutcome> {
+  const { store, runId } = opts;
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort();
+  opts.signal.addEventListener('abort', onAbort, { once: true });
+  const progress: Progress = { done: 0, total: plan.casesTotal, errors: 0, skipped: 0 };
+  let sent = 0;
+  let cached = 0;
+  let fatal: Error | undefined;
+
+  const observed = new Map<Target, ObservedTarget>();
+  const observe = (t: Target, role: string): ObservedTarget => {
+    let o = observed.get(t);
+    if (!o) {
+      o = new ObservedTarget(t, store, runId, role, opts.useCache);
+      observed.set(t, o);
+    }
+    return o;
+  };
+  const judgeById = new Map(plan.judges.map((j) => [j.id, j]));
+
+  const runCase = async (c: PlannedCase, successes: { n: number }): Promise<void> => {
+    let row = store.getCase(runId, c.id);
+    const fresh = !row || row.status === 'error';
+    if (fresh) {
+      const target = observe(c.target, 'target').forCase(c.id);
+      const trace: Record<string, unknown>[] = [];
+      const ctx: AttackContext = {
+        target,
+        model: (name) => observe(plan.model(name, `attack ${c.attack.name}`), `attacker:${name}`).forCase(c.id),
+        judge: (input, name) => judgeFor(input, name),
+        signal: stop.signal,
+        seed: hashString(`${plan.seed}:${c.id}`),
+        trace: (step) => trace.push(step),
+        generateOptions: { sample: c.sample, signal: stop.signal },
+      };
+      try {
+        const result = await runAttack(c.attack, c.behavior, ctx);
+        if (result.generation.cached) cached++;
+        else sent++;
+        successes.n++;
+        row = okRow(runId, c, result, trace);
+      } catch (err) {
+        if (stop.signal.aborted) return;
+        if (!(err instanceof TargetError)) throw err;
+        if (successes.n === 0 && isFatal(err)) {
+          fatal ??= new RuntimeFailure(`target ${c.target.id}: ${err.message}`);
+          stop.abort();
+          return;
+        }
+        row = errorRow(runId, c, err, trace);
+      }
+      store.putCase(row);
+    } else progress.skipped++;
+
+    if (row && row.status === 'ok') {
+      const have = fresh ? new Set<string>() : store.judgedBy(runId, c.id);
+      const input = judgeInput(c.behavior, row);
+      for (const judge of plan.judges) {
+        if (have.has(judge.id)) continue;
+        const verdict = await judgeSafely(judge.id, input, stop.signal);
+        if (stop.signal.aborted) return;
+        store.putVerdict(runId, c.id, verdict);
+      }
+    }
+    progress.done++;
+    if (row?.status === 'error') progress.errors++;
+    opts.onProgress?.(progress);
+  };
+
+  const judgeSafely = async (id: string, input: JudgeInput, signal: AbortSignal): Promise<Verdict> => {
+    const judge = judgeById.get(id);
+    if (!judge) throw new RuntimeFailure(`no judge '${id}' in this run`);
+    try {
+      return await judge.judge(input, signal);
+    } catch (err) {
+      return { judge: id, refusal: null, harmful: null, error: err instanceof Error ? err.message : String(err) };
+    }
+  };
+  const judgeFor = (input: JudgeInput, name?: string): Promise<Verdict> => {
+    const id = name ?? plan.judges[0]?.id;
+    if (!id) throw new RuntimeFailure('this attack needs a judge; add one to the config');
+    return judgeSafely(id, input, stop.signal);
+  };
+
+  const workersFor = async (target: Target): Promise<void> => {
+    const cases = casesFor(plan, target);
+    const successes = { n: 0 };
+    const worker = async (): Promise<void> => {
+      while (!stop.signal.aborted) {
+        const next = cases.next();
+        if (next.done) return;
+        await runCase(next.value, successes);
+      }
+    };
+    await Promise.all(Array.from({ length: target.concurrency }, worker));
+  };
+
+  try {
+    await Promise.all(plan.targets.map(workersFor));
+  } finally {
+    opts.signal.removeEventListener('abort', onAbort);
+    store.flush();
+  }
+  if (fatal) throw fatal;
+  return { ...progress, interrupted: opts.signal.aborted, sent, cached };
+}
+
+/** Single-turn attacks send their prompt once; search attacks drive the target themselves. */
+async function runAttack(attack: Attack, behavior: Behavior, ctx: AttackContext): Promise<AttackResult> {
+  if (attack.execute) return attack.execute(behavior, ctx);
+  if (!attack.prompt) throw new RuntimeFailure(`attack ${attack.name} has neither prompt() nor execute()`);
+  const prompt = attack.prompt(behavior);
+  const generation = await ctx.target.generate(prompt, ctx.generateOptions);
+  return { prompt, generation };
+}
+
+/**
+ * Errors that mean the target cannot work at all (unreachable, bad key, unknown model, wrong request shape):
+ * when the very first requests fail this way, stop instead of recording every case as an error.
+ */
+function isFatal(err: TargetError): boolean {
+  if (err.kind === 'network' || err.kind === 'config') return true;
+  return err.kind === 'http' && err.status !== undefined && [400, 401, 403, 404, 422].includes(err.status);
+}
+
+function judgeInput(behavior: Behavior, row: CaseRow): JudgeInput {
+  return {
+    behavior,
+    goal: behavior.text,
+    prompt: JSON.parse(row.prompt_json) as JudgeInput['prompt'],
+    response: row.response ?? '',
+    answer: row.answer ?? row.response ?? '',
+  };
+}
+
+function baseRow(runId: string, c: PlannedCase): Omit<CaseRow, 'status' | 'prompt_json'> {
+  return {
+    run_id: runId,
+    case_id: c.id,
+    behavior_id: c.behavior.id,
+    goal: c.behavior.text,
+    category: c.behavior.category ?? null,
+    behavior_json: JSON.stringify(c.behavior),
+    attack: c.attack.name,
+    variant: c.attack.variant,
+    target: c.target.id,
+    sample: c.sample,
+    response: null,
+    answer: null,
+    finish_reason: null,
+    latency_ms: null,
+    attempts: null,
+    cached: 0,
+    prompt_tokens: null,
+    completion_tokens: null,
+    trace_json: null,
+    error: null,
+    error_kind: null,
+    created_at: new Date().toISOString(),
+  };
+}
+
+function okRow(runId: string, c: PlannedCase, r: AttackResult, trace: Record<string, unknown>[]): CaseRow {
+  const g = r.generation;
+  return {
+    ...baseRow(runId, c),
+    status: 'ok',
+    prompt_json: JSON.stringify(r.prompt),
+    response: g.text,
+    answer: c.attack.extract ? c.attack.extract(g.text, c.behavior) : g.text,
+    finish_reason: g.finishReason ?? null,
+    latency_ms: g.latencyMs,
+    attempts: g.attempts,
+    cached: g.cached ? 1 : 0,
+    prompt_tokens: g.usage?.promptTokens ?? null,
+    completion_tokens: g.usage?.completionTokens ?? null,
+    trace_json: trace.length ? JSON.stringify(trace) : null,
+  };
+}
+
+function errorRow(runId: string, c: PlannedCase, err: TargetError, trace: Record<string, unknown>[]): CaseRow {
+  let prompt = '';
+  try {
+    prompt = c.attack.prompt ? JSON.stringify(c.attack.prompt(c.behavior)) : '';
+  } catch {
+    /* the prompt itself failed; the error says why */
+  }
+  return {
+    ...baseRow(runId, c),
+    status: 'error',
+    prompt_json: prompt || 'null',
+    attempts: err.attempts,
+    trace_json: trace.length ? JSON.stringify(trace) : null,
+    error: err.message,
+    error_kind: err.kind,
+  };
+}

@@ -1,0 +1,419 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Generation, Verdict } from '../types.js';
+import { InputError } from '../errors.js';
+
+/**
+ * The run store: one SQLite file (WAL) holding runs, their cases (prompt + response), every judge's verdict,
+ * a log of every model request, and a response cache keyed by request hash. A case is written once, when
+ * it is finished, under a unique (run_id, case_id) key, so a resumed run simply skips it.
+ *
+ * Writes are queued and committed together at the end of the current event-loop turn: one transaction per
+ * burst instead of one per row (about 3x cheaper), and a crash loses at most that one turn's writes.
+ */
+
+export const DEFAULT_DB = path.join('.refusenik', 'runs.db');
+const SCHEMA_VERSION = 1;
+
+export type RunStatus = 'running' | 'interrupted' | 'complete' | 'failed' | 'imported';
+
+export interface RunRow {
+  id: string;
+  name: string | null;
+  created_at: string;
+  updated_at: string;
+  status: RunStatus;
+  config_json: string;
+  config_hash: string;
+  config_file: string | null;
+  versions_json: string;
+  cases_total: number;
+}
+
+/** One finished case: what was sent, what came back, and what it cost. */
+export interface CaseRow {
+  run_id: string;
+  case_id: string;
+  behavior_id: string;
+  goal: string;
+  category: string | null;
+  behavior_json: string;
+  attack: string;
+  variant: string;
+  target: string;
+  sample: number;
+  status: 'ok' | 'error';
+  prompt_json: string;
+  response: string | null;
+  answer: string | null;
+  finish_reason: string | null;
+  latency_ms: number | null;
+  attempts: number | null;
+  cached: number;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  trace_json: string | null;
+  error: string | null;
+  error_kind: string | null;
+  created_at: string;
+}
+
+export interface VerdictRow {
+  run_id: string;
+  case_id: string;
+  judge: string;
+  refusal: number | null;
+  harmful: number | null;
+  score: number | null;
+  reason: string | null;
+  error: string | null;
+  raw: string | null;
+  details_json: string | null;
+  created_at: string;
+}
+
+export interface RequestLog {
+  run_id: string;
+  case_id: string | null;
+  /** Who asked: the target under attack, a judge, an attacker model. */
+  role: string;
+  target: string;
+  cached: number;
+  status: 'ok' | 'error';
+  latency_ms: number | null;
+  attempts: number | null;
+  finish_reason: string | null;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  error: string | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY, name TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, status TEXT NOT NULL,
+  config_json TEXT NOT NULL, config_hash TEXT NOT NULL, config_file TEXT, versions_json TEXT NOT NULL,
+  cases_total INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS cases (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, case_id TEXT NOT NULL,
+  behavior_id TEXT NOT NULL, goal TEXT NOT NULL, category TEXT, behavior_json TEXT NOT NULL,
+  attack TEXT NOT NULL, variant TEXT NOT NULL, target TEXT NOT NULL, sample INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
+  prompt_json TEXT NOT NULL, response TEXT, answer TEXT, finish_reason TEXT, latency_ms REAL, attempts INTEGER,
+  cached INTEGER NOT NULL DEFAULT 0, prompt_tokens INTEGER, completion_tokens INTEGER, trace_json TEXT,
+  error TEXT, error_kind TEXT, created_at TEXT NOT NULL,
+  PRIMARY KEY (run_id, case_id)
+);
+CREATE TABLE IF NOT EXISTS verdicts (
+  run_id TEXT NOT NULL, case_id TEXT NOT NULL, judge TEXT NOT NULL,
+  refusal INTEGER, harmful INTEGER, score REAL, reason TEXT, error TEXT, raw TEXT, details_json TEXT,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (run_id, case_id, judge),
+  FOREIGN KEY (run_id, case_id) REFERENCES cases(run_id, case_id) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS requests (
+  id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, case_id TEXT, role TEXT NOT NULL, target TEXT NOT NULL,
+  cached INTEGER NOT NULL, status TEXT NOT NULL, latency_ms REAL, attempts INTEGER, finish_reason TEXT,
+  prompt_tokens INTEGER, completion_tokens INTEGER, error TEXT, created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS requests_run ON requests(run_id, case_id);
+CREATE TABLE IF NOT EXISTS cache (
+  key TEXT PRIMARY KEY, target TEXT NOT NULL, generation_json TEXT NOT NULL, created_at TEXT NOT NULL
+);
+`;
+
+export class RunStore {
+  private readonly db: Database.Database;
+  private queue: (() => void)[] = [];
+  private flushScheduled = false;
+  /** A failed background flush, rethrown by the next store call so it is never lost silently. */
+  private flushError: unknown;
+  private readonly stmt: {
+    getCase: Database.Statement<[string, string], CaseRow>;
+    caseStatus: Database.Statement<[string, string], { status: string }>;
+    putCase: Database.Statement<[CaseRow]>;
+    putVerdict: Database.Statement<[VerdictRow]>;
+    judgesFor: Database.Statement<[string, string], { judge: string }>;
+    verdictsFor: Database.Statement<[string, string], VerdictRow>;
+    logRequest: Database.Statement<[RequestLog & { created_at: string }]>;
+    cacheGet: Database.Statement<[string], { generation_json: string }>;
+    cachePut: Database.Statement<[string, string, string, string]>;
+  };
+
+  private constructor(readonly file: string) {
+    try {
+      if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+      this.db = new Database(file);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('busy_timeout = 10000');
+      this.db.pragma('foreign_keys = ON');
+      this.db.exec(SCHEMA);
+    } catch (err) {
+      throw new InputError(`cannot open run store: ${(err as Error).message}`, { file });
+    }
+    const version = this.db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").get();
+    if (!version) this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
+    else if (Number(version.value) > SCHEMA_VERSION) {
+      throw new InputError(`run store was written by a newer refusenik (schema ${version.value})`, { file });
+    }
+    const caseCols = Object.keys(emptyCase()).map((k) => `@${k}`).join(', ');
+    this.stmt = {
+      getCase: this.db.prepare('SELECT * FROM cases WHERE run_id = ? AND case_id = ?'),
+      caseStatus: this.db.prepare('SELECT status FROM cases WHERE run_id = ? AND case_id = ?'),
+      putCase: this.db.prepare(`INSERT OR REPLACE INTO cases (${Object.keys(emptyCase()).join(', ')}) VALUES (${caseCols})`),
+      putVerdict: this.db.prepare(
+        `INSERT OR REPLACE INTO verdicts (run_id, case_id, judge, refusal, harmful, score, reason, error, raw, details_json, created_at)
+         VALUES (@run_id, @case_id, @judge, @refusal, @harmful, @score, @reason, @error, @raw, @details_json, @created_at)`,
+      ),
+      judgesFor: this.db.prepare('SELECT judge FROM verdicts WHERE run_id = ? AND case_id = ? AND error IS NULL'),
+      verdictsFor: this.db.prepare('SELECT * FROM verdicts WHERE run_id = ? AND case_id = ?'),
+      logRequest: this.db.prepare(
+        `INSERT INTO requests (run_id, case_id, role, target, cached, status, latency_ms, attempts, finish_reason,
+           prompt_tokens, completion_tokens, error, created_at)
+         VALUES (@run_id, @case_id, @role, @target, @cached, @status, @latency_ms, @attempts, @finish_reason,
+           @prompt_tokens, @completion_tokens, @error, @created_at)`,
+      ),
+      cacheGet: this.db.prepare('SELECT generation_json FROM cache WHERE key = ?'),
+      cachePut: this.db.prepare(
+        'INSERT OR REPLACE INTO cache (key, target, generation_json, created_at) VALUES (?, ?, ?, ?)',
+      ),
+    };
+  }
+
+  static open(file: string = DEFAULT_DB): RunStore {
+    return new RunStore(file);
+  }
+
+  // ---- runs -------------------------------------------------------------------------------------------
+
+  createRun(run: Omit<RunRow, 'created_at' | 'updated_at'>): RunRow {
+    const now = new Date().toISOString();
+    const row: RunRow = { ...run, created_at: now, updated_at: now };
+    this.flush();
+    this.db
+      .prepare(
+        `INSERT INTO runs (id, name, created_at, updated_at, status, config_json, config_hash, config_file, versions_json, cases_total)
+         VALUES (@id, @name, @created_at, @updated_at, @status, @config_json, @config_hash, @config_file, @versions_json, @cases_total)`,
+      )
+      .run(row);
+    return row;
+  }
+
+  getRun(id: string): RunRow | undefined {
+    return this.db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?').get(id);
+  }
+
+  /** A run id may be abbreviated to any unique prefix. */
+  findRun(idOrPrefix: string): RunRow | undefined {
+    const exact = this.getRun(idOrPrefix);
+    if (exact) return exact;
+    const rows = this.db
+      .prepare<[string], RunRow>("SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2")
+      .all(`${idOrPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    return rows.length === 1 ? rows[0] : undefined;
+  }
+
+  listRuns(): RunRow[] {
+    return this.db.prepare<[], RunRow>('SELECT * FROM runs ORDER BY created_at DESC').all();
+  }
+
+  updateRun(id: string, patch: Partial<Pick<RunRow, 'status' | 'cases_total' | 'versions_json'>>): void {
+    this.flush();
+    const sets = Object.keys(patch).map((k) => `${k} = @${k}`);
+    this.db
+      .prepare(`UPDATE runs SET ${[...sets, 'updated_at = @updated_at'].join(', ')} WHERE id = @id`)
+      .run({ ...patch, id, updated_at: new Date().toISOString() });
+  }
+
+  deleteRun(id: string): void {
+    this.flush();
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM verdicts WHERE run_id = ?').run(id);
+      this.db.prepare('DELETE FROM cases WHERE run_id = ?').run(id);
+      this.db.prepare('DELETE FROM requests WHERE run_id = ?').run(id);
+      this.db.prepare('DELETE FROM runs WHERE id = ?').run(id);
+    })();
+  }
+
+  // ---- cases and verdicts -----------------------------------------------------------------------------
+
+  getCase(runId: string, caseId: string): CaseRow | undefined {
+    return this.stmt.getCase.get(runId, caseId);
+  }
+
+  caseStatus(runId: string, caseId: string): 'ok' | 'error' | undefined {
+    return this.stmt.caseStatus.get(runId, caseId)?.status as 'ok' | 'error' | undefined;
+  }
+
+  putCase(row: CaseRow): void {
+    this.enqueue(() => this.stmt.putCase.run(row));
+  }
+
+  /** Judges that already have a (non-failed) verdict for this case. */
+  judgedBy(runId: string, caseId: string): Set<string> {
+    return new Set(this.stmt.judgesFor.all(runId, caseId).map((r) => r.judge));
+  }
+
+  verdictsFor(runId: string, caseId: string): VerdictRow[] {
+    return this.stmt.verdictsFor.all(runId, caseId);
+  }
+
+  putVerdict(runId: string, caseId: string, v: Verdict): void {
+    const row: VerdictRow = {
+      run_id: runId,
+      case_id: caseId,
+      judge: v.judge,
+      refusal: boolOrNull(v.refusal),
+      harmful: boolOrNull(v.harmful),
+      score: v.score ?? null,
+      reason: v.reason ?? null,
+      error: v.error ?? null,
+      raw: v.raw ?? null,
+      details_json: v.details ? JSON.stringify(v.details) : null,
+      created_at: new Date().toISOString(),
+    };
+    this.enqueue(() => this.stmt.putVerdict.run(row));
+  }
+
+  iterateCases(runId: string): IterableIterator<CaseRow> {
+    this.flush();
+    return this.db.prepare<[string], CaseRow>('SELECT * FROM cases WHERE run_id = ? ORDER BY rowid').iterate(runId);
+  }
+
+  iterateVerdicts(runId: string): IterableIterator<VerdictRow> {
+    this.flush();
+    return this.db.prepare<[string], VerdictRow>('SELECT * FROM verdicts WHERE run_id = ? ORDER BY rowid').iterate(runId);
+  }
+
+  /** Every case with each of its verdicts (a case with none, e.g. an error, appears once with judge NULL). */
+  iterateJoined(runId: string): IterableIterator<Record<string, string | number | null>> {
+    this.flush();
+    return this.db
+      .prepare<[string], Record<string, string | number | null>>(
+        `SELECT c.case_id, c.target, c.attack, c.variant, c.category, c.status, v.judge, v.harmful, v.refusal, v.score, v.error
+         FROM cases c LEFT JOIN verdicts v ON v.run_id = c.run_id AND v.case_id = c.case_id
+         WHERE c.run_id = ? ORDER BY c.rowid`,
+      )
+      .iterate(runId);
+  }
+
+  counts(runId: string): { cases: number; ok: number; errors: number; verdicts: number } {
+    this.flush();
+    const c = this.db
+      .prepare<[string], { cases: number; ok: number | null; errors: number | null }>(
+        "SELECT COUNT(*) AS cases, SUM(status = 'ok') AS ok, SUM(status = 'error') AS errors FROM cases WHERE run_id = ?",
+      )
+      .get(runId) ?? { cases: 0, ok: 0, errors: 0 };
+    const v = this.db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM verdicts WHERE run_id = ?').get(runId);
+    return { cases: c.cases, ok: c.ok ?? 0, errors: c.errors ?? 0, verdicts: v?.n ?? 0 };
+  }
+
+  /** Requests per role and their token usage, for cost reporting. */
+  requestSummary(runId: string): { role: string; target: string; requests: number; cached: number; errors: number; prompt_tokens: number; completion_tokens: number }[] {
+    this.flush();
+    return this.db
+      .prepare<[string], { role: string; target: string; requests: number; cached: number; errors: number; prompt_tokens: number; completion_tokens: number }>(
+        `SELECT role, target, COUNT(*) AS requests, SUM(cached) AS cached, SUM(status = 'error') AS errors,
+                COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens, COALESCE(SUM(completion_tokens), 0) AS completion_tokens
+         FROM requests WHERE run_id = ? GROUP BY role, target ORDER BY role, target`,
+      )
+      .all(runId);
+  }
+
+  // ---- request log and response cache -----------------------------------------------------------------
+
+  logRequest(row: RequestLog): void {
+    const withTime = { ...row, created_at: new Date().toISOString() };
+    this.enqueue(() => this.stmt.logRequest.run(withTime));
+  }
+
+  cacheGet(key: string): Generation | undefined {
+    const row = this.stmt.cacheGet.get(key);
+    return row ? (JSON.parse(row.generation_json) as Generation) : undefined;
+  }
+
+  cachePut(key: string, target: string, gen: Generation): void {
+    const json = JSON.stringify(gen);
+    const now = new Date().toISOString();
+    this.enqueue(() => this.stmt.cachePut.run(key, target, json, now));
+  }
+
+  // ---- write queue ------------------------------------------------------------------------------------
+
+  private enqueue(write: () => void): void {
+    this.throwFlushError();
+    this.queue.push(write);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        try {
+          this.flush();
+        } catch (err) {
+          this.flushError = err;
+        }
+      });
+    }
+  }
+
+  private throwFlushError(): void {
+    if (this.flushError !== undefined) {
+      const err = this.flushError;
+      this.flushError = undefined;
+      throw err;
+    }
+  }
+
+  /** Commits every queued write now, in one transaction. */
+  flush(): void {
+    this.throwFlushError();
+    this.flushScheduled = false;
+    if (this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    this.db.transaction(() => {
+      for (const write of batch) write();
+    })();
+  }
+
+  close(): void {
+    this.flush();
+    if (this.db.open) this.db.close();
+  }
+}
+
+function boolOrNull(b: boolean | null | undefined): number | null {
+  return b === null || b === undefined ? null : b ? 1 : 0;
+}
+
+/** The column list of `cases`, in insert order. */
+function emptyCase(): CaseRow {
+  return {
+    run_id: '',
+    case_id: '',
+    behavior_id: '',
+    goal: '',
+    category: null,
+    behavior_json: '',
+    attack: '',
+    variant: '',
+    target: '',
+    sample: 0,
+    status: 'ok',
+    prompt_json: '',
+    response: null,
+    answer: null,
+    finish_reason: null,
+    latency_ms: null,
+    attempts: null,
+    cached: 0,
+    prompt_tokens: null,
+    completion_tokens: null,
+    trace_json: null,
+    error: null,
+    error_kind: null,
+    created_at: '',
+  };
+}

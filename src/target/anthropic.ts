@@ -1,0 +1,133 @@
+import type { Generation, Prompt, Usage } from '../types.js';
+import type { TargetSpec } from '../config/schema.js';
+import {
+  chatMessages,
+  compact,
+  endpointIdentity,
+  httpClientFor,
+  mergeParams,
+  resolveEndpoint,
+  type Endpoint,
+} from './endpoint.js';
+import type { HttpClient } from './http.js';
+import { TargetError, type GenerateOptions, type Target } from './target.js';
+
+const API_VERSION = '2023-06-01';
+
+/**
+ * Anthropic's Messages API. System messages move to the top-level `system` field; a trailing assistant
+ * message is a native prefill. `max_tokens` is required by the API, so it defaults to 1024.
+ */
+export class AnthropicTarget implements Target {
+  readonly id: string;
+  readonly concurrency: number;
+  readonly cacheIdentity: Record<string, unknown>;
+  private readonly http: HttpClient;
+
+  constructor(private readonly ep: Endpoint) {
+    this.id = ep.id;
+    this.concurrency = ep.concurrency;
+    this.cacheIdentity = endpointIdentity('anthropic', ep);
+    this.http = httpClientFor(ep);
+  }
+
+  static fromSpec(spec: TargetSpec, model: string, env: NodeJS.ProcessEnv, path: string): AnthropicTarget {
+    return new AnthropicTarget(
+      resolveEndpoint(spec, model, { baseUrl: 'https://api.anthropic.com', apiKeyEnv: 'ANTHROPIC_API_KEY' }, env, path),
+    );
+  }
+
+  async generate(prompt: Prompt, opts: GenerateOptions = {}): Promise<Generation> {
+    const ep = this.ep;
+    const p = mergeParams(ep.params, opts.params);
+    const all = chatMessages(prompt, ep);
+    const system = all.filter((m) => m.role === 'system').map((m) => m.content);
+    const messages = all.filter((m) => m.role !== 'system').map((m) => ({ role: m.role, content: m.content }));
+    if (messages[0]?.role === 'assistant') messages.unshift({ role: 'user', content: '' });
+    const body: Record<string, unknown> = {
+      ...compact({
+        model: ep.model,
+        max_tokens: p.maxTokens ?? 1024,
+        temperature: p.temperature,
+        top_p: p.topP,
+        stop_sequences: p.stop,
+        system: system.length ? system.join('\n\n') : undefined,
+      }),
+      messages,
+      ...ep.extraBody,
+    };
+    const headers: Record<string, string> = { 'anthropic-version': API_VERSION, ...ep.headers };
+    if (ep.apiKey) headers['x-api-key'] = ep.apiKey;
+    const url = `${ep.baseUrl}/v1/messages`;
+
+    if (ep.stream) {
+      body['stream'] = true;
+      const { events, attempts, latencyMs } = await this.http.postSse(url, body, headers, opts.signal);
+      return fromStream(events.map((e) => e.data as StreamEvent), attempts, latencyMs);
+    }
+    const res = await this.http.postJson(url, body, headers, opts.signal);
+    const b = res.body as MessageBody;
+    if (!Array.isArray(b?.content)) throw new TargetError('response has no content', 'protocol', undefined, res.attempts);
+    return {
+      text: b.content.map((c) => (c.type === 'text' && typeof c.text === 'string' ? c.text : '')).join(''),
+      finishReason: b.stop_reason ?? undefined,
+      usage: usageOf(b.usage),
+      latencyMs: res.latencyMs,
+      attempts: res.attempts,
+      cached: false,
+      model: b.model,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.http.close();
+  }
+}
+
+interface MessageBody {
+  content?: { type: string; text?: string }[];
+  stop_reason?: string | null;
+  usage?: { input_tokens?: number; output_tokens?: number };
+  model?: string;
+}
+
+interface StreamEvent {
+  type?: string;
+  message?: MessageBody;
+  delta?: { type?: string; text?: string; stop_reason?: string | null };
+  usage?: { input_tokens?: number; output_tokens?: number };
+  error?: { message?: string };
+}
+
+function fromStream(events: StreamEvent[], attempts: number, latencyMs: number): Generation {
+  let text = '';
+  let finishReason: string | undefined;
+  let input: number | undefined;
+  let output: number | undefined;
+  let model: string | undefined;
+  for (const e of events) {
+    if (e.type === 'error') throw new TargetError(`stream error: ${e.error?.message ?? 'unknown'}`, 'protocol');
+    if (e.type === 'message_start') {
+      model = e.message?.model;
+      input = e.message?.usage?.input_tokens;
+    }
+    if (e.type === 'content_block_delta' && e.delta?.type === 'text_delta') text += e.delta.text ?? '';
+    if (e.type === 'message_delta') {
+      finishReason = e.delta?.stop_reason ?? finishReason;
+      output = e.usage?.output_tokens ?? output;
+    }
+  }
+  return {
+    text,
+    finishReason,
+    usage: { promptTokens: input, completionTokens: output },
+    latencyMs,
+    attempts,
+    cached: false,
+    model,
+  };
+}
+
+function usageOf(u: MessageBody['usage']): Usage | undefined {
+  return u ? { promptTokens: u.input_tokens, completionTokens: u.output_tokens } : undefined;
+}

@@ -1,0 +1,137 @@
+import { InputError } from '../errors.js';
+import type { TargetSpec } from '../config/schema.js';
+import type { ChatMessage, Prompt } from '../types.js';
+import { DEFAULT_RETRY, HttpClient, type RetryPolicy } from './http.js';
+import { TargetError, type SamplingParams } from './target.js';
+
+/** What every HTTP provider needs, resolved from a TargetSpec and the environment. */
+export interface Endpoint {
+  id: string;
+  model: string;
+  baseUrl: string;
+  /** From the environment variable the spec names; never stored, logged or put in a cache key. */
+  apiKey: string | undefined;
+  params: SamplingParams;
+  systemPrompt?: string;
+  headers: Record<string, string>;
+  extraBody: Record<string, unknown>;
+  concurrency: number;
+  timeoutMs: number;
+  retry: RetryPolicy;
+  stream: boolean;
+  completionFallback: 'error' | 'prefill';
+}
+
+export interface EndpointDefaults {
+  baseUrl: string;
+  apiKeyEnv: string;
+}
+
+/** Resolves the spec's endpoint; `path` names the spec in errors (e.g. `targets[0]`). */
+export function resolveEndpoint(
+  spec: TargetSpec,
+  model: string,
+  defaults: EndpointDefaults,
+  env: NodeJS.ProcessEnv,
+  path: string,
+): Endpoint {
+  const baseUrl = (spec.base_url ?? defaults.baseUrl).replace(/\/+$/, '');
+  const keyEnv = spec.api_key_env ?? defaults.apiKeyEnv;
+  const apiKey = env[keyEnv] || undefined;
+  // A local server (vLLM, Ollama, llama.cpp, the mock) needs no key; a public API does.
+  if (apiKey === undefined && (spec.api_key_env !== undefined || !isLoopback(baseUrl))) {
+    throw new InputError(
+      `environment variable ${keyEnv} is not set (it should hold the API key for ${baseUrl}); ` +
+        'set it, or name another variable with api_key_env',
+      { field: `${path}.api_key_env` },
+    );
+  }
+  return {
+    id: spec.label ?? spec.id,
+    model,
+    baseUrl,
+    apiKey,
+    params: {
+      temperature: spec.temperature,
+      maxTokens: spec.max_tokens,
+      topP: spec.top_p,
+      stop: spec.stop,
+      seed: spec.seed,
+    },
+    systemPrompt: spec.system_prompt,
+    headers: spec.headers ?? {},
+    extraBody: spec.extra_body ?? {},
+    concurrency: spec.concurrency ?? 8,
+    timeoutMs: (spec.timeout_s ?? 120) * 1000,
+    retry: {
+      ...DEFAULT_RETRY,
+      retries: spec.retries ?? DEFAULT_RETRY.retries,
+      baseDelayMs: spec.backoff_s !== undefined ? spec.backoff_s * 1000 : DEFAULT_RETRY.baseDelayMs,
+    },
+    stream: spec.stream ?? false,
+    completionFallback: spec.completion_fallback ?? 'error',
+  };
+}
+
+export function httpClientFor(ep: Endpoint): HttpClient {
+  return new HttpClient({
+    timeoutMs: ep.timeoutMs,
+    retry: ep.retry,
+    connections: ep.concurrency,
+    secrets: ep.apiKey ? [ep.apiKey] : [],
+  });
+}
+
+/** The cache key part of an endpoint: everything that changes answers, nothing secret. */
+export function endpointIdentity(provider: string, ep: Endpoint): Record<string, unknown> {
+  return {
+    provider,
+    baseUrl: ep.baseUrl,
+    model: ep.model,
+    params: ep.params,
+    systemPrompt: ep.systemPrompt ?? null,
+    extraBody: ep.extraBody,
+  };
+}
+
+export function isLoopback(url: string): boolean {
+  try {
+    const host = new URL(url).hostname;
+    return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
+  } catch {
+    return false;
+  }
+}
+
+/** Per-call parameters over the target's own; undefined fields are left out of the request. */
+export function mergeParams(base: SamplingParams, over: SamplingParams | undefined): SamplingParams {
+  const out: SamplingParams = { ...base };
+  for (const [k, v] of Object.entries(over ?? {})) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+/**
+ * The chat messages to send: the target's system prompt goes first unless the prompt brings its own. A raw
+ * text prompt becomes an assistant prefill only where the config allows it (a different threat model).
+ */
+export function chatMessages(prompt: Prompt, ep: Endpoint): ChatMessage[] {
+  let messages: ChatMessage[];
+  if (prompt.kind === 'chat') messages = prompt.messages;
+  else if (ep.completionFallback === 'prefill') messages = [{ role: 'assistant', content: prompt.text }];
+  else {
+    throw new TargetError(
+      `${ep.id} takes chat prompts; this attack sends raw text (set completion_fallback: prefill to send it as an ` +
+        'assistant prefill, a different threat model)',
+      'config',
+    );
+  }
+  if (ep.systemPrompt !== undefined && messages[0]?.role !== 'system') {
+    messages = [{ role: 'system', content: ep.systemPrompt }, ...messages];
+  }
+  return messages;
+}
+
+/** Drops undefined values so requests carry only what was set. */
+export function compact(obj: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined));
+}

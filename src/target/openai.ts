@@ -1,0 +1,151 @@
+import type { Generation, Prompt, TokenLogprob, Usage } from '../types.js';
+import type { TargetSpec } from '../config/schema.js';
+import {
+  chatMessages,
+  compact,
+  endpointIdentity,
+  httpClientFor,
+  mergeParams,
+  resolveEndpoint,
+  type Endpoint,
+} from './endpoint.js';
+import type { HttpClient } from './http.js';
+import { TargetError, type GenerateOptions, type Target } from './target.js';
+
+/**
+ * OpenAI-compatible APIs (OpenAI, vLLM, Ollama, llama.cpp server, TGI, Together, ...): chat prompts go to
+ * `/chat/completions`, raw-text prompts to the legacy `/completions` endpoint (no chat template).
+ */
+export class OpenAITarget implements Target {
+  readonly id: string;
+  readonly concurrency: number;
+  readonly cacheIdentity: Record<string, unknown>;
+  private readonly http: HttpClient;
+
+  constructor(private readonly ep: Endpoint) {
+    this.id = ep.id;
+    this.concurrency = ep.concurrency;
+    this.cacheIdentity = endpointIdentity('openai', ep);
+    this.http = httpClientFor(ep);
+  }
+
+  static fromSpec(spec: TargetSpec, model: string, env: NodeJS.ProcessEnv, path: string): OpenAITarget {
+    return new OpenAITarget(
+      resolveEndpoint(spec, model, { baseUrl: 'https://api.openai.com/v1', apiKeyEnv: 'OPENAI_API_KEY' }, env, path),
+    );
+  }
+
+  async generate(prompt: Prompt, opts: GenerateOptions = {}): Promise<Generation> {
+    const ep = this.ep;
+    const p = mergeParams(ep.params, opts.params);
+    const common = compact({
+      model: ep.model,
+      temperature: p.temperature,
+      max_tokens: p.maxTokens,
+      top_p: p.topP,
+      stop: p.stop,
+      seed: p.seed,
+    });
+    const raw = prompt.kind === 'completion' && ep.completionFallback !== 'prefill';
+    const url = `${ep.baseUrl}${raw ? '/completions' : '/chat/completions'}`;
+    const body: Record<string, unknown> = raw
+      ? {
+          ...common,
+          prompt: prompt.text,
+          ...(opts.logprobs ? { logprobs: opts.logprobs.top ?? 1, echo: opts.logprobs.echo ?? false } : {}),
+        }
+      : {
+          ...common,
+          messages: chatMessages(prompt, ep),
+          ...(opts.jsonMode ? { response_format: { type: 'json_object' } } : {}),
+          ...(opts.logprobs ? { logprobs: true, top_logprobs: opts.logprobs.top ?? 0 } : {}),
+        };
+    Object.assign(body, ep.extraBody);
+    const headers: Record<string, string> = { ...ep.headers };
+    if (ep.apiKey) headers['authorization'] = `Bearer ${ep.apiKey}`;
+
+    if (ep.stream) {
+      body['stream'] = true;
+      body['stream_options'] = { include_usage: true };
+      const { events, attempts, latencyMs } = await this.http.postSse(url, body, headers, opts.signal);
+      return fromStream(events.map((e) => e.data), raw, attempts, latencyMs);
+    }
+    const res = await this.http.postJson(url, body, headers, opts.signal);
+    return fromJson(res.body, raw, res.attempts, res.latencyMs);
+  }
+
+  async close(): Promise<void> {
+    await this.http.close();
+  }
+}
+
+interface Choice {
+  message?: { content?: string | null; reasoning_content?: string | null };
+  text?: string;
+  delta?: { content?: string | null };
+  finish_reason?: string | null;
+  logprobs?: {
+    tokens?: string[];
+    token_logprobs?: (number | null)[];
+    content?: { token: string; logprob: number }[];
+  } | null;
+}
+
+interface CompletionBody {
+  choices?: Choice[];
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  model?: string;
+  error?: unknown;
+}
+
+function fromJson(body: unknown, raw: boolean, attempts: number, latencyMs: number): Generation {
+  const b = body as CompletionBody;
+  const choice = b?.choices?.[0];
+  if (!choice) throw new TargetError('response has no choices', 'protocol', undefined, attempts);
+  const text = raw ? choice.text : choice.message?.content;
+  if (text !== undefined && text !== null && typeof text !== 'string') {
+    throw new TargetError('response content is not a string', 'protocol', undefined, attempts);
+  }
+  return {
+    text: text ?? '',
+    finishReason: choice.finish_reason ?? undefined,
+    usage: usageOf(b.usage),
+    latencyMs,
+    attempts,
+    cached: false,
+    model: b.model,
+    logprobs: logprobsOf(choice),
+  };
+}
+
+function fromStream(events: unknown[], raw: boolean, attempts: number, latencyMs: number): Generation {
+  let text = '';
+  let finishReason: string | undefined;
+  let usage: Usage | undefined;
+  let model: string | undefined;
+  for (const e of events as CompletionBody[]) {
+    const choice = e?.choices?.[0];
+    if (choice) {
+      text += (raw ? choice.text : choice.delta?.content) ?? '';
+      if (choice.finish_reason) finishReason = choice.finish_reason;
+    }
+    if (e?.usage) usage = usageOf(e.usage);
+    if (e?.model) model = e.model;
+  }
+  return { text, finishReason, usage, latencyMs, attempts, cached: false, model };
+}
+
+function usageOf(u: CompletionBody['usage']): Usage | undefined {
+  if (!u) return undefined;
+  return { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens };
+}
+
+function logprobsOf(choice: Choice): TokenLogprob[] | undefined {
+  const lp = choice.logprobs;
+  if (!lp) return undefined;
+  if (lp.tokens && lp.token_logprobs) {
+    return lp.tokens.map((token, i) => ({ token, logprob: lp.token_logprobs?.[i] ?? null }));
+  }
+  if (lp.content) return lp.content.map((c) => ({ token: c.token, logprob: c.logprob }));
+  return undefined;
+}
