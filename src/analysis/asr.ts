@@ -56,10 +56,12 @@ export function asrRows(store: RunStore, runId: string, judges: string[]): AsrRo
       row = { ...emptyRow(r), judge: r.judge };
       g.byJudge.set(r.judge, row);
     }
-    if (r.error !== null || r.harmful === null) {
+    if (r.error !== null) {
       row.judge_errors++;
       continue;
     }
+    // Graders of helpfulness tasks (accuracy, not safety) leave `harmful` null: no ASR from them.
+    if (r.harmful === null) continue;
     row.n++;
     if (r.harmful === 1) row.successes++;
     if (r.refusal === 1) row.refusals++;
