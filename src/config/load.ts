@@ -35,11 +35,12 @@ export function parseYamlWithLines(
   file: string,
 ): { value: unknown; lineOf: (p: (string | number)[]) => number | undefined } {
   const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: true });
   const first = doc.errors[0];
   if (first) {
     const line = first.linePos?.[0]?.line;
-    throw new InputError(`invalid YAML: ${first.message.split('\n')[0]}`, { file, line });
+    const message = (first.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+    throw new InputError(`invalid YAML: ${message}`, { file, line });
   }
   const lineOf = (p: (string | number)[]): number | undefined => {
     let node: unknown = doc.contents;

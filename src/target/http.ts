@@ -29,6 +29,8 @@ export interface HttpOptions {
   connections: number;
   /** Values that must never appear in an error message (API keys). */
   secrets: string[];
+  /** Called before each retry with the wait chosen and why (for logs and tests). */
+  onRetry?: (info: { attempt: number; delayMs: number; error: TargetError; fromRetryAfter: boolean }) => void;
 }
 
 export interface JsonResponse {
@@ -144,7 +146,9 @@ export class HttpClient {
         const failure = this.classify(err, signal, timeout, timeoutMs, n + 1);
         if (!failure.retryable || n >= retry.retries) throw failure.error;
         const backoff = Math.min(retry.maxDelayMs, Math.random() * retry.baseDelayMs * 2 ** n);
-        await sleep(failure.retryAfterMs ?? backoff, signal);
+        const delayMs = failure.retryAfterMs !== undefined ? Math.min(failure.retryAfterMs, retry.maxDelayMs) : backoff;
+        this.opts.onRetry?.({ attempt: n + 1, delayMs, error: failure.error, fromRetryAfter: failure.retryAfterMs !== undefined });
+        await sleep(delayMs, signal);
       }
     }
   }
