@@ -104,6 +104,8 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
       process.on('SIGTERM', onSigint);
       const bar = progressBar(flags.progress && !flags.json, plan.casesTotal);
       let outcome;
+      const started = performance.now();
+      const cpuStart = process.cpuUsage();
       try {
         outcome = await executePlan(plan, {
           store,
@@ -134,6 +136,7 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
         skipped: outcome.skipped,
         requests_sent: outcome.sent,
         requests_cached: outcome.cached,
+        timing: runTiming(started, cpuStart),
         rows,
       };
       if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
@@ -155,6 +158,16 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
   } finally {
     store.close();
   }
+}
+
+/** Wall time and CPU of the run itself (not start-up), and the process's peak memory. */
+function runTiming(started: number, cpuStart: NodeJS.CpuUsage): Record<string, number> {
+  const cpu = process.cpuUsage(cpuStart);
+  return {
+    elapsed_s: Number(((performance.now() - started) / 1000).toFixed(3)),
+    cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
+    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
 }
 
 function printPlan(runId: string, plan: ReturnType<typeof buildPlan>, flags: RunFlags): number {

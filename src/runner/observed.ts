@@ -70,16 +70,24 @@ export class ObservedTarget {
   }
 }
 
+const identityJson = new WeakMap<Target, string>();
+
 /** The response-cache key: the endpoint's identity plus everything in the request. */
 export function requestKey(target: Target, prompt: Prompt, opts: GenerateOptions): string {
-  return sha256(
-    canonicalJson({
-      target: target.cacheIdentity,
-      prompt,
-      params: opts.params ?? null,
-      json: opts.jsonMode ?? false,
-      sample: opts.sample ?? 0,
-      logprobs: opts.logprobs ?? null,
-    }),
+  let identity = identityJson.get(target);
+  if (identity === undefined) {
+    identity = canonicalJson(target.cacheIdentity);
+    identityJson.set(target, identity);
+  }
+  // A flat list of strings is unambiguous once JSON-encoded, and cheaper than canonicalising the prompt.
+  const parts: string[] = [identity, prompt.kind];
+  if (prompt.kind === 'chat') for (const m of prompt.messages) parts.push(m.role, m.content);
+  else parts.push(prompt.text);
+  parts.push(
+    opts.params ? canonicalJson(opts.params) : '',
+    opts.jsonMode ? 'json' : '',
+    String(opts.sample ?? 0),
+    opts.logprobs ? canonicalJson(opts.logprobs) : '',
   );
+  return sha256(JSON.stringify(parts));
 }

@@ -11,7 +11,7 @@ import { createTarget } from '../target/create.js';
 import type { Target } from '../target/target.js';
 import { TargetSpec as TargetSpecSchema } from '../config/schema.js';
 import { parseWith } from '../config/validate.js';
-import { canonicalJson, sha256, stableId } from '../util/hash.js';
+import { canonicalJson, sha256 } from '../util/hash.js';
 
 /**
  * Everything a run needs, built from a validated config: the behaviors, attack variants, targets, judges and
@@ -110,7 +110,7 @@ export function buildPlan(config: RunConfig, ctx: PlanContext): RunPlan {
 
 /** A case's id depends only on what it is, so the same case in a re-run finds its stored result. */
 export function caseId(behavior: Behavior, attack: Attack, target: Target, sample: number): string {
-  return stableId({ b: behavior.id, a: attack.name, v: attack.variant, t: target.id, s: sample });
+  return sha256(JSON.stringify([behavior.id, attack.name, attack.variant, target.id, sample])).slice(0, 16);
 }
 
 /** The cases for one target, in dataset order, generated lazily. */

@@ -40,6 +40,12 @@ export interface RunOutcome extends Progress {
 export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<RunOutcome> {
   const { store, runId } = opts;
   const stop = new AbortController();
+  // Each case gets its own controller, aborted from this set on stop: a few hundred requests listening on
+  // one shared signal would make every addEventListener walk all of them (EventTarget checks duplicates).
+  const inflight = new Set<AbortController>();
+  stop.signal.addEventListener('abort', () => {
+    for (const c of inflight) c.abort();
+  });
   const onAbort = (): void => stop.abort();
   opts.signal.addEventListener('abort', onAbort, { once: true });
   const progress: Progress = { done: 0, total: plan.casesTotal, errors: 0, skipped: 0 };
@@ -57,21 +63,34 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
     return o;
   };
   const judgeById = new Map(plan.judges.map((j) => [j.id, j]));
+  // What earlier invocations finished, read once: a fresh case then costs no query at all.
+  const known = store.caseStatuses(runId);
 
   const runCase = async (c: PlannedCase, successes: { n: number }): Promise<void> => {
-    let row = store.getCase(runId, c.id);
-    const fresh = !row || row.status === 'error';
+    const caseAbort = new AbortController();
+    inflight.add(caseAbort);
+    try {
+      await runCaseWith(c, successes, caseAbort.signal);
+    } finally {
+      inflight.delete(caseAbort);
+    }
+  };
+
+  const runCaseWith = async (c: PlannedCase, successes: { n: number }, signal: AbortSignal): Promise<void> => {
+    const status = known.get(c.id);
+    let row = status === 'ok' ? store.getCase(runId, c.id) : undefined;
+    const fresh = row === undefined;
     if (fresh) {
       const target = observe(c.target, 'target').forCase(c.id);
       const trace: Record<string, unknown>[] = [];
       const ctx: AttackContext = {
         target,
         model: (name) => observe(plan.model(name, `attack ${c.attack.name}`), `attacker:${name}`).forCase(c.id),
-        judge: (input, name) => judgeFor(input, name),
-        signal: stop.signal,
+        judge: (input, name) => judgeFor(input, name, signal),
+        signal,
         seed: hashString(`${plan.seed}:${c.id}`),
         trace: (step) => trace.push(step),
-        generateOptions: { sample: c.sample, signal: stop.signal },
+        generateOptions: { sample: c.sample, signal },
       };
       try {
         const result = await runAttack(c.attack, c.behavior, ctx);
@@ -97,7 +116,7 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
       const input = judgeInput(c.behavior, row);
       for (const judge of plan.judges) {
         if (have.has(judge.id)) continue;
-        const verdict = await judgeSafely(judge.id, input, stop.signal);
+        const verdict = await judgeSafely(judge.id, input, signal);
         if (stop.signal.aborted) return;
         store.putVerdict(runId, c.id, verdict);
       }
@@ -116,10 +135,10 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
       return { judge: id, refusal: null, harmful: null, error: err instanceof Error ? err.message : String(err) };
     }
   };
-  const judgeFor = (input: JudgeInput, name?: string): Promise<Verdict> => {
+  const judgeFor = (input: JudgeInput, name: string | undefined, signal: AbortSignal): Promise<Verdict> => {
     const id = name ?? plan.judges[0]?.id;
     if (!id) throw new RuntimeFailure('this attack needs a judge; add one to the config');
-    return judgeSafely(id, input, stop.signal);
+    return judgeSafely(id, input, signal);
   };
 
   const workersFor = async (target: Target): Promise<void> => {
@@ -173,14 +192,22 @@ function judgeInput(behavior: Behavior, row: CaseRow): JudgeInput {
   };
 }
 
+/** Behaviors are shared by many cases; serialise each once. */
+const behaviorJson = new WeakMap<Behavior, string>();
+
 function baseRow(runId: string, c: PlannedCase): Omit<CaseRow, 'status' | 'prompt_json'> {
+  let bj = behaviorJson.get(c.behavior);
+  if (bj === undefined) {
+    bj = JSON.stringify(c.behavior);
+    behaviorJson.set(c.behavior, bj);
+  }
   return {
     run_id: runId,
     case_id: c.id,
     behavior_id: c.behavior.id,
     goal: c.behavior.text,
     category: c.behavior.category ?? null,
-    behavior_json: JSON.stringify(c.behavior),
+    behavior_json: bj,
     attack: c.attack.name,
     variant: c.attack.variant,
     target: c.target.id,

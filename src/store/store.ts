@@ -9,12 +9,14 @@ import { InputError } from '../errors.js';
  * a log of every model request, and a response cache keyed by request hash. A case is written once, when
  * it is finished, under a unique (run_id, case_id) key, so a resumed run simply skips it.
  *
- * Writes are queued and committed together at the end of the current event-loop turn: one transaction per
- * burst instead of one per row (about 3x cheaper), and a crash loses at most that one turn's writes.
+ * Writes are queued and committed together at the end of the current event-loop turn (setImmediate): one
+ * transaction per burst of answers instead of one per row (about 3x cheaper per row). No other I/O is
+ * handled between an answer's arrival and its commit, so a crash loses only requests still in flight.
  */
 
 export const DEFAULT_DB = path.join('.refusenik', 'runs.db');
 const SCHEMA_VERSION = 1;
+const FLUSH_ROWS = 2000;
 
 export type RunStatus = 'running' | 'interrupted' | 'complete' | 'failed' | 'imported';
 
@@ -248,6 +250,17 @@ export class RunStore {
     return this.stmt.caseStatus.get(runId, caseId)?.status as 'ok' | 'error' | undefined;
   }
 
+  /** Every stored case's status, so a resumed run knows what is done without a query per case. */
+  caseStatuses(runId: string): Map<string, 'ok' | 'error'> {
+    this.flush();
+    const out = new Map<string, 'ok' | 'error'>();
+    const rows = this.db
+      .prepare<[string], { case_id: string; status: 'ok' | 'error' }>('SELECT case_id, status FROM cases WHERE run_id = ?')
+      .iterate(runId);
+    for (const r of rows) out.set(r.case_id, r.status);
+    return out;
+  }
+
   putCase(row: CaseRow): void {
     this.enqueue(() => this.stmt.putCase.run(row));
   }
@@ -346,6 +359,7 @@ export class RunStore {
   private enqueue(write: () => void): void {
     this.throwFlushError();
     this.queue.push(write);
+    if (this.queue.length >= FLUSH_ROWS) return this.flush();
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => {

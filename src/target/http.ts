@@ -136,19 +136,30 @@ export class HttpClient {
     const { retry, timeoutMs } = this.opts;
     for (let n = 0; ; n++) {
       if (signal?.aborted) throw new TargetError('aborted', 'aborted', undefined, n);
-      const timeout = AbortSignal.timeout(timeoutMs);
-      const attemptSignal = signal ? AbortSignal.any([signal, timeout]) : timeout;
+      // One controller per attempt, aborted by our timeout or the caller's signal. (AbortSignal.any and
+      // AbortSignal.timeout cost more per request and, on Node 20, keep dependent signals alive.)
+      const attemptController = new AbortController();
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        attemptController.abort();
+      }, timeoutMs);
+      const onAbort = (): void => attemptController.abort();
+      signal?.addEventListener('abort', onAbort, { once: true });
       const started = performance.now();
       try {
-        const { value } = await attempt(attemptSignal);
+        const { value } = await attempt(attemptController.signal);
         return { value, attempts: n + 1, latencyMs: performance.now() - started };
       } catch (err) {
-        const failure = this.classify(err, signal, timeout, timeoutMs, n + 1);
+        const failure = this.classify(err, signal, timedOut, timeoutMs, n + 1);
         if (!failure.retryable || n >= retry.retries) throw failure.error;
         const backoff = Math.min(retry.maxDelayMs, Math.random() * retry.baseDelayMs * 2 ** n);
         const delayMs = failure.retryAfterMs !== undefined ? Math.min(failure.retryAfterMs, retry.maxDelayMs) : backoff;
         this.opts.onRetry?.({ attempt: n + 1, delayMs, error: failure.error, fromRetryAfter: failure.retryAfterMs !== undefined });
         await sleep(delayMs, signal);
+      } finally {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
       }
     }
   }
@@ -156,7 +167,7 @@ export class HttpClient {
   private classify(
     err: unknown,
     signal: AbortSignal | undefined,
-    timeout: AbortSignal,
+    timedOut: boolean,
     timeoutMs: number,
     attempts: number,
   ): { error: TargetError; retryable: boolean; retryAfterMs?: number } {
@@ -169,7 +180,7 @@ export class HttpClient {
         retryAfterMs: err.retryAfterMs,
       };
     }
-    if (timeout.aborted) {
+    if (timedOut) {
       return {
         error: new TargetError(`no answer within ${timeoutMs / 1000} s`, 'timeout', undefined, attempts),
         retryable: true,

@@ -10,7 +10,7 @@ import {
   type Endpoint,
 } from './endpoint.js';
 import type { HttpClient } from './http.js';
-import { TargetError, type GenerateOptions, type Target } from './target.js';
+import { TargetError, type GenerateOptions, type SamplingParams, type Target } from './target.js';
 
 /**
  * OpenAI-compatible APIs (OpenAI, vLLM, Ollama, llama.cpp server, TGI, Together, ...): chat prompts go to
@@ -21,12 +21,15 @@ export class OpenAITarget implements Target {
   readonly concurrency: number;
   readonly cacheIdentity: Record<string, unknown>;
   private readonly http: HttpClient;
+  /** The sampling fields of a request body, computed once for the target's own parameters. */
+  private readonly baseParams: Record<string, unknown>;
 
   constructor(private readonly ep: Endpoint) {
     this.id = ep.id;
     this.concurrency = ep.concurrency;
     this.cacheIdentity = endpointIdentity('openai', ep);
     this.http = httpClientFor(ep);
+    this.baseParams = this.paramsBody(ep.params);
   }
 
   static fromSpec(spec: TargetSpec, model: string, env: NodeJS.ProcessEnv, path: string): OpenAITarget {
@@ -37,15 +40,7 @@ export class OpenAITarget implements Target {
 
   async generate(prompt: Prompt, opts: GenerateOptions = {}): Promise<Generation> {
     const ep = this.ep;
-    const p = mergeParams(ep.params, opts.params);
-    const common = compact({
-      model: ep.model,
-      temperature: p.temperature,
-      max_tokens: p.maxTokens,
-      top_p: p.topP,
-      stop: p.stop,
-      seed: p.seed,
-    });
+    const common = opts.params ? this.paramsBody(mergeParams(ep.params, opts.params)) : this.baseParams;
     const raw = prompt.kind === 'completion' && ep.completionFallback !== 'prefill';
     const url = `${ep.baseUrl}${raw ? '/completions' : '/chat/completions'}`;
     const body: Record<string, unknown> = raw
@@ -76,6 +71,17 @@ export class OpenAITarget implements Target {
 
   async close(): Promise<void> {
     await this.http.close();
+  }
+
+  private paramsBody(p: SamplingParams): Record<string, unknown> {
+    return compact({
+      model: this.ep.model,
+      temperature: p.temperature,
+      max_tokens: p.maxTokens,
+      top_p: p.topP,
+      stop: p.stop,
+      seed: p.seed,
+    });
   }
 }
 

@@ -1,0 +1,376 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { parseYamlWithLines } from '../config/load.js';
+import { parseWith } from '../config/validate.js';
+import { InputError } from '../errors.js';
+import { RECIPE_NAMES } from './recipes.js';
+
+/**
+ * The data-pack registry: for every pack, its upstream repository and pinned commit, its licence, and every
+ * file's path, sha256 and size (the facts in each pack's SOURCE.md). A file is obtained in one of three ways:
+ * - `upstream`: byte-identical to `<base>/<owner>/<repo>/<commit>/<path>` (base: raw.githubusercontent.com
+ *   or a mirror);
+ * - `derived`: built by a named recipe (recipes.ts) from upstream source files, e.g. prompts that upstream
+ *   keeps as Python string literals; the recipe reproduces the file byte for byte, so its sha256 is checked
+ *   like any other;
+ * - `mirror`: not available upstream as a file (e.g. re-typed from a paper PDF); only a mirror serving the
+ *   same `<owner>/<repo>/<commit>/<path>` layout, or a local copy (`--from`), can provide it.
+ * Hashes are facts and live here; file contents never do.
+ */
+
+export const DEFAULT_BASE_URL = 'https://raw.githubusercontent.com';
+
+const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex digits');
+// Relative, '/'-separated, no '.', '..' or empty segments: a registry must not write outside its pack folder.
+const RelPath = z
+  .string()
+  .refine(
+    (p) =>
+      p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..' && !/[\\]/.test(seg)) &&
+      [...p].every((c) => c.charCodeAt(0) >= 0x20),
+    'expected a relative path with "/" separators and no "..", "." or empty parts',
+  );
+
+const FileBase = { path: RelPath, sha256: Sha256, bytes: z.number().int().nonnegative() };
+
+const UpstreamFile = z.strictObject({ kind: z.literal('upstream'), ...FileBase });
+const DerivedFile = z.strictObject({
+  kind: z.literal('derived'),
+  ...FileBase,
+  /** Name of the recipe that builds the file (see recipes.ts). */
+  recipe: z.enum(RECIPE_NAMES),
+  /** Upstream files the recipe reads, fetched like upstream files; checked when a sha256 is known. */
+  sources: z.array(z.strictObject({ path: RelPath, sha256: Sha256.optional() })).min(1),
+});
+const MirrorFile = z.strictObject({
+  kind: z.literal('mirror'),
+  ...FileBase,
+  /** Where the file comes from, for the message shown when it cannot be obtained. */
+  origin: z.string(),
+});
+const PackFile = z.discriminatedUnion('kind', [UpstreamFile, DerivedFile, MirrorFile]);
+
+const Pack = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected a lower-case pack name'),
+    repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'expected owner/name'),
+    commit: z.string().regex(/^[0-9a-f]{40}$/, 'expected a 40-hex-digit commit'),
+    licence: z.string(),
+    files: z.array(PackFile).min(1),
+  })
+  .refine((p) => new Set(p.files.map((f) => f.path)).size === p.files.length, 'file paths must be unique');
+
+const RegistryDoc = z.strictObject({ packs: z.array(Pack) });
+
+export type PackFile = z.infer<typeof PackFile>;
+export type DerivedFile = z.infer<typeof DerivedFile>;
+export type Pack = z.infer<typeof Pack>;
+export type Registry = z.infer<typeof RegistryDoc>;
+
+const upstream = (path: string, sha256: string, bytes: number): PackFile => ({
+  kind: 'upstream',
+  path,
+  sha256,
+  bytes,
+});
+const derived = (
+  path: string,
+  sha256: string,
+  bytes: number,
+  recipe: DerivedFile['recipe'],
+  sources: DerivedFile['sources'],
+): PackFile => ({ kind: 'derived', path, sha256, bytes, recipe, sources });
+const mirrorOnly = (path: string, sha256: string, bytes: number, origin: string): PackFile => ({
+  kind: 'mirror',
+  path,
+  sha256,
+  bytes,
+  origin,
+});
+
+export const BUILTIN_REGISTRY: Registry = {
+  packs: [
+    {
+      name: 'codeattack',
+      repo: 'renqibing/CodeAttack',
+      commit: 'aafffa9bb997c9e37f994a4b733a2361ee557814',
+      licence: 'MIT',
+      files: [
+        upstream('LICENSE', 'cb9108ecac8fc05d562cf0aebbb89fca1a18a410205b5fb9455710ef73d55116', 1067),
+        upstream(
+          'data/harmful_behaviors.csv',
+          '6cd1a5c63c07610d7eb67307772ee5606017ee950b5770ab288a2c487489d3e1',
+          82125,
+        ),
+        derived(
+          'judge/qi2023_gpt4_judge.json',
+          '291a46e665b36afc9574163090c3903d3261a05693fa07d701d6759d3133742e',
+          4723,
+          'codeattack/qi2023-gpt4-judge',
+          [{ path: 'judge.py', sha256: 'ffe6ffa71c8a241eaaade63ae5f05fc37d584f14c80e6596dcce321a72b1393d' }],
+        ),
+        upstream(
+          'prompt_templates/code_C_string.txt',
+          'a3d109cb5f180b2f209a106e6417627c75c77cfcb79e14014b77d41ba4e17c23',
+          1173,
+        ),
+        upstream(
+          'prompt_templates/code_go_string.txt',
+          '966b1dd39ab5ba4cf44b4c7d219acb0e725ec5676a050a7804f45b5646929dde',
+          1364,
+        ),
+        upstream(
+          'prompt_templates/code_python_list.txt',
+          'a1a58c3c31d7342890a0a33f183ab566e3bbc5166b503e78ca978d01063578ea',
+          810,
+        ),
+        upstream(
+          'prompt_templates/code_python_list_plus.txt',
+          'ea873b86404bfaa8de471e1881718d04a7cea67311733b855b52183c3555a35c',
+          1016,
+        ),
+        upstream(
+          'prompt_templates/code_python_stack.txt',
+          '8bd49d343940b21f7c72182c8163ac7b859a067fb036358deeb80e0694bde657',
+          873,
+        ),
+        upstream(
+          'prompt_templates/code_python_stack_plus.txt',
+          '81a9c36dfcac548a11bd7c7df2ee73031a36be9791e9db8d99e70af9572329b8',
+          1084,
+        ),
+        upstream(
+          'prompt_templates/code_python_string.txt',
+          'eb6d17c7b3e2b6b3062460a08fc291dd670682a61925e0133791ec0e25c3e7b5',
+          747,
+        ),
+        upstream(
+          'prompt_templates/code_python_string_plus.txt',
+          '327ef9211eb69628c75edb2f8d7b2e8d6799b43db1140c5d94979e696dd0a106',
+          958,
+        ),
+        upstream(
+          'prompts/data_ciphers.json',
+          '0f47b0dc75ba8ce0c196e79a65d8ebd747967b3fdf24da2869e1bb33ae7fbb20',
+          808005,
+        ),
+        upstream(
+          'prompts/data_python_list_full.json',
+          '2638db12280d61298bb2c65db965e1644c4feb0ceca490e5a7bc6db89e31f2f3',
+          686643,
+        ),
+        upstream(
+          'prompts/data_python_stack_full.json',
+          '5a03260a5cb4242a17d537c5a548089d00eec5f11e7b5ff05432e6b9e1b9e872',
+          727774,
+        ),
+        upstream(
+          'prompts/data_python_string_full.json',
+          'b5477bc75ff00dfac2554ac3979b3dad12bdf08a3d7e0dd24dc72be8e30faf66',
+          507008,
+        ),
+      ],
+    },
+    {
+      name: 'derta',
+      repo: 'RobustNLP/DeRTa',
+      commit: '70bdb52b5e139f32f5a723b5f09d2b0befa81657',
+      licence: 'MIT',
+      files: [
+        upstream('LICENSE', '0719b12b9060d719c1727500f270bd0005f0b654cbe358529990c6a6b4353c27', 1066),
+        upstream(
+          'data/test/helpfulness_alpaca_eval_300.json',
+          'f187839cac36fe91f186b8049532c1996b71862aba154dc46fc2f855dfd771a5',
+          57426,
+        ),
+        upstream(
+          'data/test/helpfulness_gsm8k_500.json',
+          'ccdcb02cf6a19fc84900e072cb32f4cfee591fa2bcdf0c1b29777b3fa16b7b16',
+          288475,
+        ),
+        upstream(
+          'data/test/helpfulness_mmlu_500.json',
+          '8ca517950e024a40d8594cdfb8c0f8827671286f376696e461fd2e0016cd5ce3',
+          262860,
+        ),
+        upstream(
+          'data/test/safety_codeattack.json',
+          '66b749d114a05f1bb2bb3ed218cdbac1ffc1a3c493fc0f60452977762d5e99d0',
+          273429,
+        ),
+        upstream(
+          'data/test/safety_completionattack.json',
+          '2375fa405d5bed8ae6ca24749f12c993d90c83cde1ef41b856a9e8538c46c696',
+          27817,
+        ),
+        upstream(
+          'data/test/safety_illegal_instructions_200.json',
+          'd77c96592c8ef1ea680a61876bbe91f49749f8283a633f74e84f35906329f01d',
+          18853,
+        ),
+        upstream(
+          'data/test/safety_jailbreakchat.json',
+          '65d8e52636e055d2c1da5b855f15d34cf0328f8b2d5dba24828ed574d32e48d2',
+          226321,
+        ),
+        upstream(
+          'data/test/safety_selfcipher.json',
+          '0b47727e970825a0d6b6e64aacdea77e04ddd45aa2e2e05cbb0cb4bb8d64cd3e',
+          370053,
+        ),
+        upstream(
+          'data/train/example_data_to_read.json',
+          '4f627c4eb7636a14255dcb56af43b0aa625d7c94289c8a51c8fde8f8d88130ce',
+          2327,
+        ),
+        mirrorOnly(
+          'judge/appendix_c_guideline.txt',
+          '09402c6c62e1e8f3789664d0591562631fedc9da6111919d2804fc6f0f178a87',
+          1321,
+          'Appendix C of the paper PDF (paper/Refuse_Whenever_You_Feel_Unsafe__Improving_Safety_in_LLMs_via_Decoupled_Refusal_Training.pdf), re-typed from the PDF text layer',
+        ),
+        upstream(
+          'results/helpfulness/alpacaeval/lora_Llama-3-70B_vanill_eval_alpaca_eval_300.json',
+          'a9f563ab18742e8d0e53169c434e86b7c56e466f44d3626c9d137eb0ed294b69',
+          311843,
+        ),
+        upstream(
+          'results/helpfulness/gsm8k/lora_Llama-3-70B_vanill_eval_gsm8k_500.json',
+          'ee2f4f1281eed2a86cee5fcf58420e8d65b9c49f3c61f00d99ee7d55c5fcd755',
+          575019,
+        ),
+        upstream(
+          'results/helpfulness/mmlu/lora_Llama-3-70B_vanill_eval_mmlu_500.json',
+          'c17fc9440780f805d1de1da21ee7b812d87ba6ee58e066669d5042f7316b877f',
+          373736,
+        ),
+        upstream(
+          'results/safety/autodan/lora_Llama-3-70B_vanill_autodan_llama-3-70B-vanilla_50.json',
+          '7d85616ae17884b172130619765d86d444f057834218ba3584a18bc295d98a79',
+          84407,
+        ),
+        upstream(
+          'results/safety/codeattack/lora_Llama-3-70B_derta_eval_codeattack_200.json',
+          'c0d652c3640fc92914546a2621b81169c70db9136eba5d050061b1ad2d8e13e2',
+          651916,
+        ),
+        upstream(
+          'results/safety/codeattack/lora_Llama-3-70B_vanill_eval_codeattack_200.json',
+          'ef87ae47fd5d53cc3ecb2b958a9afc86cf93fe0d4154cb7f980a2c747e6fe0fe',
+          635548,
+        ),
+        upstream(
+          'results/safety/completionattack/Llama-3-8B_derta_eval_completionattack_200.json',
+          '6bfeaeefa3a426c2814b24f738c97d6ffb73d09c3ddf2b1af70164c9f6e2b4b9',
+          94459,
+        ),
+        upstream(
+          'results/safety/completionattack/Llama-3-8B_vanill_eval_completionattack_200.json',
+          'b07f64918e6c1c77a4b895e38a1d963b9f6160bac9fe77972ac9cb988d86a506',
+          223851,
+        ),
+        upstream(
+          'results/safety/jailbreakchat/lora_Llama-3-70B_vanill_eval_jailbreakchat_200.json',
+          '5ea80f4aa58319a875dc4cc42a977a35866732deb6301d8b55792fb77e23f203',
+          379741,
+        ),
+        upstream(
+          'results/safety/pair/PAIR_result_llama-3-70B-vanilla.json',
+          '03af6c477ac2628afc8b0a76b8403249a75bf435e9309ea4ef5983a351878cb1',
+          73731,
+        ),
+        upstream(
+          'results/safety/selfcipher/lora_Llama-3-70B_vanill_eval_selfcipher_200.json',
+          '1489bcd4b764fc88dbffe25c608dd4b4f964cd09c393f5793f7297410ba4f23e',
+          461318,
+        ),
+      ],
+    },
+    {
+      name: 'pair',
+      repo: 'patrickrchao/JailbreakingLLMs',
+      commit: '6379ef705a0fc745530f7d895963510c021b496a',
+      licence: 'MIT',
+      files: [
+        upstream('LICENSE', 'b04a921fdd6456dcbad221bb740a432f563d377fcd51368d1181a4b1e02d6a94', 1066),
+        upstream(
+          'data/harmful_behaviors_custom.csv',
+          '66af8279f7690e1b83f8edeeeef0ff5c9da099e994ef54ecc14bdaf5fa759de2',
+          8904,
+        ),
+        derived(
+          'prompts/pair_system_prompts.json',
+          '6e5bc916d7049823319d71fe757b71e1a22e3a655fb9e7ad072157971c82bffd',
+          22446,
+          'pair/system-prompts',
+          [{ path: 'system_prompts.py' }, { path: 'common.py' }],
+        ),
+      ],
+    },
+    {
+      name: 'xstest',
+      repo: 'paul-rottger/exaggerated-safety',
+      commit: 'd7bb5bd738c1fcbc36edd83d5e7d1b71a3e2d84d',
+      licence: 'CC-BY-4.0',
+      files: [
+        upstream('LICENSE', '9e5f1b3c610b9c2da5c313bf81d577a7d1acec686bdb0384edefa6df0f90cd94', 18656),
+        upstream(
+          'model_completions/xstest_v2_completions_mistralinstruct.csv',
+          '6a146b65a5b96ec8249729bc2db459697175125998d7cbbcc88f7688ecf31dad',
+          371935,
+        ),
+        upstream(
+          'xstest_prompts.csv',
+          '11783fb294ed017473ee53c207d71f2161c7672c8d0b037501e78387f801cb5a',
+          38719,
+        ),
+      ],
+    },
+  ],
+};
+
+/**
+ * The built-in registry, or the built-in one with the packs of a registry file (for mirrors and tests) laid
+ * over it: a pack in the file replaces the built-in pack of the same name; new names are added.
+ */
+export function loadRegistry(overrideFile?: string): Registry {
+  if (!overrideFile) return BUILTIN_REGISTRY;
+  let text: string;
+  try {
+    text = readFileSync(overrideFile, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new InputError(`cannot read registry file: ${code}`, { file: overrideFile });
+  }
+  const { value, lineOf } = parseYamlWithLines(text, overrideFile);
+  const doc = parseWith(RegistryDoc, value, [], { file: overrideFile, lineOf });
+  const names = doc.packs.map((p) => p.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new InputError(`pack '${dup}' is listed twice`, { file: overrideFile, field: 'packs' });
+  const replaced = new Set(names);
+  return { packs: [...BUILTIN_REGISTRY.packs.filter((p) => !replaced.has(p.name)), ...doc.packs] };
+}
+
+/** The packs named (all when none), or an InputError naming the unknown one and the known ones. */
+export function selectPacks(registry: Registry, names: string[] = []): Pack[] {
+  if (!names.length) return registry.packs;
+  return [...new Set(names)].map((name) => {
+    const pack = registry.packs.find((p) => p.name === name);
+    if (!pack) {
+      const known = registry.packs.map((p) => p.name).join(', ');
+      throw new InputError(`unknown data pack '${name}' (known packs: ${known})`);
+    }
+    return pack;
+  });
+}
+
+/** Where a pack's file lives upstream (or on a mirror with the same layout). */
+export function fileUrl(baseUrl: string, pack: Pack, path: string): string {
+  const encoded = path.split('/').map(encodeURIComponent).join('/');
+  return `${baseUrl.replace(/\/+$/, '')}/${pack.repo}/${pack.commit}/${encoded}`;
+}
+
+/** Pack name → pinned upstream commit; recorded with every run. */
+export function packCommits(registry: Registry = BUILTIN_REGISTRY): Record<string, string> {
+  return Object.fromEntries(registry.packs.map((p) => [p.name, p.commit]));
+}
