@@ -23,6 +23,7 @@ interface RunFlags {
   json?: boolean;
   progress: boolean;
   dryRun?: boolean;
+  set?: string[];
 }
 
 export function registerRunCommand(program: Command): void {
@@ -40,6 +41,11 @@ export function registerRunCommand(program: Command): void {
     .option('--no-cache', 'do not answer requests from the response cache (still records responses)')
     .option('--json', 'print one JSON summary object on stdout')
     .option('--no-progress', 'no progress bar')
+    .option(
+      '--set <path=value>',
+      'override a config value (repeatable), e.g. --set targets[0].id=openai:gpt-4o --set dataset.limit=20',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option('--dry-run', 'validate the config and print the plan (cases, requests) without calling any model')
     .addHelpText(
       'after',
@@ -53,6 +59,8 @@ export function registerRunCommand(program: Command): void {
 
 async function runCommand(configArg: string | undefined, flags: RunFlags): Promise<number> {
   if (!configArg && !flags.resume) throw new InputError('give a config file, or --resume <run-id>');
+  if (flags.resume && flags.set?.length)
+    throw new InputError('--set changes the config; it cannot be used with --resume');
   const store = RunStore.open(flags.db);
   try {
     let config: RunConfig;
@@ -61,12 +69,15 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
     let resumed: RunRow | undefined;
     if (flags.resume) {
       resumed = store.findRun(flags.resume);
-      if (!resumed) throw new InputError(`no run '${flags.resume}' in ${flags.db} (see: refusenik runs list)`);
-      config = parseWith(RunConfig, JSON.parse(resumed.config_json), [], { file: `run ${resumed.id} config` });
+      if (!resumed)
+        throw new InputError(`no run '${flags.resume}' in ${flags.db} (see: refusenik runs list)`);
+      config = parseWith(RunConfig, JSON.parse(resumed.config_json), [], {
+        file: `run ${resumed.id} config`,
+      });
       configFile = resumed.config_file;
       baseDir = configFile ? path.dirname(configFile) : process.cwd();
     } else {
-      const loaded = loadRunConfig(configArg as string);
+      const loaded = loadRunConfig(configArg as string, flags.set ?? []);
       config = loaded.config;
       configFile = loaded.file;
       baseDir = loaded.baseDir;
@@ -125,7 +136,11 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
       const counts = store.counts(runId);
       const status = outcome.interrupted ? 'interrupted' : 'complete';
       store.updateRun(runId, { status });
-      const rows = asrRows(store, runId, plan.judges.map((j) => j.id));
+      const rows = asrRows(
+        store,
+        runId,
+        plan.judges.map((j) => j.id),
+      );
       const summary = {
         run_id: runId,
         status,
@@ -148,7 +163,8 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
           `run ${runId}: ${status}; ${counts.ok}/${plan.casesTotal} cases done, ${counts.errors} errors, ` +
             `${outcome.sent} requests sent, ${outcome.cached} from cache\n`,
         );
-        if (outcome.interrupted) process.stdout.write(`resume with: refusenik run --resume ${runId} --db ${flags.db}\n`);
+        if (outcome.interrupted)
+          process.stdout.write(`resume with: refusenik run --resume ${runId} --db ${flags.db}\n`);
         else process.stdout.write(`report: refusenik report ${runId} --db ${flags.db} --format md\n`);
       }
       return outcome.interrupted ? 130 : 0;

@@ -4,6 +4,7 @@ import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
 import { InputError } from '../errors.js';
 import { parseWith } from './validate.js';
 import { RunConfig } from './schema.js';
+import { applyOverrides } from './overrides.js';
 
 export interface LoadedConfig {
   config: RunConfig;
@@ -16,16 +17,18 @@ export interface LoadedConfig {
 }
 
 /** Reads and validates a YAML or JSON run config; every error names the file, line and config path. */
-export function loadRunConfig(file: string): LoadedConfig {
+export function loadRunConfig(file: string, overrides: readonly string[] = []): LoadedConfig {
   const abs = path.resolve(file);
   let text: string;
   try {
     text = readFileSync(abs, 'utf8');
   } catch (err) {
-    throw new InputError(`cannot read config: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file });
+    throw new InputError(`cannot read config: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+      file,
+    });
   }
   const { value, lineOf } = parseYamlWithLines(text, file);
-  const config = parseWith(RunConfig, value, [], { file, lineOf });
+  const config = parseWith(RunConfig, applyOverrides(value, overrides), [], { file, lineOf });
   return { config, file: abs, baseDir: path.dirname(abs), lineOf };
 }
 
