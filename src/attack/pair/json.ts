@@ -1,0 +1,140 @@
+/**
+ * Pulls a JSON object out of a chatty model answer: code fences, prose before and after, raw newlines inside
+ * strings and a missing closing brace are all common in attacker-model output. Model output is hostile
+ * text, so this only ever parses, never evaluates.
+ */
+
+/** Every balanced `{...}` span in `text`, outermost first, in order of appearance (string-aware). */
+export function objectSpans(text: string): string[] {
+  const spans: string[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const start = text.indexOf('{', i);
+    if (start < 0) break;
+    const end = matchingBrace(text, start);
+    if (end < 0) {
+      // An unterminated object (the answer was cut off): offer the rest, closed, as a last candidate.
+      spans.push(`${text.slice(start)}${closeOpen(text.slice(start))}`);
+      break;
+    }
+    spans.push(text.slice(start, end + 1));
+    i = end + 1;
+  }
+  return spans;
+}
+
+/** Index of the `}` closing the `{` at `start`, or -1. Braces inside JSON strings do not count. */
+function matchingBrace(text: string, start: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{') depth++;
+    else if (c === '}' && --depth === 0) return i;
+  }
+  return -1;
+}
+
+/** The characters that close a cut-off object: an open string's quote and the open braces. */
+function closeOpen(fragment: string): string {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < fragment.length; i++) {
+    const c = fragment[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{') depth++;
+    else if (c === '}') depth--;
+  }
+  return (inString ? '"' : '') + '}'.repeat(Math.max(depth, 0));
+}
+
+/** JSON.parse, then again with raw control characters inside strings escaped (models write real newlines). */
+export function parseLenient(span: string): unknown {
+  try {
+    return JSON.parse(span);
+  } catch {
+    try {
+      return JSON.parse(escapeControlsInStrings(span));
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function escapeControlsInStrings(s: string): string {
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i] as string;
+    if (inString) {
+      if (c === '\\') {
+        out += c + (s[i + 1] ?? '');
+        i++;
+        continue;
+      }
+      if (c === '"') inString = false;
+      else if (c === '\n') {
+        out += '\\n';
+        continue;
+      } else if (c === '\r') {
+        out += '\\r';
+        continue;
+      } else if (c === '\t') {
+        out += '\\t';
+        continue;
+      }
+    } else if (c === '"') inString = true;
+    out += c;
+  }
+  return out;
+}
+
+/** The first object in `text` for which `accept` returns a value (tried outermost-first, then nested ones). */
+export function findJsonObject<T>(
+  text: string,
+  accept: (value: Record<string, unknown>) => T | undefined,
+): T | undefined {
+  const queue = objectSpans(text);
+  const seen = new Set<string>();
+  while (queue.length) {
+    const span = queue.shift() as string;
+    if (seen.has(span)) continue;
+    seen.add(span);
+    const value = parseLenient(span);
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      const got = accept(value as Record<string, unknown>);
+      if (got !== undefined) return got;
+    }
+    // A wrapper object or an unparseable span may still hold the object we want further in.
+    queue.push(...objectSpans(span.slice(1)));
+  }
+  return undefined;
+}
+
+/** One PAIR attacker turn: how it read the last answer and its next prompt. */
+export interface AttackerTurn {
+  improvement: string;
+  prompt: string;
+}
+
+/**
+ * The attacker's `{"improvement": ..., "prompt": ...}`, or undefined when the answer holds none. `prefix` is
+ * an assistant prefill the model continued from (upstream PAIR seeds `{"improvement": "`), joined first.
+ */
+export function parseAttackerTurn(answer: string, prefix = ''): AttackerTurn | undefined {
+  const accept = (v: Record<string, unknown>): AttackerTurn | undefined => {
+    const prompt = v['prompt'];
+    const improvement = v['improvement'] ?? '';
+    if (typeof prompt !== 'string' || !prompt.trim()) return undefined;
+    if (typeof improvement !== 'string') return undefined;
+    return { improvement, prompt };
+  };
+  return findJsonObject(prefix + answer, accept) ?? (prefix ? findJsonObject(answer, accept) : undefined);
+}
