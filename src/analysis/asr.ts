@@ -25,10 +25,18 @@ export interface AsrRow {
   judge_errors: number;
 }
 
+/** The same row, one per behavior category (cases without a category are grouped as `(none)`). */
+export interface CategoryAsrRow extends AsrRow {
+  category: string;
+}
+
+export const NO_CATEGORY = '(none)';
+
 interface JoinedRow {
   target: string;
   attack: string;
   variant: string;
+  category: string | null;
   status: string;
   judge: string | null;
   harmful: number | null;
@@ -38,12 +46,36 @@ interface JoinedRow {
 }
 
 export function asrRows(store: RunStore, runId: string, judges: string[]): AsrRow[] {
-  const groups = new Map<string, { key: Omit<AsrRow, 'judge'>; byJudge: Map<string, AsrRow>; scoreSum: Map<string, [number, number]> }>();
-  for (const r of store.iterateJoined(runId) as Iterable<JoinedRow>) {
-    const gk = `${r.target}\u0000${r.attack}\u0000${r.variant}`;
+  return tally(store.iterateJoined(runId) as Iterable<JoinedRow>, judges, () => ({}));
+}
+
+/** ASR per category x target x attack variant x judge, categories in first-seen order. */
+export function categoryAsrRows(store: RunStore, runId: string, judges: string[]): CategoryAsrRow[] {
+  return tally(store.iterateJoined(runId) as Iterable<JoinedRow>, judges, (r) => ({
+    category: r.category ?? NO_CATEGORY,
+  }));
+}
+
+/**
+ * Counts verdicts per group (target x attack x variant, plus whatever `extra` adds to the key) and judge.
+ * Groups and judges keep their first-seen order, so tables follow the run's own order.
+ */
+function tally<E extends Record<string, string>>(
+  joined: Iterable<JoinedRow>,
+  judges: string[],
+  extra: (r: JoinedRow) => E,
+): (AsrRow & E)[] {
+  type Row = AsrRow & E;
+  const groups = new Map<
+    string,
+    { key: Row; byJudge: Map<string, Row>; scoreSum: Map<string, [number, number]> }
+  >();
+  for (const r of joined) {
+    const ext = extra(r);
+    const gk = [r.target, r.attack, r.variant, ...Object.values(ext)].join('\u0000');
     let g = groups.get(gk);
     if (!g) {
-      g = { key: emptyRow(r), byJudge: new Map(), scoreSum: new Map() };
+      g = { key: { ...emptyRow(r), ...ext }, byJudge: new Map(), scoreSum: new Map() };
       groups.set(gk, g);
     }
     if (r.status === 'error') {
@@ -53,7 +85,7 @@ export function asrRows(store: RunStore, runId: string, judges: string[]): AsrRo
     if (r.judge === null) continue;
     let row = g.byJudge.get(r.judge);
     if (!row) {
-      row = { ...emptyRow(r), judge: r.judge };
+      row = { ...emptyRow(r), ...ext, judge: r.judge };
       g.byJudge.set(r.judge, row);
     }
     if (r.error !== null) {
@@ -70,7 +102,7 @@ export function asrRows(store: RunStore, runId: string, judges: string[]): AsrRo
       g.scoreSum.set(r.judge, [s + r.score, c + 1]);
     }
   }
-  const out: AsrRow[] = [];
+  const out: Row[] = [];
   for (const g of groups.values()) {
     const names = judges.length ? judges : [...g.byJudge.keys()];
     for (const judge of names) {

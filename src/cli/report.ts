@@ -1,52 +1,78 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../errors.js';
-import { DEFAULT_DB, RunStore } from '../store/store.js';
-import { asrRows } from '../analysis/asr.js';
+import { DEFAULT_DB, RunStore, type RunRow } from '../store/store.js';
+import { asrRows, categoryAsrRows } from '../analysis/asr.js';
+import { judgeAgreement } from '../analysis/agreement.js';
+import { runPositions } from '../analysis/refusal-position.js';
+import { loadTokenCounter } from '../analysis/token-positions.js';
 import { toCsv, toMarkdown } from '../report/tables.js';
+import { collectReportData } from '../report/report-data.js';
+import { renderHtml } from '../report/html.js';
+import { intOption } from './common.js';
 
-const FORMATS = ['json', 'csv', 'md'] as const;
+const FORMATS = ['json', 'csv', 'md', 'html'] as const;
 type Format = (typeof FORMATS)[number];
 
 interface ReportFlags {
   db: string;
   format: string;
   out?: string;
+  tokenizer?: string;
+  k: number;
 }
 
 export function registerReportCommand(program: Command): void {
   program
     .command('report')
-    .description('report a stored run: attack success rate per target x attack x judge, with 95% Wilson intervals')
+    .description(
+      'report a stored run: attack success rate per target x attack x judge, with 95% Wilson intervals.\n' +
+        'md adds per-category ASR, refusal positions and judge agreement; html is one self-contained page\n' +
+        '(no network) with charts and a searchable drill-down of every case.',
+    )
     .argument('<run-id>', 'run id (or a unique prefix; see: refusenik runs list)')
     .option('--db <file>', 'run store (SQLite)', DEFAULT_DB)
     .option('--format <format>', `output format: ${FORMATS.join(', ')}`, 'md')
     .option('--out <file>', 'write to a file instead of stdout')
+    .option('--tokenizer <dir>', "md/html: also count refusal positions in this tokenizer.json's tokens")
+    .option('--k <n>', 'md/html: the early-refusal window in words/tokens', intOption('--k', 1), 5)
+    .addHelpText('after', '\nExample: refusenik report <run-id> --format html --out report.html')
     .action((runArg: string, flags: ReportFlags) => {
       if (!(FORMATS as readonly string[]).includes(flags.format)) {
-        throw new InputError(`unknown format '${flags.format}'; available: ${FORMATS.join(', ')}`, { field: '--format' });
+        throw new InputError(`unknown format '${flags.format}'; available: ${FORMATS.join(', ')}`, {
+          field: '--format',
+        });
       }
       const store = RunStore.open(flags.db);
       try {
         const run = store.findRun(runArg);
         if (!run) throw new InputError(`no run '${runArg}' in ${flags.db} (see: refusenik runs list)`);
-        const rows = asrRows(store, run.id, []);
-        const text = render(flags.format as Format, run, rows);
-        if (flags.out) writeFileSync(flags.out, text);
-        else process.stdout.write(text);
+        const text = render(flags.format as Format, store, run, flags);
+        if (flags.out) {
+          mkdirSync(path.dirname(path.resolve(flags.out)), { recursive: true });
+          writeFileSync(flags.out, text);
+        } else process.stdout.write(text);
       } finally {
         store.close();
       }
     });
 }
 
-function render(format: Format, run: Parameters<typeof toMarkdown>[0], rows: ReturnType<typeof asrRows>): string {
+function render(format: Format, store: RunStore, run: RunRow, flags: ReportFlags): string {
+  const tokens = flags.tokenizer ? loadTokenCounter(flags.tokenizer) : undefined;
   switch (format) {
     case 'json':
-      return `${JSON.stringify(rows, null, 2)}\n`;
+      return `${JSON.stringify(asrRows(store, run.id, []), null, 2)}\n`;
     case 'csv':
-      return toCsv(rows);
+      return toCsv(asrRows(store, run.id, []));
     case 'md':
-      return toMarkdown(run, rows);
+      return toMarkdown(run, asrRows(store, run.id, []), {
+        categories: categoryAsrRows(store, run.id, []),
+        positions: { k: flags.k, groups: runPositions(store, run.id, { k: flags.k, tokens }).groups },
+        agreement: judgeAgreement(store, run.id),
+      });
+    case 'html':
+      return renderHtml(collectReportData(store, run, { k: flags.k, tokens }));
   }
 }

@@ -1,0 +1,184 @@
+import type { Prompt } from '../types.js';
+import type { RunRow, RunStore, VerdictRow } from '../store/store.js';
+import { asrRows, categoryAsrRows, type AsrRow, type CategoryAsrRow } from '../analysis/asr.js';
+import { judgeAgreement, type AgreementReport } from '../analysis/agreement.js';
+import { runPositions, type PositionGroup, type ResponsePosition } from '../analysis/refusal-position.js';
+import type { TokenCounter } from '../analysis/token-positions.js';
+
+/**
+ * Everything a full report shows about one run, gathered from the store in one pass per table: metadata,
+ * the ASR table, per-category rows, refusal positions, judge agreement and every case with its verdicts.
+ * The HTML page embeds this object as JSON and renders it in the browser; the Markdown report uses the
+ * aggregate parts.
+ */
+export interface ReportData {
+  format: 'refusenik-report';
+  generated_at: string;
+  run: {
+    id: string;
+    name: string | null;
+    status: string;
+    created_at: string;
+    updated_at: string;
+    config_file: string | null;
+    cases_total: number;
+    versions: unknown;
+    /** The config snapshot with secret-looking values (auth headers, keys) replaced by "[redacted]". */
+    config: unknown;
+  };
+  counts: { cases: number; ok: number; errors: number; verdicts: number };
+  requests: ReturnType<RunStore['requestSummary']>;
+  asr: AsrRow[];
+  categories: CategoryAsrRow[];
+  positions: { k: number; tokenizer: string | null; groups: PositionGroup[] };
+  agreement: AgreementReport;
+  cases: ReportCase[];
+}
+
+export interface ReportCase {
+  id: string;
+  behavior_id: string;
+  goal: string;
+  category: string | null;
+  target: string;
+  attack: string;
+  variant: string;
+  sample: number;
+  status: 'ok' | 'error';
+  prompt: Prompt | null;
+  response: string | null;
+  /** Only when it differs from the response (e.g. CodeAttack's extracted output_list). */
+  answer: string | null;
+  error: string | null;
+  latency_ms: number | null;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  /** First refusal phrase position in words (and tokens), null when the response has none. */
+  refusal_word: number | null;
+  refusal_token: number | null;
+  /** The attack's trace (search attacks), as JSON text, cut at TRACE_LIMIT characters. */
+  trace: string | null;
+  verdicts: ReportVerdict[];
+}
+
+export interface ReportVerdict {
+  judge: string;
+  harmful: boolean | null;
+  refusal: boolean | null;
+  score: number | null;
+  reason: string | null;
+  error: string | null;
+}
+
+export interface ReportOptions {
+  /** Count refusal positions in this tokenizer's tokens too. */
+  tokens?: TokenCounter;
+  /** The early-refusal window (default 5). */
+  k?: number;
+}
+
+const TRACE_LIMIT = 20_000;
+
+export function collectReportData(store: RunStore, run: RunRow, opts: ReportOptions = {}): ReportData {
+  const k = opts.k ?? 5;
+  const positions = runPositions(store, run.id, { k, tokens: opts.tokens });
+  return {
+    format: 'refusenik-report',
+    generated_at: new Date().toISOString(),
+    run: {
+      id: run.id,
+      name: run.name,
+      status: run.status,
+      created_at: run.created_at,
+      updated_at: run.updated_at,
+      config_file: run.config_file,
+      cases_total: run.cases_total,
+      versions: parseJson(run.versions_json),
+      config: redactSecrets(parseJson(run.config_json)),
+    },
+    counts: store.counts(run.id),
+    requests: store.requestSummary(run.id),
+    asr: asrRows(store, run.id, []),
+    categories: categoryAsrRows(store, run.id, []),
+    positions: { k, tokenizer: opts.tokens?.source ?? null, groups: positions.groups },
+    agreement: judgeAgreement(store, run.id),
+    cases: reportCases(store, run.id, new Map(positions.records.map((r) => [r.case_id, r]))),
+  };
+}
+
+function reportCases(store: RunStore, runId: string, positions: Map<string, ResponsePosition>): ReportCase[] {
+  const verdicts = new Map<string, ReportVerdict[]>();
+  for (const v of store.iterateVerdicts(runId)) {
+    let list = verdicts.get(v.case_id);
+    if (!list) verdicts.set(v.case_id, (list = []));
+    list.push(reportVerdict(v));
+  }
+  const out: ReportCase[] = [];
+  for (const c of store.iterateCases(runId)) {
+    const pos = positions.get(c.case_id);
+    out.push({
+      id: c.case_id,
+      behavior_id: c.behavior_id,
+      goal: c.goal,
+      category: c.category,
+      target: c.target,
+      attack: c.attack,
+      variant: c.variant,
+      sample: c.sample,
+      status: c.status,
+      prompt: parseJson(c.prompt_json) as Prompt | null,
+      response: c.response,
+      answer: c.answer !== null && c.answer !== c.response ? c.answer : null,
+      error: c.error,
+      latency_ms: c.latency_ms,
+      prompt_tokens: c.prompt_tokens,
+      completion_tokens: c.completion_tokens,
+      refusal_word: pos?.word ?? null,
+      refusal_token: pos?.token ?? null,
+      trace: c.trace_json === null ? null : c.trace_json.slice(0, TRACE_LIMIT),
+      verdicts: verdicts.get(c.case_id) ?? [],
+    });
+  }
+  return out;
+}
+
+function reportVerdict(v: VerdictRow): ReportVerdict {
+  const bool = (x: number | null): boolean | null => (x === null ? null : x === 1);
+  return {
+    judge: v.judge,
+    harmful: bool(v.harmful),
+    refusal: bool(v.refusal),
+    score: v.score,
+    reason: v.reason,
+    error: v.error,
+  };
+}
+
+function parseJson(text: string | null): unknown {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+const SECRET_KEY = /authorization|api[-_]?key|token|secret|password|cookie|bearer/i;
+
+/**
+ * Config snapshots may carry literal credentials in `headers` or `extra_body`; a report is meant to be
+ * shared, so any value under a secret-looking key is replaced. (`api_key_env` names a variable, not a key.)
+ */
+export function redactSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactSecrets);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+      const keepsName = key === 'api_key_env' || /_tokens$|^max_tokens$/.test(key);
+      out[key] =
+        SECRET_KEY.test(key) && !keepsName && typeof v !== 'object' ? '[redacted]' : redactSecrets(v);
+    }
+    return out;
+  }
+  return value;
+}
