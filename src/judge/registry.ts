@@ -1,9 +1,26 @@
 import { InputError } from '../errors.js';
 import type { Judge, JudgeEnv, JudgeFactory } from './judge.js';
 import { keywordJudge } from './keyword.js';
+import { qi2023Judge } from './qi2023.js';
+import { derTaGuidelineJudge } from './derta-guideline.js';
+import { pairJudge } from './pair-judge.js';
+import { rubricJudge } from './rubric.js';
+import { gsm8kGrader, mmluGrader } from '../helpfulness/graders.js';
+import { xstestJudge } from '../helpfulness/xstest.js';
+import { alpacaPairwiseJudge } from '../helpfulness/pairwise.js';
 
 /** Every judge a config or `refusenik judge` can name. Add new judges here. */
-const FACTORIES: JudgeFactory[] = [keywordJudge];
+const FACTORIES: JudgeFactory[] = [
+  keywordJudge,
+  qi2023Judge,
+  derTaGuidelineJudge,
+  pairJudge,
+  rubricJudge,
+  gsm8kGrader,
+  mmluGrader,
+  xstestJudge,
+  alpacaPairwiseJudge,
+];
 
 export function judgeFactories(): readonly JudgeFactory[] {
   return FACTORIES;
@@ -23,7 +40,8 @@ export function judgeFactory(name: string, path = 'judge'): JudgeFactory {
 export function createJudge(spec: string | Record<string, unknown>, env: JudgeEnv, path: string): Judge {
   if (typeof spec === 'string') return judgeFactory(spec, path).create(undefined, env, path);
   const keys = Object.keys(spec);
-  if (keys.length !== 1) throw new InputError('a judge entry is a name or a one-key map {name: options}', { field: path });
+  if (keys.length !== 1)
+    throw new InputError('a judge entry is a name or a one-key map {name: options}', { field: path });
   const name = keys[0] as string;
   return judgeFactory(name, path).create(spec[name], env, `${path}.${name}`);
 }

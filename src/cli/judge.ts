@@ -1,0 +1,273 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { InputError, RuntimeFailure } from '../errors.js';
+import { TargetSpec } from '../config/schema.js';
+import { parseWith } from '../config/validate.js';
+import { dataDir } from '../data/dir.js';
+import { readResponses, type ResponseRecord } from '../dataset/responses.js';
+import { createTarget } from '../target/create.js';
+import type { Target } from '../target/target.js';
+import type { Judge, JudgeEnv } from '../judge/judge.js';
+import { judgeFactories, judgeFactory } from '../judge/registry.js';
+import { judgeAll, recordJudgeInput, summarizeVerdicts } from '../judge/offline.js';
+import type { Verdict } from '../types.js';
+import { progressBar } from '../runner/progress.js';
+import { collectOption, intOption, printJson, writeJsonl } from './common.js';
+
+/** Flags shared by `judge` and `import`: which records to read and how to reach a judge model. */
+export interface InputFlags {
+  input: string;
+  format?: 'csv' | 'json' | 'jsonl' | 'txt';
+  promptField?: string;
+  responseField?: string;
+  prompts?: string;
+}
+
+export interface JudgeModelFlags {
+  model?: string;
+  models?: string;
+  baseUrl?: string;
+  apiKeyEnv?: string;
+  option: Record<string, unknown>;
+  concurrency: number;
+}
+
+interface JudgeFlags extends InputFlags, JudgeModelFlags {
+  judge: string;
+  out: string;
+  json?: boolean;
+  progress: boolean;
+}
+
+export function addInputOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption(
+      '--input <file>',
+      'responses: JSONL/JSON/CSV records {prompt|question|instruction, response}, or DeRTa results',
+    )
+    .option('--format <format>', 'input format when the extension does not say: csv, json, jsonl, txt')
+    .option(
+      '--prompt-field <name>',
+      'field holding the prompt (default: prompt, question, instruction, input, query, goal)',
+    )
+    .option(
+      '--response-field <name>',
+      'field holding the response (default: response, completion, output, generation)',
+    )
+    .option(
+      '--prompts <file>',
+      'completion-attack strings: the prompts they start with (default: the derta pack test prompts)',
+    );
+}
+
+export function addJudgeModelOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--model <model>',
+      'judge model: a target id (openai:gpt-4o, anthropic:...) or a name from --models',
+    )
+    .option(
+      '--models <file>',
+      'YAML/JSON map of model names to target specs (or a run config with a models: section)',
+    )
+    .option('--base-url <url>', 'base URL for a --model given as a target id (e.g. a local vLLM server)')
+    .option('--api-key-env <var>', 'environment variable holding the API key for --model')
+    .option(
+      '--option <key=value>',
+      'a judge option (repeatable), e.g. --option threshold=4',
+      collectOption,
+      {},
+    )
+    .option('--concurrency <n>', 'judge requests in flight at once', intOption('--concurrency', 1), 8);
+}
+
+export function registerJudgeCommand(program: Command): void {
+  const cmd = program
+    .command('judge')
+    .description(
+      'score a file of recorded responses offline (no target is called): one verdict per input record, ' +
+        'in input order, as JSON Lines',
+    );
+  addInputOptions(cmd);
+  cmd.requiredOption('--judge <name>', 'the judge (see `refusenik judge --help` for the list)');
+  addJudgeModelOptions(cmd);
+  cmd
+    .option('--out <file>', 'verdicts file (JSON Lines; - for stdout)', '-')
+    .option('--json', 'print a JSON summary (counts, ASR, mean score) on stdout')
+    .option('--no-progress', 'no progress bar')
+    .addHelpText(
+      'after',
+      '\nEach output line: {index, line, id?, judge, refusal, harmful, score, reason, error?, details?, raw?}.\n' +
+        'Judges: ' +
+        judgeFactories()
+          .map((f) => `\n  ${f.name}: ${f.description}`)
+          .join('') +
+        '\n\nExamples:\n' +
+        '  refusenik judge --input results.jsonl --judge keyword --out verdicts.jsonl\n' +
+        '  refusenik judge --input results.jsonl --judge qi2023 --model openai:gpt-4o --out qi.jsonl --json',
+    )
+    .action(async (flags: JudgeFlags) => {
+      process.exitCode = await judgeCommand(flags);
+    });
+}
+
+async function judgeCommand(flags: JudgeFlags): Promise<number> {
+  const records = readInput(flags);
+  const models = new CliModels(flags);
+  try {
+    const judge = buildJudge(flags.judge, flags, models);
+    const verdicts = await runJudge(
+      judge,
+      records,
+      flags,
+      flags.progress && !flags.json && flags.out !== '-',
+    );
+    await writeJsonl(
+      flags.out,
+      verdicts.map((v, i) => verdictRow(records[i] as ResponseRecord, v)),
+    );
+    const summary = summarizeVerdicts(judge.id, verdicts);
+    if (flags.json) printJson({ input: flags.input, out: flags.out, ...summary });
+    else if (flags.out !== '-') {
+      process.stderr.write(
+        `${summary.n} verdicts (${judge.id}): ${summary.harmful} harmful, ${summary.refusals} refusals, ` +
+          `${summary.errors} judge errors -> ${flags.out}\n`,
+      );
+    }
+    if (summary.errors === summary.n) {
+      throw new RuntimeFailure(`every verdict failed; first error: ${verdicts[0]?.error ?? '?'}`);
+    }
+    return 0;
+  } finally {
+    await models.close();
+  }
+}
+
+export function readInput(flags: InputFlags): ResponseRecord[] {
+  return readResponses(flags.input, {
+    format: flags.format,
+    promptField: flags.promptField,
+    responseField: flags.responseField,
+    prompts: flags.prompts,
+    dataDir: dataDir(),
+  });
+}
+
+/**
+ * A judge from its name plus --model/--option flags. With several judges (import), --model goes to those
+ * that take a model; a model-free judge (keyword) that rejects the `model` key is built without it.
+ */
+export function buildJudge(name: string, flags: JudgeModelFlags, models: CliModels, several = false): Judge {
+  const factory = judgeFactory(name, '--judge');
+  const options: Record<string, unknown> = { ...flags.option };
+  if (flags.model === undefined) return factory.create(options, models.env(), `--judge ${name}`);
+  try {
+    return factory.create({ ...options, model: flags.model }, models.env(), `--judge ${name}`);
+  } catch (err) {
+    if (!several || !(err instanceof InputError) || !/unknown key 'model'/.test(err.message)) throw err;
+    return factory.create(options, models.env(), `--judge ${name}`);
+  }
+}
+
+export async function runJudge(
+  judge: Judge,
+  records: readonly ResponseRecord[],
+  flags: { input: string; concurrency: number },
+  progress: boolean,
+): Promise<Verdict[]> {
+  const bar = progressBar(progress, records.length);
+  let done = 0;
+  let errors = 0;
+  try {
+    return await judgeAll(
+      judge,
+      records.map((r) => recordJudgeInput(r, flags.input)),
+      {
+        concurrency: flags.concurrency,
+        onVerdict: (_i, v) => {
+          done++;
+          if (v.error) errors++;
+          bar.update({ done, total: records.length, errors, skipped: 0 });
+        },
+      },
+    );
+  } finally {
+    bar.stop();
+  }
+}
+
+function verdictRow(rec: ResponseRecord, v: Verdict): Record<string, unknown> {
+  return {
+    index: rec.index,
+    line: rec.line,
+    ...(rec.id !== undefined ? { id: rec.id } : {}),
+    judge: v.judge,
+    refusal: v.refusal,
+    harmful: v.harmful,
+    score: v.score ?? null,
+    reason: v.reason ?? null,
+    ...(v.error ? { error: v.error } : {}),
+    ...(v.details ? { details: v.details } : {}),
+    ...(v.raw !== undefined ? { raw: v.raw } : {}),
+  };
+}
+
+const ModelsFile = z.record(z.string(), TargetSpec);
+
+/** Judge models for the CLI: named ones from --models, or a target id given directly. */
+export class CliModels {
+  private readonly named: Record<string, TargetSpec> = {};
+  private readonly open: Target[] = [];
+
+  constructor(private readonly flags: JudgeModelFlags) {
+    if (flags.models) this.named = loadModels(flags.models);
+  }
+
+  env(): JudgeEnv {
+    return { dataDir: dataDir(), model: (spec, where) => this.resolve(spec, where) };
+  }
+
+  private resolve(spec: unknown, where: string): Target {
+    let target: TargetSpec;
+    if (typeof spec === 'string' && this.named[spec]) target = this.named[spec];
+    else if (typeof spec === 'string') {
+      if (!/^[a-z][a-z0-9-]*:.+$/.test(spec)) {
+        throw new InputError(
+          `'${spec}' is neither a model name from --models nor a target id like openai:gpt-4o-mini`,
+          { field: '--model' },
+        );
+      }
+      target = parseWith(
+        TargetSpec,
+        {
+          id: spec,
+          ...(this.flags.baseUrl ? { base_url: this.flags.baseUrl } : {}),
+          ...(this.flags.apiKeyEnv ? { api_key_env: this.flags.apiKeyEnv } : {}),
+        },
+        ['--model'],
+      );
+    } else target = parseWith(TargetSpec, spec, [where]);
+    const t = createTarget(target, { env: process.env, baseDir: process.cwd() }, where);
+    this.open.push(t);
+    return t;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.open.map((t) => t.close?.()));
+  }
+}
+
+function loadModels(file: string): Record<string, TargetSpec> {
+  let value: unknown;
+  try {
+    value = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new InputError(`cannot read models file: ${(err as Error).message}`, { file: path.resolve(file) });
+  }
+  const section =
+    value && typeof value === 'object' && 'models' in value ? (value as { models: unknown }).models : value;
+  return parseWith(ModelsFile, section ?? {}, ['models'], { file: path.resolve(file) });
+}
