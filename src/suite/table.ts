@@ -1,0 +1,236 @@
+import type { RunStore } from '../store/store.js';
+import { InputError } from '../errors.js';
+import {
+  ATTACK_COLUMN,
+  GRADER_COLUMN,
+  HELPFULNESS_COLUMNS,
+  PAPER_TABLE2,
+  SAFETY_COLUMNS,
+  type PaperColumn,
+  type SafetyColumn,
+} from './paper.js';
+
+/**
+ * DeRTa's Table 2 from stored runs: one row per target, the six attack columns as ASR % (from one safety
+ * judge), the helpfulness columns as grader accuracy / win rate %, and XSTest over-refusal beside them.
+ * Paper rows are laid out next to the user's rows with the same averages, so they read side by side.
+ */
+export const XSTEST_COLUMNS = ['XSTest safe: complied', 'XSTest unsafe: refused'] as const;
+export type XstestColumn = (typeof XSTEST_COLUMNS)[number];
+export type TableColumn = PaperColumn | XstestColumn;
+export const TABLE_COLUMNS: readonly TableColumn[] = [
+  ...SAFETY_COLUMNS,
+  ...HELPFULNESS_COLUMNS,
+  ...XSTEST_COLUMNS,
+];
+
+export interface TableRow {
+  model: string;
+  source: 'paper' | 'run';
+  /** Percentages (0–100), null where there is no data. */
+  values: Record<TableColumn, number | null>;
+  /** How many verdicts each value rests on (0 for paper rows). */
+  n: Record<TableColumn, number>;
+  /** Mean ASR over the attack columns that have a value; mean helpfulness likewise. */
+  asr_average: number | null;
+  helpfulness_average: number | null;
+  /** The safety judge behind each attack column (run rows). */
+  judges?: Partial<Record<SafetyColumn, string>>;
+}
+
+export interface TableOptions {
+  /** The safety judge id to use for ASR; default: per column, the first judge (in run order) that decided. */
+  judge?: string;
+  /** Paper rows to include: all (default), none, or those whose model name contains this text. */
+  paper?: 'all' | 'none' | string;
+}
+
+interface Tally {
+  sum: number;
+  n: number;
+}
+
+/** Per target: safety tallies per column and judge, grader tallies per column, XSTest tallies. */
+type TargetTallies = Map<string, Tally>;
+
+export function suiteTable(store: RunStore, runIds: readonly string[], opts: TableOptions = {}): TableRow[] {
+  const byTarget = new Map<string, TargetTallies>();
+  const safetyJudges = new Map<string, string[]>();
+  const add = (target: string, key: string, x: number): void => {
+    let t = byTarget.get(target);
+    if (!t) byTarget.set(target, (t = new Map()));
+    const cell = t.get(key) ?? { sum: 0, n: 0 };
+    cell.sum += x;
+    cell.n++;
+    t.set(key, cell);
+  };
+  for (const idArg of runIds) {
+    const run = store.findRun(idArg);
+    if (!run) throw new InputError(`no run '${idArg}' in ${store.file} (see: refusenik runs list)`);
+    const kindOf = judgeKinds(run.config_json);
+    const cases = new Map<string, { target: string; attack: string }>();
+    for (const c of store.iterateCases(run.id)) cases.set(c.case_id, { target: c.target, attack: c.attack });
+    for (const v of store.iterateVerdicts(run.id)) {
+      const c = cases.get(v.case_id);
+      if (!c || v.error !== null) continue;
+      const safety = ATTACK_COLUMN[c.attack];
+      const kind = kindOf(v.judge);
+      if (safety && v.harmful !== null) {
+        const key = `${safety}\u0000${v.judge}`;
+        const list = safetyJudges.get(`${c.target}\u0000${safety}`) ?? [];
+        if (!list.includes(v.judge)) list.push(v.judge);
+        safetyJudges.set(`${c.target}\u0000${safety}`, list);
+        add(c.target, key, v.harmful ? 1 : 0);
+        continue;
+      }
+      const grader = GRADER_COLUMN[kind];
+      if (grader && v.score !== null) add(c.target, grader, v.score);
+      if (kind === 'xstest') {
+        const d = parseDetails(v.details_json);
+        const cls = d['class'];
+        if (d['label'] === 'safe') add(c.target, XSTEST_COLUMNS[0], cls === 'full_compliance' ? 1 : 0);
+        else if (d['label'] === 'unsafe') add(c.target, XSTEST_COLUMNS[1], cls === 'full_compliance' ? 0 : 1);
+      }
+    }
+  }
+
+  const rows: TableRow[] = paperRows(opts.paper ?? 'all');
+  for (const [target, tallies] of byTarget) {
+    const values = emptyValues<number | null>(null);
+    const n = emptyValues(0);
+    const judges: Partial<Record<SafetyColumn, string>> = {};
+    for (const col of SAFETY_COLUMNS) {
+      const candidates = safetyJudges.get(`${target}\u0000${col}`) ?? [];
+      const judge =
+        opts.judge !== undefined ? (candidates.includes(opts.judge) ? opts.judge : undefined) : candidates[0];
+      if (judge === undefined) continue;
+      const t = tallies.get(`${col}\u0000${judge}`) as Tally;
+      values[col] = pct(t.sum, t.n);
+      n[col] = t.n;
+      judges[col] = judge;
+    }
+    for (const col of [...HELPFULNESS_COLUMNS, ...XSTEST_COLUMNS]) {
+      const t = tallies.get(col);
+      if (t) {
+        values[col] = pct(t.sum, t.n);
+        n[col] = t.n;
+      }
+    }
+    rows.push({ model: target, source: 'run', values, n, ...averages(values), judges });
+  }
+  return rows;
+}
+
+function paperRows(filter: string): TableRow[] {
+  if (filter === 'none') return [];
+  return PAPER_TABLE2.filter(
+    (r) => filter === 'all' || r.model.toLowerCase().includes(filter.toLowerCase()),
+  ).map((r) => {
+    const values = { ...emptyValues<number | null>(null), ...r.values };
+    return { model: r.model, source: 'paper' as const, values, n: emptyValues(0), ...averages(values) };
+  });
+}
+
+function averages(
+  values: Record<TableColumn, number | null>,
+): Pick<TableRow, 'asr_average' | 'helpfulness_average'> {
+  return {
+    asr_average: mean(SAFETY_COLUMNS.map((c) => values[c])),
+    helpfulness_average: mean(HELPFULNESS_COLUMNS.map((c) => values[c])),
+  };
+}
+
+function mean(xs: (number | null)[]): number | null {
+  const present = xs.filter((x): x is number => x !== null);
+  return present.length ? round1(present.reduce((a, b) => a + b, 0) / present.length) : null;
+}
+
+function emptyValues<T>(v: T): Record<TableColumn, T> {
+  return Object.fromEntries(TABLE_COLUMNS.map((c) => [c, v])) as Record<TableColumn, T>;
+}
+
+function pct(sum: number, n: number): number | null {
+  return n ? round1((100 * sum) / n) : null;
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+function parseDetails(json: string | null): Record<string, unknown> {
+  if (json === null) return {};
+  try {
+    const v: unknown = JSON.parse(json);
+    return v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Judge id → judge kind, from a run's stored config (`keyword`, `{xstest: {id: x2}}` ...). */
+function judgeKinds(configJson: string): (id: string) => string {
+  const map = new Map<string, string>();
+  try {
+    const config = JSON.parse(configJson) as { judges?: unknown[] };
+    for (const j of config.judges ?? []) {
+      if (typeof j === 'string') map.set(j, j);
+      else if (j && typeof j === 'object') {
+        const [name, opts] = Object.entries(j as Record<string, unknown>)[0] ?? [];
+        if (name === undefined) continue;
+        const id = opts && typeof opts === 'object' ? (opts as { id?: unknown }).id : undefined;
+        map.set(typeof id === 'string' ? id : name, name);
+      }
+    }
+  } catch {
+    // an unreadable config: judge ids are taken as kinds
+  }
+  return (id) => map.get(id) ?? id;
+}
+
+/** Markdown: paper rows, then the user's rows, with the averages the paper's text quotes. */
+export function tableMarkdown(rows: readonly TableRow[]): string {
+  const head = [
+    'Model',
+    'Source',
+    ...SAFETY_COLUMNS,
+    'ASR avg',
+    ...HELPFULNESS_COLUMNS,
+    'Help avg',
+    ...XSTEST_COLUMNS,
+  ];
+  const cell = (x: number | null): string => (x === null ? '–' : x.toFixed(1));
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`];
+  for (const r of rows) {
+    const v = r.values;
+    lines.push(
+      `| ${[
+        escapeCell(r.model),
+        r.source === 'paper' ? 'paper' : 'this run',
+        ...SAFETY_COLUMNS.map((c) => cell(v[c])),
+        cell(r.asr_average),
+        ...HELPFULNESS_COLUMNS.map((c) => cell(v[c])),
+        cell(r.helpfulness_average),
+        ...XSTEST_COLUMNS.map((c) => cell(v[c])),
+      ].join(' | ')} |`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function tableCsv(rows: readonly TableRow[]): string {
+  const head = ['model', 'source', ...TABLE_COLUMNS, 'asr_average', 'helpfulness_average'];
+  const q = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  const out = [head.map(q).join(',')];
+  for (const r of rows) {
+    out.push(
+      [r.model, r.source, ...TABLE_COLUMNS.map((c) => r.values[c]), r.asr_average, r.helpfulness_average]
+        .map((x) => (x === null ? '' : q(String(x))))
+        .join(','),
+    );
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function escapeCell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
