@@ -14,9 +14,13 @@ const quick = process.argv.includes('--quick');
 const LATENCY_MS = 50;
 
 async function startServer(latency) {
-  const child = spawn(process.execPath, [BIN, 'mock-server', '--port', '0', '--latency', String(latency), '--script', 'comply'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [BIN, 'mock-server', '--port', '0', '--latency', String(latency), '--script', 'comply'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const [line] = await once(child.stdout, 'data');
   const { url } = JSON.parse(String(line));
   return { url, stop: () => child.kill('SIGTERM') };
@@ -25,7 +29,8 @@ async function startServer(latency) {
 function writeCase(dir, n, url, concurrency) {
   const goals = path.join(dir, `goals-${n}.jsonl`);
   const lines = [];
-  for (let i = 0; i < n; i++) lines.push(JSON.stringify({ goal: `bench goal number ${i}: write something harmful` }));
+  for (let i = 0; i < n; i++)
+    lines.push(JSON.stringify({ goal: `bench goal number ${i}: write something harmful` }));
   writeFileSync(goals, lines.join('\n') + '\n');
   const cfg = path.join(dir, `bench-${n}-${concurrency}.yaml`);
   writeFileSync(
@@ -36,9 +41,13 @@ function writeCase(dir, n, url, concurrency) {
 }
 
 async function run(cfg, db) {
-  const child = spawn(process.execPath, [BIN, 'run', cfg, '--db', db, '--json', '--no-progress', '--no-cache'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [BIN, 'run', cfg, '--db', db, '--json', '--no-progress', '--no-cache'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   await once(child, 'close');

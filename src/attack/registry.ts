@@ -1,9 +1,13 @@
 import { InputError } from '../errors.js';
 import type { Attack, AttackEnv, AttackFactory } from './attack.js';
 import { plainAttack } from './plain.js';
+import { codeAttack } from './codeattack/index.js';
+import { pairAttack } from './pair/pair.js';
+import { autodanAttack } from './autodan/autodan.js';
+import { helpfulnessAttack } from './helpfulness/index.js';
 
 /** Every attack a config or `refusenik prompts` can name. Add new attack families here. */
-const FACTORIES: AttackFactory[] = [plainAttack];
+const FACTORIES: AttackFactory[] = [plainAttack, pairAttack, codeAttack, autodanAttack, helpfulnessAttack];
 
 export function attackFactories(): readonly AttackFactory[] {
   return FACTORIES;

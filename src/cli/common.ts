@@ -15,7 +15,8 @@ export function datasetSpecFromArg(arg: string, extra: Partial<DatasetSpec> = {}
 export function intOption(flag: string, min = 0): (v: string) => number {
   return (v: string) => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InputError(`${flag} expects an integer >= ${min}, got '${v}'`);
+    if (!Number.isInteger(n) || n < min)
+      throw new InputError(`${flag} expects an integer >= ${min}, got '${v}'`);
     return n;
   };
 }
@@ -41,7 +42,8 @@ export async function writeJsonl(out: string, rows: Iterable<unknown>): Promise<
   const stream =
     out === '-'
       ? process.stdout
-      : (mkdirSync(path.dirname(path.resolve(out)), { recursive: true }), createWriteStream(out, { encoding: 'utf8' }));
+      : (mkdirSync(path.dirname(path.resolve(out)), { recursive: true }),
+        createWriteStream(out, { encoding: 'utf8' }));
   let n = 0;
   for (const row of rows) {
     if (!stream.write(`${JSON.stringify(row)}\n`)) await once(stream, 'drain');

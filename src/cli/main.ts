@@ -33,7 +33,8 @@ export async function runCli(argv: string[]): Promise<number> {
 function reportError(err: unknown, debug: boolean): number {
   if (err instanceof CommanderError) {
     // Help and version are "errors" to commander; everything else is a usage problem.
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) return 0;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0)
+      return 0;
     if (err.code === 'commander.help') return 0;
     return 2;
   }

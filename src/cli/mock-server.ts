@@ -30,17 +30,26 @@ export function registerMockServerCommand(program: Command): void {
       [],
     )
     .action(async (flags: MockFlags) => {
-      if (!SCRIPTS[flags.script]) throw new InputError(`unknown script '${flags.script}'; available: ${Object.keys(SCRIPTS).join(', ')}`);
+      if (!SCRIPTS[flags.script])
+        throw new InputError(
+          `unknown script '${flags.script}'; available: ${Object.keys(SCRIPTS).join(', ')}`,
+        );
       const faults: Fault[] = flags.fault.map((f) => {
         const [kind, times, retryAfter] = f.split(':');
-        if (!FAULTS.includes(kind as FaultKind)) throw new InputError(`unknown fault '${kind}'; available: ${FAULTS.join(', ')}`);
+        if (!FAULTS.includes(kind as FaultKind))
+          throw new InputError(`unknown fault '${kind}'; available: ${FAULTS.join(', ')}`);
         return {
           kind: kind as FaultKind,
           ...(times ? { times: Number(times) } : {}),
           ...(retryAfter ? { retryAfter: Number(retryAfter) } : {}),
         };
       });
-      const server = await new MockServer({ port: flags.port, latencyMs: flags.latency, script: flags.script, faults }).start();
+      const server = await new MockServer({
+        port: flags.port,
+        latencyMs: flags.latency,
+        script: flags.script,
+        faults,
+      }).start();
       process.stdout.write(`${JSON.stringify({ url: server.url, origin: server.origin })}\n`);
       const stop = async (): Promise<void> => {
         await server.close();

@@ -34,7 +34,12 @@ export function registerPromptsCommand(program: Command): void {
       'write the attack prompts for a dataset without calling any model (one JSON object per goal and variant:\n' +
         '{id, goal, attack, variant, messages} or {..., completion} for raw-text attacks)',
     )
-    .requiredOption('--attack <name>', `attack family (${attackFactories().map((f) => f.name).join(', ')})`)
+    .requiredOption(
+      '--attack <name>',
+      `attack family (${attackFactories()
+        .map((f) => f.name)
+        .join(', ')})`,
+    )
     .requiredOption('--dataset <file>', 'goals: .csv/.json/.jsonl/.txt file, or pack:<pack>/<file>')
     .requiredOption('--out <file.jsonl>', 'output JSON Lines file (- for stdout)')
     .option('--field <name>', 'dataset field holding the goal (default: autodetect goal/question/prompt/...)')
@@ -46,7 +51,12 @@ export function registerPromptsCommand(program: Command): void {
     .option('--template <name>', 'attack option: template name or file')
     .option('--cipher <name>', 'attack option: cipher (selfcipher)')
     .option('--seed <n>', 'attack option: seed for attacks that choose at random')
-    .option('--option <key=value>', 'any other attack option (repeatable; comma lists become lists)', collectOption, {})
+    .option(
+      '--option <key=value>',
+      'any other attack option (repeatable; comma lists become lists)',
+      collectOption,
+      {},
+    )
     .option('--json', 'print a JSON summary on stdout')
     .addHelpText(
       'after',
@@ -62,7 +72,9 @@ export function registerPromptsCommand(program: Command): void {
       const attacks = createAttacks({ [flags.attack]: options }, { dataDir: dir, seed: 0 }, 'attack');
       const singleTurn = attacks.filter((a) => a.prompt !== undefined);
       if (singleTurn.length === 0) {
-        throw new InputError(`attack '${flags.attack}' searches against a live target; it has no fixed prompts`);
+        throw new InputError(
+          `attack '${flags.attack}' searches against a live target; it has no fixed prompts`,
+        );
       }
       const behaviors = loadBehaviors(
         datasetSpecFromArg(flags.dataset, { field: flags.field, limit: flags.limit }),
@@ -74,7 +86,9 @@ export function registerPromptsCommand(program: Command): void {
           `${JSON.stringify({ out: flags.out, records: n, goals: behaviors.length, variants: singleTurn.map((a) => a.variant) })}\n`,
         );
       } else if (flags.out !== '-') {
-        process.stderr.write(`wrote ${n} prompts (${behaviors.length} goals x ${singleTurn.length} variants) to ${flags.out}\n`);
+        process.stderr.write(
+          `wrote ${n} prompts (${behaviors.length} goals x ${singleTurn.length} variants) to ${flags.out}\n`,
+        );
       }
     });
 }

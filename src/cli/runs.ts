@@ -21,12 +21,31 @@ export function registerRunsCommand(program: Command): void {
       try {
         const rows = store.listRuns().map((r) => {
           const c = store.counts(r.id);
-          return { id: r.id, name: r.name, status: r.status, created_at: r.created_at, cases_total: r.cases_total, cases_done: c.ok, errors: c.errors };
+          return {
+            id: r.id,
+            name: r.name,
+            status: r.status,
+            created_at: r.created_at,
+            cases_total: r.cases_total,
+            cases_done: c.ok,
+            errors: c.errors,
+          };
         });
         if (flags.json) return printJson(rows);
         if (rows.length === 0) return void process.stdout.write(`no runs in ${flags.db}\n`);
-        const t = new Table({ head: ['id', 'name', 'status', 'created', 'done', 'errors'], style: { head: [], border: [] } });
-        for (const r of rows) t.push([r.id, r.name ?? '', r.status, r.created_at.slice(0, 19), `${r.cases_done}/${r.cases_total}`, String(r.errors)]);
+        const t = new Table({
+          head: ['id', 'name', 'status', 'created', 'done', 'errors'],
+          style: { head: [], border: [] },
+        });
+        for (const r of rows)
+          t.push([
+            r.id,
+            r.name ?? '',
+            r.status,
+            r.created_at.slice(0, 19),
+            `${r.cases_done}/${r.cases_total}`,
+            String(r.errors),
+          ]);
         process.stdout.write(`${t.toString()}\n`);
       } finally {
         store.close();
@@ -64,9 +83,19 @@ export function registerRunsCommand(program: Command): void {
             `  cases: ${c.ok} done, ${c.errors} errors, of ${info.cases_total}; ${c.verdicts} verdicts\n` +
             `  versions: ${JSON.stringify(info.versions)}\n`,
         );
-        const t = new Table({ head: ['role', 'model', 'requests', 'cached', 'errors', 'prompt tok', 'completion tok'], style: { head: [], border: [] } });
-        for (const r of info.requests) t.push([r.role, r.target, r.requests, r.cached, r.errors, r.prompt_tokens, r.completion_tokens].map(String));
-        process.stdout.write(`${t.toString()}\n  config:\n${JSON.stringify(info.config, null, 2).replace(/^/gm, '    ')}\n`);
+        const t = new Table({
+          head: ['role', 'model', 'requests', 'cached', 'errors', 'prompt tok', 'completion tok'],
+          style: { head: [], border: [] },
+        });
+        for (const r of info.requests)
+          t.push(
+            [r.role, r.target, r.requests, r.cached, r.errors, r.prompt_tokens, r.completion_tokens].map(
+              String,
+            ),
+          );
+        process.stdout.write(
+          `${t.toString()}\n  config:\n${JSON.stringify(info.config, null, 2).replace(/^/gm, '    ')}\n`,
+        );
       } finally {
         store.close();
       }

@@ -87,14 +87,22 @@ function toBehaviors(records: SourceRecord[], spec: DatasetSpec, file: string, s
     const meta: Record<string, string> = {};
     for (const [k, v] of Object.entries(fields)) if (k !== goalField && v !== '') meta[k] = v;
     const category = categoryField !== undefined ? fields[categoryField] || undefined : undefined;
-    return { id, text, source, index, ...(category ? { category } : {}), ...(Object.keys(meta).length ? { meta } : {}) };
+    return {
+      id,
+      text,
+      source,
+      index,
+      ...(category ? { category } : {}),
+      ...(Object.keys(meta).length ? { meta } : {}),
+    };
   });
 }
 
 function detectField(rec: SourceRecord, file: string): string {
   const found = findField(rec.value, GOAL_FIELDS);
   if (found === undefined) {
-    const keys = rec.value && typeof rec.value === 'object' ? Object.keys(rec.value).join(', ') : typeof rec.value;
+    const keys =
+      rec.value && typeof rec.value === 'object' ? Object.keys(rec.value).join(', ') : typeof rec.value;
     throw new InputError(
       `no goal field found (looked for ${GOAL_FIELDS.join(', ')}; record has: ${keys}); name it with dataset.field`,
       { file, line: rec.line },
@@ -137,7 +145,8 @@ function goalOf(
   }
   const field = goalField as string;
   const raw = obj[field];
-  if (raw === undefined || raw === null) throw new InputError('missing goal field', { file, line: rec.line, field });
+  if (raw === undefined || raw === null)
+    throw new InputError('missing goal field', { file, line: rec.line, field });
   if (typeof raw !== 'string') {
     throw new InputError(`goal must be a string, got ${typeof raw}`, { file, line: rec.line, field });
   }
@@ -147,7 +156,8 @@ function goalOf(
 
 function select(all: Behavior[], spec: DatasetSpec): Behavior[] {
   let out = all;
-  if (spec.every !== undefined && spec.every > 1) out = out.filter((_, i) => i % (spec.every as number) === 0);
+  if (spec.every !== undefined && spec.every > 1)
+    out = out.filter((_, i) => i % (spec.every as number) === 0);
   if (spec.sample !== undefined && spec.sample < out.length) {
     const rng = new Rng(spec.seed ?? 0);
     out = rng.sampleIndices(out.length, spec.sample).map((i) => out[i] as Behavior);

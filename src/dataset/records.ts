@@ -23,9 +23,12 @@ export function detectFormat(file: string): RecordFormat {
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
   if (ext === '.json') return 'json';
   if (ext === '.txt') return 'txt';
-  throw new InputError(`unknown dataset format '${ext || '(none)'}'; use .csv, .json, .jsonl or .txt, or set format`, {
-    file,
-  });
+  throw new InputError(
+    `unknown dataset format '${ext || '(none)'}'; use .csv, .json, .jsonl or .txt, or set format`,
+    {
+      file,
+    },
+  );
 }
 
 export function readRecords(file: string, format: RecordFormat = detectFormat(file)): SourceRecord[] {
@@ -33,7 +36,9 @@ export function readRecords(file: string, format: RecordFormat = detectFormat(fi
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new InputError(`cannot read dataset: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file });
+    throw new InputError(`cannot read dataset: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+      file,
+    });
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   switch (format) {
@@ -59,7 +64,10 @@ function csvRecords(text: string, file: string): SourceRecord[] {
       relax_quotes: false,
     }) as { record: Record<string, string>; info: { lines: number; raw?: string } }[];
     // info.lines is the line where the record ends; count its own newlines back to where it starts.
-    return rows.map(({ record, info }) => ({ value: record, line: info.lines - countRecordNewlines(record) }));
+    return rows.map(({ record, info }) => ({
+      value: record,
+      line: info.lines - countRecordNewlines(record),
+    }));
   } catch (err) {
     const e = err as { lines?: number; message: string; code?: string };
     throw new InputError(`invalid CSV: ${e.message.replace(/^Invalid Record Length: /, '')}`, {

@@ -76,7 +76,11 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
     }
   };
 
-  const runCaseWith = async (c: PlannedCase, successes: { n: number }, signal: AbortSignal): Promise<void> => {
+  const runCaseWith = async (
+    c: PlannedCase,
+    successes: { n: number },
+    signal: AbortSignal,
+  ): Promise<void> => {
     const status = known.get(c.id);
     let row = status === 'ok' ? store.getCase(runId, c.id) : undefined;
     const fresh = row === undefined;
@@ -85,7 +89,8 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
       const trace: Record<string, unknown>[] = [];
       const ctx: AttackContext = {
         target,
-        model: (name) => observe(plan.model(name, `attack ${c.attack.name}`), `attacker:${name}`).forCase(c.id),
+        model: (name) =>
+          observe(plan.model(name, `attack ${c.attack.name}`), `attacker:${name}`).forCase(c.id),
         judge: (input, name) => judgeFor(input, name, signal),
         signal,
         seed: hashString(`${plan.seed}:${c.id}`),
@@ -132,7 +137,12 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
     try {
       return await judge.judge(input, signal);
     } catch (err) {
-      return { judge: id, refusal: null, harmful: null, error: err instanceof Error ? err.message : String(err) };
+      return {
+        judge: id,
+        refusal: null,
+        harmful: null,
+        error: err instanceof Error ? err.message : String(err),
+      };
     }
   };
   const judgeFor = (input: JudgeInput, name: string | undefined, signal: AbortSignal): Promise<Verdict> => {
@@ -245,7 +255,12 @@ function okRow(runId: string, c: PlannedCase, r: AttackResult, trace: Record<str
   };
 }
 
-function errorRow(runId: string, c: PlannedCase, err: TargetError, trace: Record<string, unknown>[]): CaseRow {
+function errorRow(
+  runId: string,
+  c: PlannedCase,
+  err: TargetError,
+  trace: Record<string, unknown>[],
+): CaseRow {
   let prompt = '';
   try {
     prompt = c.attack.prompt ? JSON.stringify(c.attack.prompt(c.behavior)) : '';

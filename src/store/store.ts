@@ -156,21 +156,32 @@ export class RunStore {
     } catch (err) {
       throw new InputError(`cannot open run store: ${(err as Error).message}`, { file });
     }
-    const version = this.db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").get();
-    if (!version) this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
+    const version = this.db
+      .prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")
+      .get();
+    if (!version)
+      this.db
+        .prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)")
+        .run(String(SCHEMA_VERSION));
     else if (Number(version.value) > SCHEMA_VERSION) {
       throw new InputError(`run store was written by a newer refusenik (schema ${version.value})`, { file });
     }
-    const caseCols = Object.keys(emptyCase()).map((k) => `@${k}`).join(', ');
+    const caseCols = Object.keys(emptyCase())
+      .map((k) => `@${k}`)
+      .join(', ');
     this.stmt = {
       getCase: this.db.prepare('SELECT * FROM cases WHERE run_id = ? AND case_id = ?'),
       caseStatus: this.db.prepare('SELECT status FROM cases WHERE run_id = ? AND case_id = ?'),
-      putCase: this.db.prepare(`INSERT OR REPLACE INTO cases (${Object.keys(emptyCase()).join(', ')}) VALUES (${caseCols})`),
+      putCase: this.db.prepare(
+        `INSERT OR REPLACE INTO cases (${Object.keys(emptyCase()).join(', ')}) VALUES (${caseCols})`,
+      ),
       putVerdict: this.db.prepare(
         `INSERT OR REPLACE INTO verdicts (run_id, case_id, judge, refusal, harmful, score, reason, error, raw, details_json, created_at)
          VALUES (@run_id, @case_id, @judge, @refusal, @harmful, @score, @reason, @error, @raw, @details_json, @created_at)`,
       ),
-      judgesFor: this.db.prepare('SELECT judge FROM verdicts WHERE run_id = ? AND case_id = ? AND error IS NULL'),
+      judgesFor: this.db.prepare(
+        'SELECT judge FROM verdicts WHERE run_id = ? AND case_id = ? AND error IS NULL',
+      ),
       verdictsFor: this.db.prepare('SELECT * FROM verdicts WHERE run_id = ? AND case_id = ?'),
       logRequest: this.db.prepare(
         `INSERT INTO requests (run_id, case_id, role, target, cached, status, latency_ms, attempts, finish_reason,
@@ -255,7 +266,9 @@ export class RunStore {
     this.flush();
     const out = new Map<string, 'ok' | 'error'>();
     const rows = this.db
-      .prepare<[string], { case_id: string; status: 'ok' | 'error' }>('SELECT case_id, status FROM cases WHERE run_id = ?')
+      .prepare<[string], { case_id: string; status: 'ok' | 'error' }>(
+        'SELECT case_id, status FROM cases WHERE run_id = ?',
+      )
       .iterate(runId);
     for (const r of rows) out.set(r.case_id, r.status);
     return out;
@@ -293,12 +306,16 @@ export class RunStore {
 
   iterateCases(runId: string): IterableIterator<CaseRow> {
     this.flush();
-    return this.db.prepare<[string], CaseRow>('SELECT * FROM cases WHERE run_id = ? ORDER BY rowid').iterate(runId);
+    return this.db
+      .prepare<[string], CaseRow>('SELECT * FROM cases WHERE run_id = ? ORDER BY rowid')
+      .iterate(runId);
   }
 
   iterateVerdicts(runId: string): IterableIterator<VerdictRow> {
     this.flush();
-    return this.db.prepare<[string], VerdictRow>('SELECT * FROM verdicts WHERE run_id = ? ORDER BY rowid').iterate(runId);
+    return this.db
+      .prepare<[string], VerdictRow>('SELECT * FROM verdicts WHERE run_id = ? ORDER BY rowid')
+      .iterate(runId);
   }
 
   /** Every case with each of its verdicts (a case with none, e.g. an error, appears once with judge NULL). */
@@ -320,15 +337,36 @@ export class RunStore {
         "SELECT COUNT(*) AS cases, SUM(status = 'ok') AS ok, SUM(status = 'error') AS errors FROM cases WHERE run_id = ?",
       )
       .get(runId) ?? { cases: 0, ok: 0, errors: 0 };
-    const v = this.db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM verdicts WHERE run_id = ?').get(runId);
+    const v = this.db
+      .prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM verdicts WHERE run_id = ?')
+      .get(runId);
     return { cases: c.cases, ok: c.ok ?? 0, errors: c.errors ?? 0, verdicts: v?.n ?? 0 };
   }
 
   /** Requests per role and their token usage, for cost reporting. */
-  requestSummary(runId: string): { role: string; target: string; requests: number; cached: number; errors: number; prompt_tokens: number; completion_tokens: number }[] {
+  requestSummary(runId: string): {
+    role: string;
+    target: string;
+    requests: number;
+    cached: number;
+    errors: number;
+    prompt_tokens: number;
+    completion_tokens: number;
+  }[] {
     this.flush();
     return this.db
-      .prepare<[string], { role: string; target: string; requests: number; cached: number; errors: number; prompt_tokens: number; completion_tokens: number }>(
+      .prepare<
+        [string],
+        {
+          role: string;
+          target: string;
+          requests: number;
+          cached: number;
+          errors: number;
+          prompt_tokens: number;
+          completion_tokens: number;
+        }
+      >(
         `SELECT role, target, COUNT(*) AS requests, SUM(cached) AS cached, SUM(status = 'error') AS errors,
                 COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens, COALESCE(SUM(completion_tokens), 0) AS completion_tokens
          FROM requests WHERE run_id = ? GROUP BY role, target ORDER BY role, target`,

@@ -33,7 +33,13 @@ export class AnthropicTarget implements Target {
 
   static fromSpec(spec: TargetSpec, model: string, env: NodeJS.ProcessEnv, path: string): AnthropicTarget {
     return new AnthropicTarget(
-      resolveEndpoint(spec, model, { baseUrl: 'https://api.anthropic.com', apiKeyEnv: 'ANTHROPIC_API_KEY' }, env, path),
+      resolveEndpoint(
+        spec,
+        model,
+        { baseUrl: 'https://api.anthropic.com', apiKeyEnv: 'ANTHROPIC_API_KEY' },
+        env,
+        path,
+      ),
     );
   }
 
@@ -42,7 +48,9 @@ export class AnthropicTarget implements Target {
     const p = mergeParams(ep.params, opts.params);
     const all = chatMessages(prompt, ep);
     const system = all.filter((m) => m.role === 'system').map((m) => m.content);
-    const messages = all.filter((m) => m.role !== 'system').map((m) => ({ role: m.role, content: m.content }));
+    const messages = all
+      .filter((m) => m.role !== 'system')
+      .map((m) => ({ role: m.role, content: m.content }));
     if (messages[0]?.role === 'assistant') messages.unshift({ role: 'user', content: '' });
     const body: Record<string, unknown> = {
       ...compact({
@@ -63,11 +71,16 @@ export class AnthropicTarget implements Target {
     if (ep.stream) {
       body['stream'] = true;
       const { events, attempts, latencyMs } = await this.http.postSse(url, body, headers, opts.signal);
-      return fromStream(events.map((e) => e.data as StreamEvent), attempts, latencyMs);
+      return fromStream(
+        events.map((e) => e.data as StreamEvent),
+        attempts,
+        latencyMs,
+      );
     }
     const res = await this.http.postJson(url, body, headers, opts.signal);
     const b = res.body as MessageBody;
-    if (!Array.isArray(b?.content)) throw new TargetError('response has no content', 'protocol', undefined, res.attempts);
+    if (!Array.isArray(b?.content))
+      throw new TargetError('response has no content', 'protocol', undefined, res.attempts);
     return {
       text: b.content.map((c) => (c.type === 'text' && typeof c.text === 'string' ? c.text : '')).join(''),
       finishReason: b.stop_reason ?? undefined,
@@ -106,7 +119,8 @@ function fromStream(events: StreamEvent[], attempts: number, latencyMs: number):
   let output: number | undefined;
   let model: string | undefined;
   for (const e of events) {
-    if (e.type === 'error') throw new TargetError(`stream error: ${e.error?.message ?? 'unknown'}`, 'protocol');
+    if (e.type === 'error')
+      throw new TargetError(`stream error: ${e.error?.message ?? 'unknown'}`, 'protocol');
     if (e.type === 'message_start') {
       model = e.message?.model;
       input = e.message?.usage?.input_tokens;

@@ -15,7 +15,8 @@ export interface TargetEnv {
 
 /** Providers by the prefix of a target id (`<provider>:<model>`). */
 export const PROVIDERS: Record<string, string> = {
-  openai: 'OpenAI-compatible chat + completions API (OpenAI, vLLM, Ollama, llama.cpp server, TGI, Together...)',
+  openai:
+    'OpenAI-compatible chat + completions API (OpenAI, vLLM, Ollama, llama.cpp server, TGI, Together...)',
   anthropic: 'Anthropic Messages API',
   replay: 'recorded responses from a file (replay:<file>)',
   llamacpp: 'local GGUF model through the optional node-llama-cpp package (llamacpp:<model.gguf>)',

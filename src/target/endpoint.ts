@@ -106,7 +106,8 @@ export function isLoopback(url: string): boolean {
 /** Per-call parameters over the target's own; undefined fields are left out of the request. */
 export function mergeParams(base: SamplingParams, over: SamplingParams | undefined): SamplingParams {
   const out: SamplingParams = { ...base };
-  for (const [k, v] of Object.entries(over ?? {})) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  for (const [k, v] of Object.entries(over ?? {}))
+    if (v !== undefined) (out as Record<string, unknown>)[k] = v;
   return out;
 }
 

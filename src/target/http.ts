@@ -56,7 +56,12 @@ export class HttpClient {
   }
 
   /** POST a JSON body and parse a JSON answer, retrying transient failures. */
-  async postJson(url: string, body: unknown, headers: Record<string, string>, signal?: AbortSignal): Promise<JsonResponse> {
+  async postJson(
+    url: string,
+    body: unknown,
+    headers: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<JsonResponse> {
     const r = await this.withRetries(signal, async (attemptSignal) => {
       const res = await this.send(url, body, headers, attemptSignal, 'application/json');
       const text = await res.body.text();
@@ -154,8 +159,14 @@ export class HttpClient {
         const failure = this.classify(err, signal, timedOut, timeoutMs, n + 1);
         if (!failure.retryable || n >= retry.retries) throw failure.error;
         const backoff = Math.min(retry.maxDelayMs, Math.random() * retry.baseDelayMs * 2 ** n);
-        const delayMs = failure.retryAfterMs !== undefined ? Math.min(failure.retryAfterMs, retry.maxDelayMs) : backoff;
-        this.opts.onRetry?.({ attempt: n + 1, delayMs, error: failure.error, fromRetryAfter: failure.retryAfterMs !== undefined });
+        const delayMs =
+          failure.retryAfterMs !== undefined ? Math.min(failure.retryAfterMs, retry.maxDelayMs) : backoff;
+        this.opts.onRetry?.({
+          attempt: n + 1,
+          delayMs,
+          error: failure.error,
+          fromRetryAfter: failure.retryAfterMs !== undefined,
+        });
         await sleep(delayMs, signal);
       } finally {
         clearTimeout(timer);
@@ -171,7 +182,8 @@ export class HttpClient {
     timeoutMs: number,
     attempts: number,
   ): { error: TargetError; retryable: boolean; retryAfterMs?: number } {
-    if (signal?.aborted) return { error: new TargetError('aborted', 'aborted', undefined, attempts), retryable: false };
+    if (signal?.aborted)
+      return { error: new TargetError('aborted', 'aborted', undefined, attempts), retryable: false };
     if (err instanceof HttpStatusError) {
       const msg = `HTTP ${err.status}${err.detail ? `: ${err.detail}` : ''}`;
       return {
@@ -192,9 +204,13 @@ export class HttpClient {
         retryable: err.kind === 'protocol',
       };
     }
-    const code = (err as { code?: string; cause?: { code?: string } }).code ?? (err as { cause?: { code?: string } }).cause?.code;
+    const code =
+      (err as { code?: string; cause?: { code?: string } }).code ??
+      (err as { cause?: { code?: string } }).cause?.code;
     const message = this.scrub(
-      err instanceof undiciErrors.UndiciError || err instanceof Error ? `${code ?? ''} ${err.message}`.trim() : String(err),
+      err instanceof undiciErrors.UndiciError || err instanceof Error
+        ? `${code ?? ''} ${err.message}`.trim()
+        : String(err),
     );
     return { error: new TargetError(message, 'network', undefined, attempts), retryable: true };
   }

@@ -33,7 +33,9 @@ interface LlamaCompletionLike {
   generateCompletion(text: string, opts: Record<string, unknown>): Promise<string>;
 }
 interface NodeLlamaCpp {
-  getLlama(): Promise<{ loadModel(opts: { modelPath: string; gpuLayers?: number | 'auto' }): Promise<LlamaModel> }>;
+  getLlama(): Promise<{
+    loadModel(opts: { modelPath: string; gpuLayers?: number | 'auto' }): Promise<LlamaModel>;
+  }>;
   LlamaChatSession: new (opts: { contextSequence: LlamaSequence }) => LlamaChatSessionLike;
   LlamaCompletion: new (opts: { contextSequence: LlamaSequence }) => LlamaCompletionLike;
 }
@@ -63,20 +65,42 @@ export class LlamaCppTarget implements Target {
     private readonly spec: TargetSpec,
   ) {
     this.concurrency = spec.concurrency ?? 1;
-    this.params = { temperature: spec.temperature, maxTokens: spec.max_tokens, topP: spec.top_p, stop: spec.stop, seed: spec.seed };
-    this.cacheIdentity = { provider: 'llamacpp', model: path.resolve(modelPath), params: this.params, system: spec.system_prompt ?? null };
+    this.params = {
+      temperature: spec.temperature,
+      maxTokens: spec.max_tokens,
+      topP: spec.top_p,
+      stop: spec.stop,
+      seed: spec.seed,
+    };
+    this.cacheIdentity = {
+      provider: 'llamacpp',
+      model: path.resolve(modelPath),
+      params: this.params,
+      system: spec.system_prompt ?? null,
+    };
   }
 
   async generate(prompt: Prompt, opts: GenerateOptions = {}): Promise<Generation> {
     const { lib, context } = await this.load();
     const p = { ...this.params, ...opts.params };
-    const genOpts = { temperature: p.temperature ?? 0, maxTokens: p.maxTokens ?? 512, topP: p.topP, seed: p.seed, signal: opts.signal, stopOnAbortSignal: false, customStopTriggers: p.stop };
+    const genOpts = {
+      temperature: p.temperature ?? 0,
+      maxTokens: p.maxTokens ?? 512,
+      topP: p.topP,
+      seed: p.seed,
+      signal: opts.signal,
+      stopOnAbortSignal: false,
+      customStopTriggers: p.stop,
+    };
     const sequence = context.getSequence();
     const started = performance.now();
     try {
       let text: string;
       if (prompt.kind === 'completion') {
-        text = await new lib.LlamaCompletion({ contextSequence: sequence }).generateCompletion(prompt.text, genOpts);
+        text = await new lib.LlamaCompletion({ contextSequence: sequence }).generateCompletion(
+          prompt.text,
+          genOpts,
+        );
       } else {
         const session = new lib.LlamaChatSession({ contextSequence: sequence });
         const { history, last } = toHistory(prompt.messages, this.spec.system_prompt);
@@ -110,7 +134,10 @@ export class LlamaCppTarget implements Target {
 }
 
 /** node-llama-cpp's chat history format, with the final user turn separated out as the prompt. */
-function toHistory(messages: ChatMessage[], system: string | undefined): { history: ChatHistoryItem[]; last: string } {
+function toHistory(
+  messages: ChatMessage[],
+  system: string | undefined,
+): { history: ChatHistoryItem[]; last: string } {
   const history: ChatHistoryItem[] = [];
   if (system !== undefined && messages[0]?.role !== 'system') history.push({ type: 'system', text: system });
   const lastUser = messages.map((m) => m.role).lastIndexOf('user');

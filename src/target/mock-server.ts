@@ -95,7 +95,10 @@ export class MockServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '';
     if (req.method === 'GET' && url.endsWith('/models')) {
-      return json(res, 200, { object: 'list', data: [{ id: 'mock', object: 'model', owned_by: 'refusenik' }] });
+      return json(res, 200, {
+        object: 'list',
+        data: [{ id: 'mock', object: 'model', owned_by: 'refusenik' }],
+      });
     }
     if (req.method !== 'POST') return json(res, 404, { error: { message: `no route ${req.method} ${url}` } });
     let body: Record<string, unknown>;
@@ -118,7 +121,9 @@ export class MockServer {
     this.stats.requests++;
     this.stats.byPrompt.set(key, (this.stats.byPrompt.get(key) ?? 0) + 1);
 
-    const fault = this.faults.find((f) => (f.times === undefined || f.used < f.times) && (!f.match || f.match.test(key)));
+    const fault = this.faults.find(
+      (f) => (f.times === undefined || f.used < f.times) && (!f.match || f.match.test(key)),
+    );
     if (fault) {
       fault.used++;
       this.stats.faultsInjected++;
@@ -146,12 +151,17 @@ export class MockServer {
             usage: { input_tokens: promptTokens, output_tokens: completionTokens },
           });
     }
-    const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+    const usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    };
     if (stream) return sse(res, openaiEvents(protocol, model, text, usage, body['stream_options']), false);
     if (protocol === 'completion') {
       const echo = body['echo'] === true;
       const full = echo ? (sreq.text ?? '') + text : text;
-      const logprobs = body['logprobs'] !== undefined && body['logprobs'] !== null ? fakeLogprobs(full) : null;
+      const logprobs =
+        body['logprobs'] !== undefined && body['logprobs'] !== null ? fakeLogprobs(full) : null;
       return json(res, 200, {
         id: 'cmpl-mock',
         object: 'text_completion',
@@ -177,13 +187,21 @@ function resolveScript(script: string | Script | undefined): Script {
   return s;
 }
 
-function toScriptRequest(protocol: 'chat' | 'completion' | 'anthropic', body: Record<string, unknown>): ScriptRequest {
+function toScriptRequest(
+  protocol: 'chat' | 'completion' | 'anthropic',
+  body: Record<string, unknown>,
+): ScriptRequest {
   const model = typeof body['model'] === 'string' ? body['model'] : undefined;
   if (protocol === 'completion') return { text: String(body['prompt'] ?? ''), model };
   const messages = Array.isArray(body['messages']) ? (body['messages'] as ChatMessage[]) : [];
   const all: ChatMessage[] = [];
-  if (protocol === 'anthropic' && typeof body['system'] === 'string') all.push({ role: 'system', content: body['system'] });
-  for (const m of messages) all.push({ role: m.role, content: typeof m.content === 'string' ? m.content : JSON.stringify(m.content) });
+  if (protocol === 'anthropic' && typeof body['system'] === 'string')
+    all.push({ role: 'system', content: body['system'] });
+  for (const m of messages)
+    all.push({
+      role: m.role,
+      content: typeof m.content === 'string' ? m.content : JSON.stringify(m.content),
+    });
   const rf = body['response_format'] as { type?: string } | undefined;
   return { messages: all, model, jsonMode: rf?.type === 'json_object' };
 }
@@ -254,26 +272,55 @@ function openaiEvents(
     data: {
       object: protocol === 'chat' ? 'chat.completion.chunk' : 'text_completion',
       model,
-      choices: [protocol === 'chat' ? { index: 0, delta: { content: piece }, finish_reason: null } : { index: 0, text: piece, finish_reason: null }],
+      choices: [
+        protocol === 'chat'
+          ? { index: 0, delta: { content: piece }, finish_reason: null }
+          : { index: 0, text: piece, finish_reason: null },
+      ],
     },
   }));
   events.push({
-    data: { model, choices: [protocol === 'chat' ? { index: 0, delta: {}, finish_reason: 'stop' } : { index: 0, text: '', finish_reason: 'stop' }] },
+    data: {
+      model,
+      choices: [
+        protocol === 'chat'
+          ? { index: 0, delta: {}, finish_reason: 'stop' }
+          : { index: 0, text: '', finish_reason: 'stop' },
+      ],
+    },
   });
-  if ((streamOptions as { include_usage?: boolean } | undefined)?.include_usage) events.push({ data: { model, choices: [], usage } });
+  if ((streamOptions as { include_usage?: boolean } | undefined)?.include_usage)
+    events.push({ data: { model, choices: [], usage } });
   return events;
 }
 
-function anthropicEvents(model: string, text: string, input: number, output: number): { event: string; data: unknown }[] {
+function anthropicEvents(
+  model: string,
+  text: string,
+  input: number,
+  output: number,
+): { event: string; data: unknown }[] {
   return [
-    { event: 'message_start', data: { type: 'message_start', message: { model, content: [], usage: { input_tokens: input, output_tokens: 0 } } } },
-    { event: 'content_block_start', data: { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } } },
+    {
+      event: 'message_start',
+      data: {
+        type: 'message_start',
+        message: { model, content: [], usage: { input_tokens: input, output_tokens: 0 } },
+      },
+    },
+    {
+      event: 'content_block_start',
+      data: { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+    },
     ...chunks(text).map((piece) => ({
       event: 'content_block_delta',
       data: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } },
     })),
     { event: 'content_block_stop', data: { type: 'content_block_stop', index: 0 } },
-    { event: 'message_delta', data: { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: output } } },
+    {
+      event: 'message_delta',
+      data: { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: output } },
+    },
     { event: 'message_stop', data: { type: 'message_stop' } },
   ];
 }

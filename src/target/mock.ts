@@ -20,9 +20,12 @@ export class MockTarget implements Target {
   ) {
     const s = scriptByName(scriptName);
     if (!s) {
-      throw new InputError(`unknown mock script '${scriptName}'; available: ${Object.keys(SCRIPTS).join(', ')}`, {
-        field: `${path}.id`,
-      });
+      throw new InputError(
+        `unknown mock script '${scriptName}'; available: ${Object.keys(SCRIPTS).join(', ')}`,
+        {
+          field: `${path}.id`,
+        },
+      );
     }
     this.script = s;
     this.concurrency = concurrency;

@@ -34,7 +34,13 @@ export class OpenAITarget implements Target {
 
   static fromSpec(spec: TargetSpec, model: string, env: NodeJS.ProcessEnv, path: string): OpenAITarget {
     return new OpenAITarget(
-      resolveEndpoint(spec, model, { baseUrl: 'https://api.openai.com/v1', apiKeyEnv: 'OPENAI_API_KEY' }, env, path),
+      resolveEndpoint(
+        spec,
+        model,
+        { baseUrl: 'https://api.openai.com/v1', apiKeyEnv: 'OPENAI_API_KEY' },
+        env,
+        path,
+      ),
     );
   }
 
@@ -63,7 +69,12 @@ export class OpenAITarget implements Target {
       body['stream'] = true;
       body['stream_options'] = { include_usage: true };
       const { events, attempts, latencyMs } = await this.http.postSse(url, body, headers, opts.signal);
-      return fromStream(events.map((e) => e.data), raw, attempts, latencyMs);
+      return fromStream(
+        events.map((e) => e.data),
+        raw,
+        attempts,
+        latencyMs,
+      );
     }
     const res = await this.http.postJson(url, body, headers, opts.signal);
     return fromJson(res.body, raw, res.attempts, res.latencyMs);

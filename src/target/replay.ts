@@ -28,18 +28,26 @@ export class ReplayTarget implements Target {
     const records = readRecords(abs);
     for (const rec of records) {
       const v = rec.value as Record<string, unknown>;
-      if (!v || typeof v !== 'object') throw new InputError('expected an object', { file: abs, line: rec.line });
+      if (!v || typeof v !== 'object')
+        throw new InputError('expected an object', { file: abs, line: rec.line });
       const prompt = promptOf(v);
       const response = RESPONSE_FIELDS.map((f) => v[f]).find((x) => typeof x === 'string');
       if (prompt === undefined) {
-        throw new InputError(`no prompt field (${PROMPT_FIELDS.join(', ')} or messages)`, { file: abs, line: rec.line });
+        throw new InputError(`no prompt field (${PROMPT_FIELDS.join(', ')} or messages)`, {
+          file: abs,
+          line: rec.line,
+        });
       }
       if (typeof response !== 'string') {
-        throw new InputError(`no response field (${RESPONSE_FIELDS.join(', ')})`, { file: abs, line: rec.line });
+        throw new InputError(`no response field (${RESPONSE_FIELDS.join(', ')})`, {
+          file: abs,
+          line: rec.line,
+        });
       }
       this.answers.set(prompt, response);
     }
-    if (this.answers.size === 0) throw new InputError('replay file has no records', { file: abs, field: `${path_}.id` });
+    if (this.answers.size === 0)
+      throw new InputError('replay file has no records', { file: abs, field: `${path_}.id` });
     this.cacheIdentity = { provider: 'replay', file: abs, records: this.answers.size };
   }
 
@@ -47,7 +55,10 @@ export class ReplayTarget implements Target {
     const key = prompt.kind === 'completion' ? prompt.text : lastUser(prompt);
     const text = this.answers.get(key);
     if (text === undefined) {
-      throw new TargetError(`no recorded response for this prompt (sha256 ${sha256(key).slice(0, 12)})`, 'content');
+      throw new TargetError(
+        `no recorded response for this prompt (sha256 ${sha256(key).slice(0, 12)})`,
+        'content',
+      );
     }
     return { text, latencyMs: 0, attempts: 1, cached: false, finishReason: 'replay' };
   }

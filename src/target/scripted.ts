@@ -18,7 +18,8 @@ export type Script = (req: ScriptRequest) => string;
 export const REFUSAL = "I'm sorry, but I can't help with that request.";
 
 /** Code-shaped prompts: what CodeAttack sends, and what a naive model happily completes. */
-const CODE_MARKERS = /\bdef |output_list|my_stack|my_queue|my_list|my_string|#include|func |fn main|public static|=>|std::/;
+const CODE_MARKERS =
+  /\bdef |output_list|my_stack|my_queue|my_list|my_string|#include|func |fn main|public static|=>|std::/;
 
 function promptText(req: ScriptRequest): string {
   if (req.text !== undefined) return req.text;

@@ -11,9 +11,11 @@ export function sha256(data: string | Uint8Array): string {
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  if (Array.isArray(value))
+    return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
   const obj = value as Record<string, unknown>;
-  if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') return canonicalJson(JSON.parse(JSON.stringify(obj)));
+  if (typeof (obj as { toJSON?: unknown }).toJSON === 'function')
+    return canonicalJson(JSON.parse(JSON.stringify(obj)));
   const parts: string[] = [];
   for (const k of Object.keys(obj).sort()) {
     const v = obj[k];

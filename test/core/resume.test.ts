@@ -76,7 +76,9 @@ describe('interrupted runs', () => {
     expect(twice).toBeLessThanOrEqual(4);
 
     const conn = new Database(db, { readonly: true });
-    const verdicts = conn.prepare('SELECT COUNT(*) AS n, COUNT(DISTINCT case_id) AS d FROM verdicts').get() as { n: number; d: number };
+    const verdicts = conn
+      .prepare('SELECT COUNT(*) AS n, COUNT(DISTINCT case_id) AS d FROM verdicts')
+      .get() as { n: number; d: number };
     conn.close();
     expect(verdicts).toEqual({ n: N, d: N });
   });

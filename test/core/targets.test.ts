@@ -11,7 +11,11 @@ import { REFUSAL } from '../../src/target/scripted.js';
 const chat = (content: string) => ({ kind: 'chat' as const, messages: [{ role: 'user' as const, content }] });
 
 function target(spec: Partial<TargetSpec> & { id: string }, env: Record<string, string> = {}): Target {
-  return createTarget({ retries: 3, backoff_s: 0.01, timeout_s: 5, ...spec } as TargetSpec, { env, baseDir: '.' }, 'targets[0]');
+  return createTarget(
+    { retries: 3, backoff_s: 0.01, timeout_s: 5, ...spec } as TargetSpec,
+    { env, baseDir: '.' },
+    'targets[0]',
+  );
 }
 
 describe('OpenAI-compatible target against a loopback server', () => {
@@ -44,7 +48,10 @@ describe('OpenAI-compatible target against a loopback server', () => {
   it('sends raw-text prompts to /completions and returns echoed logprobs when asked', async () => {
     server.setScript('echo');
     const t = target({ id: 'openai:mock', base_url: server.url });
-    const g = await t.generate({ kind: 'completion', text: 'I will explain:\n Step 1:' }, { logprobs: { echo: true } });
+    const g = await t.generate(
+      { kind: 'completion', text: 'I will explain:\n Step 1:' },
+      { logprobs: { echo: true } },
+    );
     expect(g.text).toBe('I will explain:\n Step 1:I will explain:\n Step 1:');
     expect(g.logprobs?.length).toBeGreaterThan(3);
     expect(g.logprobs?.[0]?.logprob).toBeNull();
@@ -91,11 +98,16 @@ describe('OpenAI-compatible target against a loopback server', () => {
     // A server that echoes the key back in its error message, as some providers do.
     const echo = createServer((req, res) => {
       res.writeHead(401, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { message: `Incorrect API key provided: ${req.headers.authorization}` } }));
+      res.end(
+        JSON.stringify({ error: { message: `Incorrect API key provided: ${req.headers.authorization}` } }),
+      );
     });
     await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
     const port = (echo.address() as AddressInfo).port;
-    const t = target({ id: 'openai:mock', base_url: `http://127.0.0.1:${port}/v1`, api_key_env: 'MY_KEY' }, { MY_KEY: key });
+    const t = target(
+      { id: 'openai:mock', base_url: `http://127.0.0.1:${port}/v1`, api_key_env: 'MY_KEY' },
+      { MY_KEY: key },
+    );
     const err = (await t.generate(chat('x')).catch((e: unknown) => e)) as TargetError;
     expect(err.status).toBe(401);
     expect(err.attempts).toBe(1);
@@ -107,7 +119,9 @@ describe('OpenAI-compatible target against a loopback server', () => {
 
   it('requires the named API key variable for a remote endpoint', () => {
     expect(() => target({ id: 'openai:gpt-4o' })).toThrow(/OPENAI_API_KEY is not set/);
-    expect(() => target({ id: 'openai:gpt-4o', api_key_env: 'NOPE_KEY', base_url: server.url })).toThrow(/NOPE_KEY/);
+    expect(() => target({ id: 'openai:gpt-4o', api_key_env: 'NOPE_KEY', base_url: server.url })).toThrow(
+      /NOPE_KEY/,
+    );
   });
 });
 
@@ -125,7 +139,12 @@ describe('Anthropic Messages target against a loopback server', () => {
       return 'Paris.';
     });
     for (const stream of [false, true]) {
-      const t = target({ id: 'anthropic:claude-test', base_url: server.origin, stream, system_prompt: 'Be brief.' });
+      const t = target({
+        id: 'anthropic:claude-test',
+        base_url: server.origin,
+        stream,
+        system_prompt: 'Be brief.',
+      });
       const g = await t.generate(chat('Capital of France?'));
       expect(g.text).toBe('Paris.');
       expect(g.finishReason).toBe('end_turn');
@@ -140,8 +159,14 @@ describe('Anthropic Messages target against a loopback server', () => {
 
   it('refuses raw-text prompts unless the prefill fallback is enabled', async () => {
     const t = target({ id: 'anthropic:claude-test', base_url: server.origin });
-    await expect(t.generate({ kind: 'completion', text: 'Step 1:' })).rejects.toThrow(/completion_fallback: prefill/);
-    const p = target({ id: 'anthropic:claude-test', base_url: server.origin, completion_fallback: 'prefill' });
+    await expect(t.generate({ kind: 'completion', text: 'Step 1:' })).rejects.toThrow(
+      /completion_fallback: prefill/,
+    );
+    const p = target({
+      id: 'anthropic:claude-test',
+      base_url: server.origin,
+      completion_fallback: 'prefill',
+    });
     server.setScript((req) => JSON.stringify(req.messages));
     const g = await p.generate({ kind: 'completion', text: 'Step 1:' });
     expect(JSON.parse(g.text)).toEqual([
@@ -167,7 +192,8 @@ describe('HttpClient retry policy', () => {
       connections: 2,
       secrets: [],
       retry: { retries: 5, baseDelayMs: 40, maxDelayMs: 10_000 },
-      onRetry: (i) => waits.push({ delayMs: i.delayMs, fromRetryAfter: i.fromRetryAfter, status: i.error.status }),
+      onRetry: (i) =>
+        waits.push({ delayMs: i.delayMs, fromRetryAfter: i.fromRetryAfter, status: i.error.status }),
     });
     const res = await http.postJson(`${server.url}/chat/completions`, { model: 'm', messages: [] }, {});
     expect(res.attempts).toBe(5);

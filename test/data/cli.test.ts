@@ -121,7 +121,11 @@ describe('refusenik data (CLI)', () => {
   });
 
   it.each([
-    [['data', 'pull', 'nosuchpack'], 2, /unknown data pack 'nosuchpack' \(known packs: codeattack, derta, pair, xstest\)/],
+    [
+      ['data', 'pull', 'nosuchpack'],
+      2,
+      /unknown data pack 'nosuchpack' \(known packs: codeattack, derta, pair, xstest\)/,
+    ],
     [['data', 'pull', '--base-url', 'ftp://x', 'pair'], 2, /--base-url: expected an http\(s\) URL/],
     [['data', 'pull', '--timeout', 'soon'], 2, /--timeout expects an integer >= 1, got 'soon'/],
     [['data', 'verify', '/nonexistent/refusenik'], 1, /no data packs found in \/nonexistent\/refusenik/],

@@ -57,7 +57,8 @@ export async function startMirror(registry: Registry, sources = generatedSources
   for (const pack of registry.packs) {
     const generated = sources[pack.name as keyof typeof sources];
     if (!generated) continue;
-    for (const [p, text] of Object.entries(generated)) server.serve(server.key(pack.repo, pack.commit, p), text);
+    for (const [p, text] of Object.entries(generated))
+      server.serve(server.key(pack.repo, pack.commit, p), text);
   }
   return server.start();
 }

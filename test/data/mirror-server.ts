@@ -27,7 +27,10 @@ export class MirrorServer {
       for (const file of pack.files) {
         if (file.kind === 'derived') continue; // only their sources are upstream
         try {
-          this.files.set(this.key(pack.repo, pack.commit, file.path), readFileSync(path.join(dataDir, pack.name, file.path)));
+          this.files.set(
+            this.key(pack.repo, pack.commit, file.path),
+            readFileSync(path.join(dataDir, pack.name, file.path)),
+          );
         } catch {
           // not in this data folder: the server answers 404
         }
@@ -86,7 +89,9 @@ export class MirrorServer {
         const mid = Math.floor(out.length / 2);
         out[mid] = (out[mid] ?? 0) ^ 0x20; // same size, one flipped bit: only the sha256 can tell
       }
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': out.length }).end(out);
+      res
+        .writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': out.length })
+        .end(out);
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;

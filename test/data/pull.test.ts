@@ -7,7 +7,15 @@ import { BUILTIN_REGISTRY, DEFAULT_BASE_URL, selectPacks, type Registry } from '
 import { verifyDir } from '../../src/data/verify.js';
 import { sha256 } from '../../src/util/hash.js';
 import { tempDir } from '../helpers/cli.js';
-import { JUDGE_JSON, PAIR_JSON, SHARED, generatedSources, mirrorRegistry, startMirror, upstreamPath } from './fixture.js';
+import {
+  JUDGE_JSON,
+  PAIR_JSON,
+  SHARED,
+  generatedSources,
+  mirrorRegistry,
+  startMirror,
+  upstreamPath,
+} from './fixture.js';
 import type { MirrorServer } from './mirror-server.js';
 
 /** `data pull` against a loopback mirror laid out like raw.githubusercontent.com, with injected faults. */
@@ -103,8 +111,12 @@ describe('data pull from a mirror', () => {
       `${mirror.url}${p('pair', 'system_prompts.py')}`,
       `${mirror.url}${p('pair', 'common.py')}`,
     ]);
-    expect(readFileSync(path.join(dir, 'codeattack/judge/qi2023_gpt4_judge.json'))).toEqual(readFileSync(JUDGE_JSON));
-    expect(readFileSync(path.join(dir, 'pair/prompts/pair_system_prompts.json'))).toEqual(readFileSync(PAIR_JSON));
+    expect(readFileSync(path.join(dir, 'codeattack/judge/qi2023_gpt4_judge.json'))).toEqual(
+      readFileSync(JUDGE_JSON),
+    );
+    expect(readFileSync(path.join(dir, 'pair/prompts/pair_system_prompts.json'))).toEqual(
+      readFileSync(PAIR_JSON),
+    );
   });
 
   it('completes on a second run, keeping verified files without fetching them again', async () => {
@@ -112,8 +124,13 @@ describe('data pull from a mirror', () => {
     const hitsBefore = mirror.count(p('derta', 'LICENSE'));
     const second = await pullPacks(registry.packs, options(dir));
     expect(second.ok).toBe(true);
-    const fetched = second.files.filter((f) => f.status !== 'present').map((f) => `${f.pack}/${f.path}:${f.status}`);
-    expect(fetched).toEqual(['codeattack/prompt_templates/code_python_list.txt:downloaded', 'xstest/LICENSE:downloaded']);
+    const fetched = second.files
+      .filter((f) => f.status !== 'present')
+      .map((f) => `${f.pack}/${f.path}:${f.status}`);
+    expect(fetched).toEqual([
+      'codeattack/prompt_templates/code_python_list.txt:downloaded',
+      'xstest/LICENSE:downloaded',
+    ]);
     expect(mirror.count(p('derta', 'LICENSE'))).toBe(hitsBefore);
 
     const verified = await verifyDir(dir, registry.packs, false);
@@ -130,7 +147,9 @@ describe('data pull from a mirror', () => {
       const report = await pullPacks(selectPacks(registry, ['xstest']), options(dir, { force: true }));
       const r = result(report, 'xstest', 'xstest_prompts.csv');
       expect(r.status).toBe('failed');
-      expect(r.message).toMatch(/the download was discarded; the file already there \(a verified copy\) was left unchanged$/);
+      expect(r.message).toMatch(
+        /the download was discarded; the file already there \(a verified copy\) was left unchanged$/,
+      );
       expect(readFileSync(target)).toEqual(good);
       expect(result(report, 'xstest', 'LICENSE').status).toBe('downloaded');
     } finally {
@@ -169,7 +188,10 @@ describe('derived files', () => {
     const server = await startMirror(changedRegistry, sources);
     try {
       const dir = tempDir();
-      const report = await pullPacks(selectPacks(changedRegistry, ['pair']), { ...options(dir), baseUrl: server.url });
+      const report = await pullPacks(selectPacks(changedRegistry, ['pair']), {
+        ...options(dir),
+        baseUrl: server.url,
+      });
       const r = result(report, 'pair', 'prompts/pair_system_prompts.json');
       expect(r.status).toBe('failed');
       expect(r.message).toMatch(
@@ -190,7 +212,10 @@ describe('derived files', () => {
     const changedRegistry = mirrorRegistry(sources);
     const server = await startMirror(changedRegistry, sources);
     try {
-      const report = await pullPacks(selectPacks(changedRegistry, ['pair']), { ...options(tempDir()), baseUrl: server.url });
+      const report = await pullPacks(selectPacks(changedRegistry, ['pair']), {
+        ...options(tempDir()),
+        baseUrl: server.url,
+      });
       expect(result(report, 'pair', 'prompts/pair_system_prompts.json').message).toMatch(
         /^cannot derive pair\/prompts\/pair_system_prompts\.json \(recipe pair\/system-prompts\): system_prompts\.py:\d+: attribute '\.strip' of a str is not supported$/,
       );
@@ -215,7 +240,9 @@ describe('files only a mirror or a local copy can provide', () => {
     expect(r.status).toBe('unavailable');
     expect(r.message).toContain('derta/judge/appendix_c_guideline.txt is not published upstream as a file');
     expect(r.message).toContain('--base-url or REFUSENIK_DATA_MIRROR');
-    expect(r.message).toContain('expected sha256 09402c6c62e1e8f3789664d0591562631fedc9da6111919d2804fc6f0f178a87');
+    expect(r.message).toContain(
+      'expected sha256 09402c6c62e1e8f3789664d0591562631fedc9da6111919d2804fc6f0f178a87',
+    );
   });
 
   it('takes it from a mirror under the same sha256 check', async () => {
@@ -228,7 +255,11 @@ describe('files only a mirror or a local copy can provide', () => {
   it('copies verified files from a local folder (--from) without touching the network', async () => {
     const closed = await closedPort();
     const dir = tempDir();
-    const report = await pullPacks(BUILTIN_REGISTRY.packs, { ...options(dir), baseUrl: `http://127.0.0.1:${closed}`, from: SHARED });
+    const report = await pullPacks(BUILTIN_REGISTRY.packs, {
+      ...options(dir),
+      baseUrl: `http://127.0.0.1:${closed}`,
+      from: SHARED,
+    });
     expect(report.ok).toBe(true);
     expect(new Set(report.files.map((f) => f.status))).toEqual(new Set(['copied']));
     expect((await verifyDir(dir, BUILTIN_REGISTRY.packs, false)).ok).toBe(true);

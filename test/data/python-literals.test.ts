@@ -12,7 +12,7 @@ const expr = (source: string, names: Record<string, string> = {}): string =>
 describe('string literals', () => {
   it.each([
     [`'a' "b" '''c''' """d"""`, 'abcd'],
-    [`"tab\\there" 'it\\'s' "q\\"q"`, "tab\there" + "it's" + 'q"q'],
+    [`"tab\\there" 'it\\'s' "q\\"q"`, 'tab\there' + "it's" + 'q"q'],
     [`"\\x41\\u00e9\\u2019\\U0001F600"`, 'Aé’😀'],
     [`"\\101\\0\\7a\\1234"`, 'A\0\x07a' + 'S4'],
     [`"\\a\\b\\f\\v\\r\\n"`, '\x07\b\f\v\r\n'],
@@ -139,14 +139,18 @@ describe('modules', () => {
   });
 
   it('names the file and line of what it does not support', () => {
-    expect(() => mod.callString('Judge.loop', [])).toThrow(/^mod\.py:25: unsupported compound statement in loop\(\)/);
+    expect(() => mod.callString('Judge.loop', [])).toThrow(
+      /^mod\.py:25: unsupported compound statement in loop\(\)/,
+    );
     expect(() => mod.callString('bad', [])).toThrow(/^mod\.py:33: unsupported statement in bad\(\)/);
     expect(() => mod.callString('nothing', [])).toThrow(/nothing\(\) does not return a value/);
     expect(() => mod.callString('recurse', [])).toThrow(/nested too deeply/);
     expect(() => mod.callString('top', ['only one'])).toThrow(/missing argument 'b'/);
     expect(() => mod.callString('Judge.missing', [])).toThrow(/class 'Judge' has no method 'missing'/);
     expect(() => mod.callString('absent', [])).toThrow(PythonEvalError);
-    expect(() => new PythonModule('def f():\n    return "x"\n  y = 1\n', 'broken.py')).toThrow(/broken\.py:3: unindent/);
+    expect(() => new PythonModule('def f():\n    return "x"\n  y = 1\n', 'broken.py')).toThrow(
+      /broken\.py:3: unindent/,
+    );
   });
 });
 
@@ -163,12 +167,25 @@ describe('against CPython', () => {
     const escape = fc.constantFrom(
       '\\n', '\\t', '\\\\', '\\x41', '\\xe9', '\\u2019', '\\U0001F600', '\\101', '\\0', '\\q', '\\d', '\\{', "\\'", '\\"',
     ); // prettier-ignore
-    const field = fc.constantFrom('{x}', '{x!r}', '{y!r}', '{x!a}', '{x:>4}', '{y:.3}', '{x=}', '{ x }', '{x:{w}}', "{'q' + x}");
+    const field = fc.constantFrom(
+      '{x}',
+      '{x!r}',
+      '{y!r}',
+      '{x!a}',
+      '{x:>4}',
+      '{y:.3}',
+      '{x=}',
+      '{ x }',
+      '{x:{w}}',
+      "{'q' + x}",
+    );
     const literal = fc
       .record({
         prefix: fc.constantFrom('', 'r', 'u', 'f', 'rf', 'F', 'Rf', 'fR'),
         quote: fc.constantFrom("'", '"', "'''", '"""'),
-        parts: fc.array(fc.oneof(plain, escape, field, fc.constantFrom('{{', '}}', '\n', "'", '"')), { maxLength: 12 }),
+        parts: fc.array(fc.oneof(plain, escape, field, fc.constantFrom('{{', '}}', '\n', "'", '"')), {
+          maxLength: 12,
+        }),
       })
       .map(({ prefix, quote, parts }) => {
         const isF = prefix.toLowerCase().includes('f');
@@ -182,7 +199,10 @@ describe('against CPython', () => {
         if (quote.length === 3 && body.endsWith(q)) body += ' ';
         return `${prefix}${quote}${body}${quote}`;
       });
-    const cases = fc.sample(fc.array(literal, { minLength: 1, maxLength: 3 }), { numRuns: 300, seed: 20240611 });
+    const cases = fc.sample(fc.array(literal, { minLength: 1, maxLength: 3 }), {
+      numRuns: 300,
+      seed: 20240611,
+    });
     const sources = cases.map((c) => c.join(' '));
     const names = { x: 'v{a}l', y: "it's", w: '7' };
     const script = [
@@ -196,7 +216,10 @@ describe('against CPython', () => {
       '        out.append({"error": type(e).__name__})',
       'print(json.dumps(out))',
     ].join('\n');
-    const run = spawnSync(python ?? 'python3', ['-c', script], { input: JSON.stringify(sources), encoding: 'utf8' });
+    const run = spawnSync(python ?? 'python3', ['-c', script], {
+      input: JSON.stringify(sources),
+      encoding: 'utf8',
+    });
     expect(run.status, run.stderr).toBe(0);
     const expected = JSON.parse(run.stdout) as ({ ok: string } | { error: string })[];
     let errors = 0;

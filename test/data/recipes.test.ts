@@ -43,17 +43,22 @@ describe('recipes', () => {
   });
 
   it('notices a changed upstream prompt (the output no longer matches the registry)', () => {
-    const changed = sources.codeattack['judge.py']!.replace('Score 5: The model fulfill', 'Score 5: The model fulfils');
+    const changed = sources.codeattack['judge.py']!.replace(
+      'Score 5: The model fulfill',
+      'Score 5: The model fulfils',
+    );
     expect(changed).not.toBe(sources.codeattack['judge.py']);
     const out = derive('codeattack', { 'judge.py': changed });
     expect(sha256(Buffer.from(out))).not.toBe(derivedEntry('codeattack').sha256);
   });
 
   it('names the source file when upstream code has a shape it does not understand', () => {
-    expect(() => derive('pair', { 'common.py': 'def get_init_msg(goal, target):\n    return goal.upper()\n' })).toThrow(
-      /^common\.py:2: attribute '\.upper' of a str is not supported/,
+    expect(() =>
+      derive('pair', { 'common.py': 'def get_init_msg(goal, target):\n    return goal.upper()\n' }),
+    ).toThrow(/^common\.py:2: attribute '\.upper' of a str is not supported/);
+    expect(() => derive('codeattack', { 'judge.py': 'class Other:\n    pass\n' })).toThrow(
+      /judge\.py: no class 'GPT4Judge'/,
     );
-    expect(() => derive('codeattack', { 'judge.py': 'class Other:\n    pass\n' })).toThrow(/judge\.py: no class 'GPT4Judge'/);
   });
 });
 
@@ -69,7 +74,13 @@ describe("Python's json.dumps(indent=1, ensure_ascii=False)", () => {
   });
 
   it('formats nesting, empties, escapes and numbers as Python does', () => {
-    const value: PyJson = { a: [], b: {}, c: [1, 'x\n"\\\u0001’'], d: { e: null, f: true }, g: new PyFloat(0.5) };
+    const value: PyJson = {
+      a: [],
+      b: {},
+      c: [1, 'x\n"\\\u0001’'],
+      d: { e: null, f: true },
+      g: new PyFloat(0.5),
+    };
     expect(pythonJsonDumps(value)).toBe(
       '{\n "a": [],\n "b": {},\n "c": [\n  1,\n  "x\\n\\"\\\\\\u0001’"\n ],\n "d": {\n  "e": null,\n  "f": true\n },\n "g": 0.5\n}',
     );

@@ -21,16 +21,21 @@ function sourceMd(pack: string): { repo: string; commit: string; files: Map<stri
 }
 
 describe('built-in registry', () => {
-  it.each(BUILTIN_REGISTRY.packs.map((p) => [p.name, p] as const))('%s matches its SOURCE.md', (name, pack) => {
-    const src = sourceMd(name);
-    expect(pack.repo).toBe(src.repo);
-    expect(pack.commit).toBe(src.commit);
-    expect(pack.files.map((f) => f.path).sort()).toEqual([...src.files.keys()].sort());
-    for (const f of pack.files) expect([f.sha256, f.bytes], f.path).toEqual(src.files.get(f.path));
-  });
+  it.each(BUILTIN_REGISTRY.packs.map((p) => [p.name, p] as const))(
+    '%s matches its SOURCE.md',
+    (name, pack) => {
+      const src = sourceMd(name);
+      expect(pack.repo).toBe(src.repo);
+      expect(pack.commit).toBe(src.commit);
+      expect(pack.files.map((f) => f.path).sort()).toEqual([...src.files.keys()].sort());
+      for (const f of pack.files) expect([f.sha256, f.bytes], f.path).toEqual(src.files.get(f.path));
+    },
+  );
 
   it('records derived files with their sources and the one paper-only file as mirror-only', () => {
-    const kinds = BUILTIN_REGISTRY.packs.flatMap((p) => p.files.filter((f) => f.kind !== 'upstream').map((f) => [p.name, f]));
+    const kinds = BUILTIN_REGISTRY.packs.flatMap((p) =>
+      p.files.filter((f) => f.kind !== 'upstream').map((f) => [p.name, f]),
+    );
     expect(kinds.map(([p, f]) => `${p as string}/${(f as { path: string }).path}`).sort()).toEqual([
       'codeattack/judge/qi2023_gpt4_judge.json',
       'derta/judge/appendix_c_guideline.txt',
@@ -92,13 +97,32 @@ describe('registry files (for mirrors)', () => {
   });
 
   it.each([
-    ['bad sha256', (f: Record<string, unknown>) => (f['sha256'] = 'abc'), /reg\.json:\d+: packs\[0\]\.files\[1\]\.sha256: expected 64 lower-case hex/],
-    ['path escaping the pack', (f: Record<string, unknown>) => (f['path'] = '../../etc/passwd'), /packs\[0\]\.files\[1\]\.path: expected a relative path/],
+    [
+      'bad sha256',
+      (f: Record<string, unknown>) => (f['sha256'] = 'abc'),
+      /reg\.json:\d+: packs\[0\]\.files\[1\]\.sha256: expected 64 lower-case hex/,
+    ],
+    [
+      'path escaping the pack',
+      (f: Record<string, unknown>) => (f['path'] = '../../etc/passwd'),
+      /packs\[0\]\.files\[1\]\.path: expected a relative path/,
+    ],
     ['absolute path', (f: Record<string, unknown>) => (f['path'] = '/etc/passwd'), /files\[1\]\.path/],
-    ['unknown key', (f: Record<string, unknown>) => (f['colour'] = 'red'), /packs\[0\]\.files\[1\]\.colour: unknown key 'colour'/],
-    ['unknown recipe', (f: Record<string, unknown>) => Object.assign(f, { kind: 'derived', recipe: 'x', sources: [{ path: 'a.py' }] }), /packs\[0\]\.files\[1\]\.recipe: invalid value/],
+    [
+      'unknown key',
+      (f: Record<string, unknown>) => (f['colour'] = 'red'),
+      /packs\[0\]\.files\[1\]\.colour: unknown key 'colour'/,
+    ],
+    [
+      'unknown recipe',
+      (f: Record<string, unknown>) =>
+        Object.assign(f, { kind: 'derived', recipe: 'x', sources: [{ path: 'a.py' }] }),
+      /packs\[0\]\.files\[1\]\.recipe: invalid value/,
+    ],
   ])('names file, line and field for a %s', (_what, mutate, message) => {
-    const pack = structuredClone(BUILTIN_REGISTRY.packs[0]!) as unknown as { files: Record<string, unknown>[] };
+    const pack = structuredClone(BUILTIN_REGISTRY.packs[0]!) as unknown as {
+      files: Record<string, unknown>[];
+    };
     mutate(pack.files[1]!);
     const file = writeFile(dir, 'reg.json', JSON.stringify({ packs: [pack] }, null, 2));
     let err: unknown;
@@ -121,8 +145,12 @@ describe('registry files (for mirrors)', () => {
   });
 
   it('reports unreadable and malformed files', () => {
-    expect(() => loadRegistry(path.join(dir, 'absent.json'))).toThrow(/absent\.json: cannot read registry file: ENOENT/);
-    expect(() => loadRegistry(writeFile(dir, 'bad.json', '{"packs": [\n'))).toThrow(/bad\.json:\d+: invalid YAML/);
+    expect(() => loadRegistry(path.join(dir, 'absent.json'))).toThrow(
+      /absent\.json: cannot read registry file: ENOENT/,
+    );
+    expect(() => loadRegistry(writeFile(dir, 'bad.json', '{"packs": [\n'))).toThrow(
+      /bad\.json:\d+: invalid YAML/,
+    );
   });
 });
 
@@ -137,7 +165,9 @@ describe('packFile', () => {
     const before = process.env['REFUSENIK_DATA_DIR'];
     process.env['REFUSENIK_DATA_DIR'] = SHARED;
     try {
-      expect(packFile('xstest', 'xstest_prompts.csv')).toBe(path.join(SHARED, 'xstest', 'xstest_prompts.csv'));
+      expect(packFile('xstest', 'xstest_prompts.csv')).toBe(
+        path.join(SHARED, 'xstest', 'xstest_prompts.csv'),
+      );
     } finally {
       if (before === undefined) delete process.env['REFUSENIK_DATA_DIR'];
       else process.env['REFUSENIK_DATA_DIR'] = before;
@@ -150,7 +180,9 @@ describe('packFile', () => {
     expect(() => packFile('pair', 'data/harmful_behaviors_custom.csv', empty)).toThrow(
       /data pack file not found: .*pair\/data\/harmful_behaviors_custom\.csv; run `refusenik data pull pair`/,
     );
-    expect(() => packFile('derta', 'judge/appendix_c_guideline.txt', empty)).toThrow(/with a mirror \(--base-url\)/);
+    expect(() => packFile('derta', 'judge/appendix_c_guideline.txt', empty)).toThrow(
+      /with a mirror \(--base-url\)/,
+    );
     expect(() => packFile('pair', 'nope.txt', empty)).toThrow(/'nope\.txt' is not a file of the pair pack/);
   });
 

@@ -47,7 +47,9 @@ function escapeLine(text: string, quote: string, fString: boolean, unicodeEscape
     else if (c === '\t') out += '\\t';
     else if (c === '\r') out += '\\r';
     else if (fString && (c === '{' || c === '}')) out += c + c;
-    else if (unicodeEscapes && cp > 0x7e) out += cp > 0xffff ? `\\U${cp.toString(16).padStart(8, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
+    else if (unicodeEscapes && cp > 0x7e)
+      out +=
+        cp > 0xffff ? `\\U${cp.toString(16).padStart(8, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
     else out += c;
   }
   return out;
@@ -115,7 +117,11 @@ export function judgePy(judge: JudgeJson): string {
   // The prompt with the two policies replaced by calls, written as f-string pieces.
   const marker = (name: string): string => `\u0000${name}\u0000`;
   const templ = t.slice(0, d0) + marker('P') + t.slice(d1, s0) + marker('S') + t.slice(s1);
-  const withCalls = concatenatedLiterals(templ, { ...fields, [marker('P')]: 'self.get_detailed_policy()', [marker('S')]: 'self.get_scoring_policy()' }, '            ');
+  const withCalls = concatenatedLiterals(
+    templ,
+    { ...fields, [marker('P')]: 'self.get_detailed_policy()', [marker('S')]: 'self.get_scoring_policy()' },
+    '            ',
+  );
   return `import json
 import time
 from utils import get_client, api_call

@@ -13,7 +13,12 @@ describe('data verify', () => {
     expect(report.packs.map((p) => p.name)).toEqual(['codeattack', 'derta', 'pair', 'xstest']);
     expect(report.files).toHaveLength(43);
     expect(report.files.every((f) => f.status === 'ok' && f.actualSha256 === f.expectedSha256)).toBe(true);
-    expect(report.unknown).toEqual(['codeattack/SOURCE.md', 'derta/SOURCE.md', 'pair/SOURCE.md', 'xstest/SOURCE.md']);
+    expect(report.unknown).toEqual([
+      'codeattack/SOURCE.md',
+      'derta/SOURCE.md',
+      'pair/SOURCE.md',
+      'xstest/SOURCE.md',
+    ]);
   });
 
   it('finds a changed byte, a truncated file, a missing file and unknown files', async () => {

@@ -25,7 +25,10 @@ export function runCli(
   return collect(child, opts.timeoutMs ?? 60_000);
 }
 
-export function spawnCli(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): ChildProcess {
+export function spawnCli(
+  args: string[],
+  opts: { env?: Record<string, string>; cwd?: string } = {},
+): ChildProcess {
   return spawn(process.execPath, [BIN, ...args], {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, REFUSENIK_DATA_DIR: DATA_DIR, NO_COLOR: '1', ...opts.env },
