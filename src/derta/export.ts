@@ -1,0 +1,193 @@
+import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { stringify as toYaml } from 'yaml';
+import type { TokenizedRow, UpstreamTextRow } from './types.js';
+
+/**
+ * Output formats. `jsonl` and `parquet` carry input_ids / attention_mask / labels / kind (usable as-is by HF
+ * Trainer and TRL); `axolotl` is axolotl's pretokenised dataset (exactly those three columns, no `type:`)
+ * plus a generated config; `text` is upstream's `{prefix, text, safe}` JSON lines.
+ */
+export type DertaFormat = 'jsonl' | 'parquet' | 'axolotl' | 'text';
+export const DERTA_FORMATS: readonly DertaFormat[] = ['jsonl', 'parquet', 'axolotl', 'text'];
+
+export interface RowSink {
+  write(row: TokenizedRow): void;
+  /** Finishes the files and returns their paths. */
+  close(): string[];
+}
+
+export interface TextSink {
+  write(row: UpstreamTextRow): void;
+  close(): string[];
+}
+
+/** Buffered synchronous JSON-lines writer: simple, and fast enough that tokenising dominates (see bench). */
+class JsonlWriter {
+  private readonly fd: number;
+  private buf: string[] = [];
+  private size = 0;
+
+  constructor(readonly file: string) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    this.fd = openSync(file, 'w');
+  }
+
+  write(value: unknown): void {
+    const line = `${JSON.stringify(value)}\n`;
+    this.buf.push(line);
+    this.size += line.length;
+    if (this.size > 1 << 20) this.flush();
+  }
+
+  flush(): void {
+    if (this.buf.length) writeSync(this.fd, this.buf.join(''));
+    this.buf = [];
+    this.size = 0;
+  }
+
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+  }
+}
+
+export function jsonlSink(outDir: string): RowSink {
+  const w = new JsonlWriter(path.join(outDir, 'train.jsonl'));
+  return {
+    write: (row) => w.write(row),
+    close: () => (w.close(), [w.file]),
+  };
+}
+
+export function textSink(outDir: string): TextSink {
+  const w = new JsonlWriter(path.join(outDir, 'train.text.jsonl'));
+  return {
+    write: (row) => w.write(row),
+    close: () => (w.close(), [w.file]),
+  };
+}
+
+/** Parquet with list<int32> token columns; written at close (hyparquet-writer takes whole columns). */
+export function parquetSink(outDir: string): RowSink {
+  const file = path.join(outDir, 'train.parquet');
+  const cols = { input_ids: [] as number[][], attention_mask: [] as number[][], labels: [] as number[][] };
+  const kinds: string[] = [];
+  const epochs: number[] = [];
+  return {
+    write(row) {
+      cols.input_ids.push(row.input_ids);
+      cols.attention_mask.push(row.attention_mask);
+      cols.labels.push(row.labels);
+      kinds.push(row.kind);
+      if (row.epoch !== undefined) epochs.push(row.epoch);
+    },
+    close() {
+      const withEpoch = epochs.length === kinds.length && kinds.length > 0;
+      const listOfInt = (name: string) => [
+        { name, repetition_type: 'REQUIRED' as const, num_children: 1, converted_type: 'LIST' as const },
+        { name: 'list', repetition_type: 'REPEATED' as const, num_children: 1 },
+        { name: 'element', repetition_type: 'REQUIRED' as const, type: 'INT32' as const },
+      ];
+      const schema = [
+        { name: 'root', num_children: withEpoch ? 5 : 4 },
+        ...listOfInt('input_ids'),
+        ...listOfInt('attention_mask'),
+        ...listOfInt('labels'),
+        {
+          name: 'kind',
+          repetition_type: 'REQUIRED' as const,
+          type: 'BYTE_ARRAY' as const,
+          converted_type: 'UTF8' as const,
+        },
+        ...(withEpoch
+          ? [{ name: 'epoch', repetition_type: 'REQUIRED' as const, type: 'INT32' as const }]
+          : []),
+      ];
+      const buffer = parquetWriteBuffer({
+        columnData: [
+          { name: 'input_ids', data: cols.input_ids },
+          { name: 'attention_mask', data: cols.attention_mask },
+          { name: 'labels', data: cols.labels },
+          { name: 'kind', data: kinds },
+          ...(withEpoch ? [{ name: 'epoch', data: epochs }] : []),
+        ],
+        schema,
+        createdBy: 'refusenik derta',
+      });
+      mkdirSync(outDir, { recursive: true });
+      writeFileSync(file, new Uint8Array(buffer));
+      return [file];
+    },
+  };
+}
+
+export interface AxolotlOptions {
+  /** Written as `base_model`; the user must point it at the model the tokenizer belongs to. */
+  baseModel?: string;
+  blockSize: number;
+  /** Paper presets: `lora` (r 96, alpha 16, lr 1e-4) or `full` (lr 2e-5 cosine, warmup 0.03). */
+  preset: 'lora' | 'full';
+  /** Epochs already unrolled in the file (`--rto-keep`); the config then trains one pass over it. */
+  epochsUnrolled?: number;
+}
+
+/** axolotl: rows with exactly input_ids / attention_mask / labels, and an axolotl.yaml that loads them. */
+export function axolotlSink(outDir: string, opts: AxolotlOptions): RowSink {
+  const w = new JsonlWriter(path.join(outDir, 'train.jsonl'));
+  return {
+    write: (row) =>
+      w.write({ input_ids: row.input_ids, attention_mask: row.attention_mask, labels: row.labels }),
+    close() {
+      w.close();
+      const configFile = path.join(outDir, 'axolotl.yaml');
+      writeFileSync(configFile, axolotlConfig(path.resolve(w.file), opts));
+      return [w.file, configFile];
+    },
+  };
+}
+
+export function axolotlConfig(datasetFile: string, opts: AxolotlOptions): string {
+  const common = {
+    base_model: opts.baseModel ?? 'REPLACE_WITH_BASE_MODEL',
+    // A pretokenised dataset: no `type:`, columns input_ids / attention_mask / labels.
+    datasets: [{ path: datasetFile, ds_type: 'json', split: 'train' }],
+    sequence_len: opts.blockSize,
+    sample_packing: false,
+    pad_to_sequence_len: false,
+    num_epochs: opts.epochsUnrolled && opts.epochsUnrolled > 1 ? 1 : 2,
+    bf16: true,
+    gradient_checkpointing: true,
+    group_by_length: true,
+    seed: 1,
+    output_dir: './derta-out',
+  };
+  const preset =
+    opts.preset === 'lora'
+      ? {
+          adapter: 'lora',
+          lora_r: 96,
+          lora_alpha: 16,
+          lora_dropout: 0.05,
+          lora_target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+          learning_rate: 1e-4,
+          lr_scheduler: 'linear',
+          warmup_ratio: 0,
+          weight_decay: 0,
+          micro_batch_size: 8,
+          gradient_accumulation_steps: 2,
+        }
+      : {
+          learning_rate: 2e-5,
+          lr_scheduler: 'cosine',
+          warmup_ratio: 0.03,
+          weight_decay: 2e-5,
+          micro_batch_size: 16,
+          gradient_accumulation_steps: 1,
+        };
+  const header =
+    '# Generated by `refusenik derta build --format axolotl`: DeRTa paper preset (' +
+    `${opts.preset}); batch sizes assume 8 GPUs (global batch 128).\n`;
+  return header + toYaml({ ...common, ...preset });
+}
