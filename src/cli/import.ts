@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../errors.js';
-import { DEFAULT_DB, RunStore, type CaseRow } from '../store/store.js';
+import { DEFAULT_DB, RunStore, emptyCase, type CaseRow } from '../store/store.js';
 import type { ResponseRecord } from '../dataset/responses.js';
 import { recordBehavior, recordPrompt, summarizeVerdicts } from '../judge/offline.js';
 import { runVersions } from '../runner/versions.js';
@@ -191,6 +191,7 @@ function caseRow(
 ): CaseRow {
   const behavior = recordBehavior(rec, source);
   return {
+    ...emptyCase(),
     run_id: runId,
     case_id: caseId,
     behavior_id: behavior.id,
@@ -200,20 +201,10 @@ function caseRow(
     attack,
     variant: rec.shape === 'record' ? 'imported' : rec.shape,
     target,
-    sample: 0,
-    status: 'ok',
     prompt_json: JSON.stringify(recordPrompt(rec)),
     response: rec.response,
     answer: rec.response,
-    finish_reason: null,
-    latency_ms: null,
-    attempts: null,
-    cached: 0,
-    prompt_tokens: null,
-    completion_tokens: null,
     trace_json: Object.keys(rec.meta).length ? JSON.stringify({ imported: rec.meta, line: rec.line }) : null,
-    error: null,
-    error_kind: null,
     created_at: new Date().toISOString(),
   };
 }

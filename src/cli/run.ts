@@ -8,12 +8,9 @@ import { parseWith } from '../config/validate.js';
 import { dataDir } from '../data/dir.js';
 import { DEFAULT_DB, RunStore, type RunRow } from '../store/store.js';
 import { buildPlan, runIdFor } from '../runner/plan.js';
-import { executePlan } from '../runner/runner.js';
-import { progressBar } from '../runner/progress.js';
-import { runVersions } from '../runner/versions.js';
+import { executeStoredRun } from '../runner/session.js';
 import { asrRows } from '../analysis/asr.js';
 import { displayRows } from '../report/tables.js';
-import { canonicalJson, sha256 } from '../util/hash.js';
 
 interface RunFlags {
   db: string;
@@ -89,20 +86,6 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
       if (flags.fresh && !resumed) runId = `${runId}-${Date.now().toString(36)}`;
       if (flags.dryRun) return printPlan(runId, plan, flags);
 
-      let run = store.getRun(runId);
-      if (!run) {
-        run = store.createRun({
-          id: runId,
-          name: config.name ?? (configFile ? path.basename(configFile) : null),
-          status: 'running',
-          config_json: JSON.stringify(config),
-          config_hash: sha256(canonicalJson(config)),
-          config_file: configFile,
-          versions_json: JSON.stringify(runVersions(plan.datasetSha256)),
-          cases_total: plan.casesTotal,
-        });
-      } else store.updateRun(runId, { status: 'running', cases_total: plan.casesTotal });
-
       const controller = new AbortController();
       let interrupts = 0;
       const onSigint = (): void => {
@@ -113,29 +96,27 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
       };
       process.on('SIGINT', onSigint);
       process.on('SIGTERM', onSigint);
-      const bar = progressBar(flags.progress && !flags.json, plan.casesTotal);
-      let outcome;
       const started = performance.now();
       const cpuStart = process.cpuUsage();
+      let result;
       try {
-        outcome = await executePlan(plan, {
+        result = await executeStoredRun({
           store,
           runId,
+          config,
+          plan,
+          name: config.name ?? (configFile ? path.basename(configFile) : null),
+          configFile,
           useCache: flags.cache,
+          progress: flags.progress && !flags.json,
           signal: controller.signal,
-          onProgress: (p) => bar.update(p),
         });
-      } catch (err) {
-        store.updateRun(runId, { status: 'failed' });
-        throw err;
       } finally {
-        bar.stop();
         process.off('SIGINT', onSigint);
         process.off('SIGTERM', onSigint);
       }
+      const { outcome, status } = result;
       const counts = store.counts(runId);
-      const status = outcome.interrupted ? 'interrupted' : 'complete';
-      store.updateRun(runId, { status });
       const rows = asrRows(
         store,
         runId,

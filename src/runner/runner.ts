@@ -1,7 +1,7 @@
 import type { Attack, AttackContext, AttackResult } from '../attack/attack.js';
 import { RuntimeFailure } from '../errors.js';
 import type { JudgeInput } from '../judge/judge.js';
-import type { CaseRow, RunStore } from '../store/store.js';
+import { emptyCase, type CaseRow, type RunStore } from '../store/store.js';
 import { TargetError, type Target } from '../target/target.js';
 import type { Behavior, Verdict } from '../types.js';
 import { hashString } from '../util/random.js';
@@ -205,13 +205,14 @@ function judgeInput(behavior: Behavior, row: CaseRow): JudgeInput {
 /** Behaviors are shared by many cases; serialise each once. */
 const behaviorJson = new WeakMap<Behavior, string>();
 
-function baseRow(runId: string, c: PlannedCase): Omit<CaseRow, 'status' | 'prompt_json'> {
+function baseRow(runId: string, c: PlannedCase): CaseRow {
   let bj = behaviorJson.get(c.behavior);
   if (bj === undefined) {
     bj = JSON.stringify(c.behavior);
     behaviorJson.set(c.behavior, bj);
   }
   return {
+    ...emptyCase(),
     run_id: runId,
     case_id: c.id,
     behavior_id: c.behavior.id,
@@ -222,17 +223,6 @@ function baseRow(runId: string, c: PlannedCase): Omit<CaseRow, 'status' | 'promp
     variant: c.attack.variant,
     target: c.target.id,
     sample: c.sample,
-    response: null,
-    answer: null,
-    finish_reason: null,
-    latency_ms: null,
-    attempts: null,
-    cached: 0,
-    prompt_tokens: null,
-    completion_tokens: null,
-    trace_json: null,
-    error: null,
-    error_kind: null,
     created_at: new Date().toISOString(),
   };
 }

@@ -440,8 +440,8 @@ function boolOrNull(b: boolean | null | undefined): number | null {
   return b === null || b === undefined ? null : b ? 1 : 0;
 }
 
-/** The column list of `cases`, in insert order. */
-function emptyCase(): CaseRow {
+/** A case row with every optional column empty; its keys are the column list of `cases`, in insert order. */
+export function emptyCase(): CaseRow {
   return {
     run_id: '',
     case_id: '',

@@ -1,10 +1,7 @@
 import { InputError } from '../errors.js';
 import { buildPlan, runIdFor } from '../runner/plan.js';
-import { executePlan } from '../runner/runner.js';
-import { progressBar } from '../runner/progress.js';
-import { runVersions } from '../runner/versions.js';
+import { executeStoredRun } from '../runner/session.js';
 import type { RunStore } from '../store/store.js';
-import { canonicalJson, sha256 } from '../util/hash.js';
 import type { RunConfig } from '../config/schema.js';
 import { expandSuite, type LoadedSuite } from './config.js';
 
@@ -69,37 +66,18 @@ async function runOne(
       };
     }
     const { store } = opts;
-    if (!store.getRun(runId)) {
-      store.createRun({
-        id: runId,
-        name: config.name ?? name,
-        status: 'running',
-        config_json: JSON.stringify(config),
-        config_hash: sha256(canonicalJson(config)),
-        config_file: loaded.file,
-        versions_json: JSON.stringify(runVersions(plan.datasetSha256)),
-        cases_total: plan.casesTotal,
-      });
-    } else store.updateRun(runId, { status: 'running', cases_total: plan.casesTotal });
     opts.onRunStart?.(name, runId, plan.casesTotal);
-    const bar = progressBar(opts.progress, plan.casesTotal);
-    let outcome;
-    try {
-      outcome = await executePlan(plan, {
-        store,
-        runId,
-        useCache: opts.useCache,
-        signal: opts.signal,
-        onProgress: (p) => bar.update(p),
-      });
-    } catch (err) {
-      store.updateRun(runId, { status: 'failed' });
-      throw err;
-    } finally {
-      bar.stop();
-    }
-    const status = outcome.interrupted ? 'interrupted' : 'complete';
-    store.updateRun(runId, { status });
+    const { status } = await executeStoredRun({
+      store,
+      runId,
+      config,
+      plan,
+      name: config.name ?? name,
+      configFile: loaded.file,
+      useCache: opts.useCache,
+      progress: opts.progress,
+      signal: opts.signal,
+    });
     const counts = store.counts(runId);
     return {
       name,

@@ -1,0 +1,65 @@
+import type { RunConfig } from '../config/schema.js';
+import type { RunStore } from '../store/store.js';
+import { canonicalJson, sha256 } from '../util/hash.js';
+import type { RunPlan } from './plan.js';
+import { progressBar } from './progress.js';
+import { executePlan, type RunOutcome } from './runner.js';
+import { runVersions } from './versions.js';
+
+/**
+ * One stored run from start (or resumption) to its final status: registers the run with its config snapshot
+ * and versions if the store does not have it yet, executes the plan with a progress bar, and records how it
+ * ended. `refusenik run` and `refusenik suite run` both go through here.
+ */
+export interface StoredRunOptions {
+  store: RunStore;
+  runId: string;
+  config: RunConfig;
+  plan: RunPlan;
+  name: string | null;
+  configFile: string | null;
+  useCache: boolean;
+  progress: boolean;
+  signal: AbortSignal;
+}
+
+export interface StoredRunResult {
+  outcome: RunOutcome;
+  status: 'complete' | 'interrupted';
+}
+
+export async function executeStoredRun(o: StoredRunOptions): Promise<StoredRunResult> {
+  const { store, runId, plan } = o;
+  if (!store.getRun(runId)) {
+    store.createRun({
+      id: runId,
+      name: o.name,
+      status: 'running',
+      config_json: JSON.stringify(o.config),
+      config_hash: sha256(canonicalJson(o.config)),
+      config_file: o.configFile,
+      versions_json: JSON.stringify(runVersions(plan.datasetSha256)),
+      cases_total: plan.casesTotal,
+    });
+  } else store.updateRun(runId, { status: 'running', cases_total: plan.casesTotal });
+
+  const bar = progressBar(o.progress, plan.casesTotal);
+  let outcome: RunOutcome;
+  try {
+    outcome = await executePlan(plan, {
+      store,
+      runId,
+      useCache: o.useCache,
+      signal: o.signal,
+      onProgress: (p) => bar.update(p),
+    });
+  } catch (err) {
+    store.updateRun(runId, { status: 'failed' });
+    throw err;
+  } finally {
+    bar.stop();
+  }
+  const status = outcome.interrupted ? 'interrupted' : 'complete';
+  store.updateRun(runId, { status });
+  return { outcome, status };
+}
