@@ -3,6 +3,7 @@ import { errorMessage } from '../errors.js';
 import type { Target } from '../target/target.js';
 import type { ChatMessage, Verdict } from '../types.js';
 import { sha256 } from '../util/hash.js';
+import { matchingBrace } from '../util/json-text.js';
 
 /**
  * What every model-backed judge shares: calling the judge model, quoting the judged text so it cannot pose
@@ -109,26 +110,11 @@ export function jsonObjects(text: string): { value: Record<string, unknown>; sou
   if (tryParse(text.trim())) return out;
   for (let i = 0; i < text.length; i++) {
     if (text[i] !== '{') continue;
-    const end = balancedEnd(text, i);
+    const end = matchingBrace(text, i);
     if (end < 0) continue;
     if (tryParse(text.slice(i, end + 1))) i = end;
   }
   return out;
-}
-
-function balancedEnd(text: string, start: number): number {
-  let depth = 0;
-  let inString = false;
-  for (let i = start; i < text.length; i++) {
-    const c = text[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-    } else if (c === '"') inString = true;
-    else if (c === '{') depth++;
-    else if (c === '}' && --depth === 0) return i;
-  }
-  return -1;
 }
 
 /**

@@ -1,3 +1,5 @@
+import { matchingBrace } from '../../util/json-text.js';
+
 /**
  * Pulls a JSON object out of a chatty model answer: code fences, prose before and after, raw newlines inside
  * strings and a missing closing brace are all common in attacker-model output. Model output is hostile
@@ -21,22 +23,6 @@ export function objectSpans(text: string): string[] {
     i = end + 1;
   }
   return spans;
-}
-
-/** Index of the `}` closing the `{` at `start`, or -1. Braces inside JSON strings do not count. */
-function matchingBrace(text: string, start: number): number {
-  let depth = 0;
-  let inString = false;
-  for (let i = start; i < text.length; i++) {
-    const c = text[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-    } else if (c === '"') inString = true;
-    else if (c === '{') depth++;
-    else if (c === '}' && --depth === 0) return i;
-  }
-  return -1;
 }
 
 /** The characters that close a cut-off object: an open string's quote and the open braces. */
