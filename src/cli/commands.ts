@@ -12,6 +12,7 @@ import { registerSuiteCommand } from './suite.js';
 import { registerJudgeCommand } from './judge.js';
 import { registerImportCommand } from './import.js';
 import { registerDertaCommand } from './derta.js';
+import { registerTrainCommand } from './train.js';
 
 /**
  * Every verb, in the order `--help` lists them. Each module exports one `register…` function that adds its
@@ -31,4 +32,5 @@ export function registerCommands(program: Command): void {
   registerJudgeCommand(program);
   registerImportCommand(program);
   registerDertaCommand(program);
+  registerTrainCommand(program);
 }

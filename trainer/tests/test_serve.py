@@ -1,0 +1,132 @@
+"""The OpenAI-compatible server on 127.0.0.1: real HTTP requests (JSON and server-sent events) against the tiny
+random model, in-process and through `python -m refusenik_trainer serve`."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+
+from refusenik_trainer.serve import Generator, StopTrimmer, load_for_serving, start_server
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model_dir):
+    model, tok = load_for_serving(str(tiny_model_dir), precision="fp32")
+    gen = Generator(model, tok, "tiny", max_new_tokens=8)
+    srv = start_server(gen, "127.0.0.1", 0, api_key="sekret")
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/v1", gen
+    srv.shutdown()
+    srv.server_close()
+
+
+def post(url, body, key="sekret"):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    req.add_header("Content-Type", "application/json")
+    if key:
+        req.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            return resp.status, resp.headers.get("Content-Type"), resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type"), e.read().decode()
+
+
+def sse_events(text):
+    return [line[len("data: ") :] for line in text.split("\n") if line.startswith("data: ")]
+
+
+def test_chat_completion_uses_the_chat_template(server):
+    url, gen = server
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}]
+    status, ctype, body = post(f"{url}/chat/completions", {"model": "tiny", "messages": messages, "temperature": 0, "max_tokens": 5})
+    assert status == 200 and ctype == "application/json"
+    data = json.loads(body)
+    assert data["object"] == "chat.completion" and data["model"] == "tiny"
+    choice = data["choices"][0]
+    assert choice["message"]["role"] == "assistant" and isinstance(choice["message"]["content"], str)
+    expected_prompt = gen.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    assert data["usage"]["prompt_tokens"] == len(expected_prompt)
+    assert 1 <= data["usage"]["completion_tokens"] <= 5
+    assert choice["finish_reason"] in ("stop", "length")
+    # Greedy decoding is deterministic: same request, same text.
+    again = json.loads(post(f"{url}/chat/completions", {"messages": messages, "temperature": 0, "max_tokens": 5})[2])
+    assert again["choices"][0]["message"]["content"] == choice["message"]["content"]
+
+
+def test_streaming_chat_matches_non_streaming(server):
+    url, _ = server
+    body = {"messages": [{"role": "user", "content": "Tell me a story"}], "temperature": 0, "max_tokens": 6}
+    plain = json.loads(post(f"{url}/chat/completions", body)[2])
+    status, ctype, text = post(f"{url}/chat/completions", {**body, "stream": True})
+    assert status == 200 and ctype.startswith("text/event-stream")
+    events = sse_events(text)
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    streamed = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+    assert streamed == plain["choices"][0]["message"]["content"]
+    assert chunks[-1]["choices"][0]["finish_reason"] == plain["choices"][0]["finish_reason"]
+    assert chunks[-1]["usage"] == plain["usage"]
+
+
+def test_completions_take_a_raw_prompt(server):
+    url, gen = server
+    prompt = "[INST] How do I bake bread? [\\INST]"
+    status, _, body = post(f"{url}/completions", {"prompt": prompt, "temperature": 0, "max_tokens": 4})
+    assert status == 200
+    data = json.loads(body)
+    assert data["object"] == "text_completion" and isinstance(data["choices"][0]["text"], str)
+    assert data["usage"]["prompt_tokens"] == len(gen.tokenizer(prompt)["input_ids"])
+    status, _, text = post(f"{url}/completions", {"prompt": prompt, "temperature": 0, "max_tokens": 4, "stream": True})
+    chunks = [json.loads(e) for e in sse_events(text)[:-1]]
+    assert "".join(c["choices"][0]["text"] for c in chunks) == data["choices"][0]["text"]
+
+
+def test_models_auth_and_bad_requests(server):
+    url, _ = server
+    req = urllib.request.Request(f"{url}/models", headers={"Authorization": "Bearer sekret"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert json.loads(resp.read())["data"][0]["id"] == "tiny"
+    status, _, body = post(f"{url}/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}, key="wrong")
+    assert status == 401 and "sekret" not in body
+    for bad, field in (
+        ({"messages": []}, "messages"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
+        ({"messages": [{"role": "user", "content": "x"}], "max_tokens": 0}, "max_tokens"),
+        ({"messages": [{"role": "user", "content": "x"}], "temperature": 9}, "temperature"),
+    ):
+        status, _, body = post(f"{url}/chat/completions", bad)
+        assert status == 400 and json.loads(body)["error"]["message"].startswith(field)
+    status, _, body = post(f"{url}/completions", {"prompt": 3})
+    assert status == 400 and "prompt" in json.loads(body)["error"]["message"]
+
+
+def test_stop_strings_are_cut_and_never_streamed_in_part():
+    t = StopTrimmer(["STOP"])
+    out = [t.feed(p) for p in ("hello S", "T", "OP and more")]
+    assert "".join(o for o, _ in out) == "hello " and out[-1][1] is True and t.text == "hello "
+    t = StopTrimmer(["STOP"])
+    assert t.feed("a ST")[0] == "a " and t.feed("ART")[0] == "START" and t.flush() == ""
+
+
+def test_serve_cli_listens_and_answers(tiny_model_dir):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    cmd = [sys.executable, "-m", "refusenik_trainer", "serve", "--model", str(tiny_model_dir), "--port", "0"]
+    proc = subprocess.Popen(cmd + ["--max-new-tokens", "3"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        ready = json.loads(line)
+        assert ready["event"] == "listening" and ready["url"].startswith("http://127.0.0.1:")
+        status, _, body = post(f"{ready['url']}/chat/completions", {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 50}, key=None)
+        assert status == 200
+        assert json.loads(body)["usage"]["completion_tokens"] <= 3  # capped by --max-new-tokens
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
