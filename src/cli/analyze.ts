@@ -32,8 +32,8 @@ export function registerAnalyzeCommand(program: Command): void {
   analyze
     .command('refusal-position')
     .description(
-      'where refusals start (DeRTa): the first refusal phrase of each response, in words and (with --tokenizer)\n' +
-        'tokens; the share of refusals within the first k; the cumulative curve over positions 1..100; and\n' +
+      'where refusals start (DeRTa): the first refusal phrase of each response, in words and (with --tokenizer) ' +
+        'tokens; the share of refusals within the first k; the cumulative curve over positions 1..100; and ' +
         'recoveries (responses that begin compliant and then refuse).',
     )
     .option(

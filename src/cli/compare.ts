@@ -17,8 +17,8 @@ export function registerCompareCommand(program: Command): void {
   program
     .command('compare')
     .description(
-      'paired comparison of two runs (or two targets of one run) on the same cases: ASR of each, the difference\n' +
-        'with a 95% Newcombe interval, and McNemar\'s exact test on the discordant pairs ("did training help?").\n' +
+      'paired comparison of two runs (or two targets of one run) on the same cases: ASR of each, the difference ' +
+        'with a 95% Newcombe interval, and McNemar\'s exact test on the discordant pairs ("did training help?"). ' +
         'Cases are matched by behavior, attack variant and sample.',
     )
     .argument('<run-a>', 'the first run (e.g. the base model), id or unique prefix')

@@ -17,7 +17,7 @@ export function registerMockServerCommand(program: Command): void {
   program
     .command('mock-server')
     .description(
-      'serve a scripted model on 127.0.0.1 speaking the OpenAI (chat, completions, SSE) and Anthropic (Messages)\n' +
+      'serve a scripted model on 127.0.0.1 speaking the OpenAI (chat, completions, SSE) and Anthropic (Messages) ' +
         'protocols: dry-run a config with targets {id: openai:mock, base_url: http://127.0.0.1:PORT/v1}',
     )
     .option('--port <n>', 'port (0 = any free port)', intOption('--port', 0), 8089)

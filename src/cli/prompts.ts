@@ -31,7 +31,7 @@ export function registerPromptsCommand(program: Command): void {
   program
     .command('prompts')
     .description(
-      'write the attack prompts for a dataset without calling any model (one JSON object per goal and variant:\n' +
+      'write the attack prompts for a dataset without calling any model (one JSON object per goal and variant: ' +
         '{id, goal, attack, variant, messages} or {..., completion} for raw-text attacks)',
     )
     .requiredOption(

@@ -27,8 +27,8 @@ export function registerReportCommand(program: Command): void {
   program
     .command('report')
     .description(
-      'report a stored run: attack success rate per target x attack x judge, with 95% Wilson intervals.\n' +
-        'md adds per-category ASR, refusal positions and judge agreement; html is one self-contained page\n' +
+      'report a stored run: attack success rate per target x attack x judge, with 95% Wilson intervals. ' +
+        'md adds per-category ASR, refusal positions and judge agreement; html is one self-contained page ' +
         '(no network) with charts and a searchable drill-down of every case.',
     )
     .argument('<run-id>', 'run id (or a unique prefix; see: refusenik runs list)')

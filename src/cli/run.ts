@@ -27,8 +27,8 @@ export function registerRunCommand(program: Command): void {
   program
     .command('run')
     .description(
-      'run an evaluation: dataset x attacks x targets x judges, stored case by case in the run store.\n' +
-        'Re-running the same command (or --resume <run-id>) continues an interrupted run without re-sending\n' +
+      'run an evaluation: dataset x attacks x targets x judges, stored case by case in the run store. ' +
+        'Re-running the same command (or --resume <run-id>) continues an interrupted run without re-sending ' +
         'finished cases; identical requests are answered from the response cache.',
     )
     .argument('[config]', 'run config (.yaml or .json); optional with --resume')
