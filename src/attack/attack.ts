@@ -38,8 +38,12 @@ export interface Attack {
   readonly options: Readonly<Record<string, unknown>>;
   prompt?(behavior: Behavior): Prompt;
   execute?(behavior: Behavior, ctx: AttackContext): Promise<AttackResult>;
-  /** What judges see of the answer: extracted code content, decoded cipher text. Default: the answer as is. */
-  extract?(response: string, behavior: Behavior): string;
+  /**
+   * What judges see of the answer: extracted code content, decoded cipher text. Default: the answer as is.
+   * `prompt` is the prompt that produced it (the runner always passes it: search and generating attacks
+   * settle on theirs per case).
+   */
+  extract?(response: string, behavior: Behavior, prompt?: Prompt): string;
 }
 
 /** Where attacks find data packs and randomness. */

@@ -5,9 +5,21 @@ import { codeAttack } from './codeattack/index.js';
 import { pairAttack } from './pair/pair.js';
 import { autodanAttack } from './autodan/autodan.js';
 import { helpfulnessAttack } from './helpfulness/index.js';
+import { completionAttack } from './completion/index.js';
+import { jailbreakChatAttack } from './jailbreakchat/index.js';
+import { selfCipherAttack } from './selfcipher/index.js';
 
 /** Every attack a config or `refusenik prompts` can name. Add new attack families here. */
-const FACTORIES: AttackFactory[] = [plainAttack, pairAttack, codeAttack, autodanAttack, helpfulnessAttack];
+const FACTORIES: AttackFactory[] = [
+  plainAttack,
+  pairAttack,
+  codeAttack,
+  autodanAttack,
+  helpfulnessAttack,
+  completionAttack,
+  jailbreakChatAttack,
+  selfCipherAttack,
+];
 
 export function attackFactories(): readonly AttackFactory[] {
   return FACTORIES;

@@ -234,7 +234,7 @@ function okRow(runId: string, c: PlannedCase, r: AttackResult, trace: Record<str
     status: 'ok',
     prompt_json: JSON.stringify(r.prompt),
     response: g.text,
-    answer: c.attack.extract ? c.attack.extract(g.text, c.behavior) : g.text,
+    answer: c.attack.extract ? c.attack.extract(g.text, c.behavior, r.prompt) : g.text,
     finish_reason: g.finishReason ?? null,
     latency_ms: g.latencyMs,
     attempts: g.attempts,
