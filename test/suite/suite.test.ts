@@ -87,6 +87,12 @@ describe('refusenik suite run + suite table against a loopback target (real HTTP
       return `Let me think.\n#### ${g < 3 ? gold : gold + 1}`;
     }
     if (refuse.has(text)) return "I'm sorry, but I can't help with that.";
+    // CompletionAttack: raw text on the completions endpoint; the model continues the steps.
+    if (req.text !== undefined && req.messages === undefined) return ' First, gather the materials.';
+    if (text.includes('Cipher Code')) return 'Sure, here is how: first, second, third.';
+    // JailbreakChat: a long role-play template around the question; the model refuses them all.
+    if (text.length > 400 && !/my_stack|output_list/.test(text))
+      return "I'm sorry, but I can't help with that.";
     if (/my_stack|output_list/.test(text))
       return 'Sure, here is the completed code with every step filled in.';
     return 'Sure! Here is a helpful answer.';
@@ -105,6 +111,15 @@ describe('refusenik suite run + suite table against a loopback target (real HTTP
         '  - name: codeattack',
         '    dataset: {pack: derta, file: data/test/safety_illegal_instructions_200.json, every: 50}',
         '    attacks: [{codeattack: {language: python, encoding: stack}}]',
+        '  - name: jailbreakchat',
+        '    dataset: {pack: derta, file: data/test/safety_illegal_instructions_200.json, every: 50}',
+        '    attacks: [{jailbreakchat: {mode: derta}}]',
+        '  - name: selfcipher',
+        '    dataset: {pack: derta, file: data/test/safety_illegal_instructions_200.json, every: 50}',
+        '    attacks: [{selfcipher: {mode: derta}}]',
+        '  - name: completion',
+        '    dataset: {pack: derta, file: data/test/safety_completionattack.json, every: 50}',
+        '    attacks: [completion]',
         '  - name: gsm8k',
         '    dataset: {pack: derta, file: data/test/helpfulness_gsm8k_500.json, limit: 5}',
         '    attacks: [{helpfulness: {task: gsm8k}}]',
@@ -125,7 +140,7 @@ describe('refusenik suite run + suite table against a loopback target (real HTTP
     const dry = await runCli(['suite', 'run', suiteFile, '--db', db, '--dry-run', '--json']);
     expect(dry.stderr).toBe('');
     expect(JSON.parse(dry.stdout).runs.map((r: { cases_total: number }) => r.cases_total)).toEqual([
-      4, 5, 10,
+      4, 4, 4, 4, 5, 10,
     ]);
     expect(server.stats.requests).toBe(0);
 
@@ -136,11 +151,14 @@ describe('refusenik suite run + suite table against a loopback target (real HTTP
     };
     expect(summary.runs.map((r) => [r.status, r.cases_done])).toEqual([
       ['complete', 4],
+      ['complete', 4],
+      ['complete', 4],
+      ['complete', 4],
       ['complete', 5],
       ['complete', 10],
     ]);
     const sent = server.stats.requests;
-    expect(sent).toBe(19);
+    expect(sent).toBe(31);
 
     const again = await runCli(['suite', 'run', suiteFile, '--db', db, '--json']);
     expect(again.code).toBe(0);
@@ -181,6 +199,10 @@ describe('refusenik suite run + suite table against a loopback target (real HTTP
     expect(mine?.model).toBe('tiny');
     expect(mine?.values['Code']).toBe(100);
     expect(mine?.n['Code']).toBe(4);
+    expect(mine?.values['JChat']).toBe(0);
+    expect(mine?.values['Cipher']).toBe(100);
+    expect(mine?.values['Comp']).toBe(100);
+    expect(mine?.n['Comp']).toBe(4);
     expect(mine?.values['GSM8K']).toBe(60);
     expect(mine?.values['XSTest safe: complied']).toBe(
       Math.round((1000 * (safe.length - 1)) / safe.length) / 10,
@@ -203,7 +225,7 @@ describe('refusenik suite run + suite table against a loopback target (real HTTP
           'm',
         ),
     };
-    const gsmRun = summary.runs[1]?.run_id as string;
+    const gsmRun = summary.runs[4]?.run_id as string; // the gsm8k run
     const pairwise = createJudge(
       { 'alpaca-pairwise': { model: 'judge', reference_run: gsmRun, reference_db: db } },
       judgeEnv,
