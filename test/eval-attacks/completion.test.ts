@@ -15,16 +15,11 @@ import { MockServer } from '../../src/target/mock-server.js';
 import type { ScriptRequest } from '../../src/target/scripted.js';
 import type { Behavior } from '../../src/types.js';
 import { DATA_DIR, runCli, tempDir, writeFile } from '../helpers/cli.js';
+import { dertaQuestions } from '../helpers/packs.js';
 import { counter, harness } from '../search-attacks/harness.js';
 
-const TEST_DIR = path.join(DATA_DIR, 'derta', 'data', 'test');
-const lines = (file: string): string[] =>
-  readFileSync(path.join(TEST_DIR, file), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => (JSON.parse(l) as { question: string }).question);
-const QUESTIONS = lines('safety_illegal_instructions_200.json');
-const PREFIXES = lines('safety_completionattack.json');
+const QUESTIONS = dertaQuestions('safety_illegal_instructions_200.json');
+const PREFIXES = dertaQuestions('safety_completionattack.json');
 const env = { dataDir: DATA_DIR, seed: 0 };
 const behavior = (text: string, id = 'b1'): Behavior => ({ id, text, source: 'test', index: 0 });
 

@@ -17,16 +17,11 @@ import { InputError } from '../../src/errors.js';
 import { MockServer } from '../../src/target/mock-server.js';
 import type { Behavior } from '../../src/types.js';
 import { DATA_DIR, runCli, tempDir, writeFile } from '../helpers/cli.js';
+import { dertaQuestions } from '../helpers/packs.js';
 import { endpoint } from '../search-attacks/harness.js';
 
-const TEST_DIR = path.join(DATA_DIR, 'derta', 'data', 'test');
-const lines = (file: string): string[] =>
-  readFileSync(path.join(TEST_DIR, file), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => (JSON.parse(l) as { question: string }).question);
-const QUESTIONS = lines('safety_illegal_instructions_200.json');
-const PROMPTS = lines('safety_jailbreakchat.json');
+const QUESTIONS = dertaQuestions('safety_illegal_instructions_200.json');
+const PROMPTS = dertaQuestions('safety_jailbreakchat.json');
 const env = { dataDir: DATA_DIR, seed: 3 };
 
 const behavior = (text: string, id = text): Behavior => ({ id, text, source: 'test', index: 0 });
