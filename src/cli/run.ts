@@ -80,7 +80,12 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
       baseDir = loaded.baseDir;
     }
 
-    const plan = buildPlan(config, { dataDir: dataDir(), baseDir, env: process.env });
+    const plan = buildPlan(config, {
+      dataDir: dataDir(),
+      baseDir,
+      env: process.env,
+      dryRun: flags.dryRun === true,
+    });
     try {
       let runId = resumed?.id ?? runIdFor(config, plan.datasetSha256);
       if (flags.fresh && !resumed) runId = `${runId}-${Date.now().toString(36)}`;

@@ -45,6 +45,8 @@ export interface PlanContext {
   dataDir: string;
   baseDir: string;
   env: NodeJS.ProcessEnv;
+  /** A dry run: targets are built to validate them but never called, so missing API keys are allowed. */
+  dryRun?: boolean;
 }
 
 export function buildPlan(config: RunConfig, ctx: PlanContext): RunPlan {
@@ -58,7 +60,7 @@ export function buildPlan(config: RunConfig, ctx: PlanContext): RunPlan {
   const attacks = config.attacks.flatMap((spec, i) => createAttacks(spec, attackEnv, `attacks[${i}]`));
   uniqueBy(attacks, (a) => `${a.name}/${a.variant}`, 'attacks', 'attack variant');
 
-  const targetEnv = { env: ctx.env, baseDir: ctx.baseDir };
+  const targetEnv = { env: ctx.env, baseDir: ctx.baseDir, keyOptional: ctx.dryRun === true };
   const targets = config.targets.map((spec, i) => createTarget(spec, targetEnv, `targets[${i}]`));
   uniqueBy(targets, (t) => t.id, 'targets', 'target (give one a `label`)');
 

@@ -47,7 +47,12 @@ async function runOne(
 ): Promise<SuiteRunResult> {
   let plan;
   try {
-    plan = buildPlan(config, { dataDir: opts.dataDir, baseDir: loaded.baseDir, env: process.env });
+    plan = buildPlan(config, {
+      dataDir: opts.dataDir,
+      baseDir: loaded.baseDir,
+      env: process.env,
+      dryRun: opts.dryRun === true,
+    });
   } catch (err) {
     // Name the suite run: a bare `attacks[0]` does not say which of the suite's runs is wrong.
     if (err instanceof InputError) throw new InputError(`${loaded.file}: runs '${name}': ${err.message}`);

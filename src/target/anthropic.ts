@@ -31,7 +31,13 @@ export class AnthropicTarget implements Target {
     this.http = httpClientFor(ep);
   }
 
-  static fromSpec(spec: TargetSpec, model: string, env: NodeJS.ProcessEnv, path: string): AnthropicTarget {
+  static fromSpec(
+    spec: TargetSpec,
+    model: string,
+    env: NodeJS.ProcessEnv,
+    path: string,
+    keyOptional = false,
+  ): AnthropicTarget {
     return new AnthropicTarget(
       resolveEndpoint(
         spec,
@@ -39,6 +45,7 @@ export class AnthropicTarget implements Target {
         { baseUrl: 'https://api.anthropic.com', apiKeyEnv: 'ANTHROPIC_API_KEY' },
         env,
         path,
+        keyOptional,
       ),
     );
   }

@@ -11,6 +11,8 @@ export interface TargetEnv {
   env: NodeJS.ProcessEnv;
   /** Relative file paths (replay files, GGUF models) resolve against this folder. */
   baseDir: string;
+  /** Dry runs: build targets without requiring their API keys (nothing will be sent). */
+  keyOptional?: boolean;
 }
 
 /** Providers by the prefix of a target id (`<provider>:<model>`). */
@@ -31,9 +33,9 @@ export function createTarget(spec: TargetSpec, ctx: TargetEnv, path: string): Ta
   const id = spec.label ?? spec.id;
   switch (provider) {
     case 'openai':
-      return OpenAITarget.fromSpec(spec, model, ctx.env, path);
+      return OpenAITarget.fromSpec(spec, model, ctx.env, path, ctx.keyOptional);
     case 'anthropic':
-      return AnthropicTarget.fromSpec(spec, model, ctx.env, path);
+      return AnthropicTarget.fromSpec(spec, model, ctx.env, path, ctx.keyOptional);
     case 'replay':
       return new ReplayTarget(id, model, ctx.baseDir, path);
     case 'llamacpp':

@@ -34,12 +34,14 @@ export function resolveEndpoint(
   defaults: EndpointDefaults,
   env: NodeJS.ProcessEnv,
   path: string,
+  /** A dry run builds targets it never calls: a missing key is not an error there. */
+  keyOptional = false,
 ): Endpoint {
   const baseUrl = (spec.base_url ?? defaults.baseUrl).replace(/\/+$/, '');
   const keyEnv = spec.api_key_env ?? defaults.apiKeyEnv;
   const apiKey = env[keyEnv] || undefined;
   // A local server (vLLM, Ollama, llama.cpp, the mock) needs no key; a public API does.
-  if (apiKey === undefined && (spec.api_key_env !== undefined || !isLoopback(baseUrl))) {
+  if (apiKey === undefined && !keyOptional && (spec.api_key_env !== undefined || !isLoopback(baseUrl))) {
     throw new InputError(
       `environment variable ${keyEnv} is not set (it should hold the API key for ${baseUrl}); ` +
         'set it, or name another variable with api_key_env',

@@ -32,7 +32,13 @@ export class OpenAITarget implements Target {
     this.baseParams = this.paramsBody(ep.params);
   }
 
-  static fromSpec(spec: TargetSpec, model: string, env: NodeJS.ProcessEnv, path: string): OpenAITarget {
+  static fromSpec(
+    spec: TargetSpec,
+    model: string,
+    env: NodeJS.ProcessEnv,
+    path: string,
+    keyOptional = false,
+  ): OpenAITarget {
     return new OpenAITarget(
       resolveEndpoint(
         spec,
@@ -40,6 +46,7 @@ export class OpenAITarget implements Target {
         { baseUrl: 'https://api.openai.com/v1', apiKeyEnv: 'OPENAI_API_KEY' },
         env,
         path,
+        keyOptional,
       ),
     );
   }

@@ -49,6 +49,18 @@ describe('examples/derta-eval.yaml', () => {
     }
   });
 
+  test('a dry run needs no API keys; a real run names the missing variable', async () => {
+    const env = { OPENAI_API_KEY: '' };
+    const file = path.join(ROOT, 'examples/derta-eval.yaml');
+    const db = path.join(mkdtempSync(path.join(os.tmpdir(), 'refusenik-suite-keys-')), 'runs.db');
+    const dry = await runCli(['suite', 'run', file, '--db', db, '--dry-run', '--json'], { env });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout).runs).toHaveLength(runs.length);
+    const real = await runCli(['suite', 'run', file, '--db', db, '--only', 'xstest'], { env });
+    expect(real.code).toBe(2);
+    expect(real.stderr).toMatch(/api_key_env: environment variable OPENAI_API_KEY is not set/);
+  });
+
   test('a bad suite names file, line and path', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'refusenik-suite-bad-'));
     const file = path.join(dir, 's.yaml');
