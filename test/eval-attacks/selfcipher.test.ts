@@ -149,12 +149,12 @@ describe('mode codeattack: CodeAttack prompts/data_ciphers.json', () => {
 
   it('reports a broken record with its file and field', () => {
     const bad = (cipher: string) =>
-      parseCipherPack(JSON.stringify([{ plain_attack: 'g', cipher }]), 'data_ciphers.json');
+      parseCipherPack([{ value: { plain_attack: 'g', cipher }, line: 1 }], 'data_ciphers.json');
     expect(() => bad("[{'role': 'user', 'content': open('x')}]")).toThrow(
       /^data_ciphers\.json:1: \[0\]\.cipher: 'open' is not a literal .*line 1, column 30/,
     );
     expect(() => bad("[{'role': 'user'}]")).toThrow(/\[0\]\.cipher: expected a list of/);
-    expect(() => parseCipherPack('{"plain_attack": "g"}\n', 'x.jsonl')).toThrow(
+    expect(() => parseCipherPack([{ value: { plain_attack: 'g' }, line: 1 }], 'x.jsonl')).toThrow(
       /x\.jsonl:1: \[0\]\.cipher: expected a string/,
     );
   });

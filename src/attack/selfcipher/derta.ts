@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { InputError } from '../../errors.js';
+import { readRecords } from '../../dataset/records.js';
 import { packFile } from '../../data/packs.js';
 
 /**
@@ -15,26 +15,13 @@ import { packFile } from '../../data/packs.js';
 
 export const DERTA_SELFCIPHER_FILE = 'data/test/safety_selfcipher.json';
 
-/** Reads the `question` field of every record of a JSON Lines file. */
+/** The `question` field of every record of a JSON (Lines) file. */
 export function readQuestions(file: string): string[] {
-  const out: string[] = [];
-  readFileSync(file, 'utf8')
-    .split('\n')
-    .forEach((raw, i) => {
-      if (!raw.trim()) return;
-      let record: unknown;
-      try {
-        record = JSON.parse(raw);
-      } catch (err) {
-        throw new InputError(`not a JSON record: ${(err as Error).message}`, { file, line: i + 1 });
-      }
-      const q = (record as { question?: unknown } | null)?.question;
-      if (typeof q !== 'string') {
-        throw new InputError('expected a string', { file, line: i + 1, field: 'question' });
-      }
-      out.push(q);
-    });
-  return out;
+  return readRecords(file, 'json').map(({ value, line }) => {
+    const q = (value as { question?: unknown } | null)?.question;
+    if (typeof q !== 'string') throw new InputError('expected a string', { file, line, field: 'question' });
+    return q;
+  });
 }
 
 /** The fixed text before each question: the records' common prefix, up to and including its last "\n\n". */

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { InputError } from '../../errors.js';
+import { readRecords, type SourceRecord } from '../../dataset/records.js';
 import { packFile } from '../../data/packs.js';
 import { parsePythonLiteral, type PyLiteral } from '../../data/python/literal.js';
 import { PythonSyntaxError } from '../../data/python/strings.js';
@@ -53,29 +53,8 @@ function toMessages(value: PyLiteral, where: () => InputError): ChatMessage[] {
   });
 }
 
-/** Parses the pack file's records; errors name the file, line and field (`[i].cipher`). */
-export function parseCipherPack(text: string, file: string): CipherPackRecord[] {
-  const trimmed = text.trim();
-  let rows: { value: unknown; line: number }[];
-  if (trimmed.startsWith('[')) {
-    let all: unknown;
-    try {
-      all = JSON.parse(trimmed);
-    } catch (err) {
-      throw new InputError(`not valid JSON: ${(err as Error).message}`, { file });
-    }
-    rows = (all as unknown[]).map((value) => ({ value, line: 1 }));
-  } else {
-    rows = [];
-    text.split('\n').forEach((raw, i) => {
-      if (!raw.trim()) return;
-      try {
-        rows.push({ value: JSON.parse(raw), line: i + 1 });
-      } catch (err) {
-        throw new InputError(`not a JSON record: ${(err as Error).message}`, { file, line: i + 1 });
-      }
-    });
-  }
+/** Checks the pack file's records (from `readRecords`); errors name the file, line and field (`[i].cipher`). */
+export function parseCipherPack(rows: readonly SourceRecord[], file: string): CipherPackRecord[] {
   return rows.map(({ value, line }, i) => {
     const rec = value as { plain_attack?: unknown; cipher?: unknown } | null;
     const at = (field: string) => ({ file, line, field: `[${i}].${field}` });
@@ -127,7 +106,7 @@ export function loadCipherPack(dataDir: string): CipherPack {
   const file = packFile('codeattack', CIPHER_PACK_FILE, dataDir);
   const hit = cache.get(file);
   if (hit) return hit;
-  const records = parseCipherPack(readFileSync(file, 'utf8'), file);
+  const records = parseCipherPack(readRecords(file, 'json'), file);
   const byGoal = new Map<string, string>();
   const counts = new Map<string, number>();
   const sets = new Map<string, DemoSet>();
