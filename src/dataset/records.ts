@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { LineCounter, parseDocument, isSeq, isMap } from 'yaml';
 import { InputError } from '../errors.js';
 
 /**
@@ -136,17 +135,48 @@ function singleArrayField(value: unknown): unknown[] | undefined {
   return arrays.length === 1 ? (arrays[0] as unknown[]) : undefined;
 }
 
-/** The start line of each element of the top-level array (or the single array field). */
+/**
+ * The start line of each element of the top-level array (or of the single array field of a top-level object):
+ * one pass over the text tracking nesting and strings, so large files cost about as much as JSON.parse.
+ */
 function arrayItemLines(text: string, count: number): number[] {
-  const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, keepSourceTokens: false, uniqueKeys: false });
-  let seq = doc.contents;
-  if (isMap(seq)) seq = seq.items.map((p) => p.value).find((v) => isSeq(v)) ?? null;
-  if (!isSeq(seq)) return new Array<number>(count).fill(1);
-  return seq.items.map((item) => {
-    const range = (item as { range?: [number, number, number] }).range;
-    return range ? counter.linePos(range[0]).line : 1;
-  });
+  const lines: number[] = [];
+  let line = 1;
+  let depth = 0;
+  let topIsObject = false;
+  let target = 0; // the depth inside the records array, once it is open
+  let done = false;
+  let expectItem = false; // the next token inside the records array starts an element
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) {
+      line++;
+      continue;
+    }
+    if (c === 32 || c === 9 || c === 13) continue;
+    if (expectItem && depth === target) {
+      if (c !== 93) lines.push(line); // not the "]" of an empty array
+      expectItem = false;
+    }
+    if (c === 34) {
+      // A string: JSON strings hold no raw newlines; skip to the closing quote, past escapes.
+      for (i++; i < text.length && text.charCodeAt(i) !== 34; i++) if (text.charCodeAt(i) === 92) i++;
+    } else if (c === 91 || c === 123) {
+      depth++;
+      if (depth === 1) topIsObject = c === 123;
+      if (!done && target === 0 && c === 91 && (depth === 1 || (depth === 2 && topIsObject))) {
+        target = depth;
+        expectItem = true;
+      }
+    } else if (c === 93 || c === 125) {
+      if (depth === target) done = true;
+      depth--;
+    } else if (c === 44 && depth === target && !done) {
+      expectItem = true;
+    }
+  }
+  while (lines.length < count) lines.push(1);
+  return lines;
 }
 
 function jsonErrorLine(text: string, err: unknown): number | undefined {

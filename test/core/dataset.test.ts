@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadBehaviors } from '../../src/dataset/load.js';
+import { readRecords } from '../../src/dataset/records.js';
 import { InputError } from '../../src/errors.js';
 import { DATA_DIR, tempDir, writeFile } from '../helpers/cli.js';
 
@@ -105,5 +106,18 @@ describe('datasets', () => {
     expect(
       errorOf(() => loadBehaviors({ pack: 'nopack', file: 'x.csv' }, { dataDir: DATA_DIR })).message,
     ).toMatch(/refusenik data pull nopack/);
+  });
+
+  it('gives each element of a JSON array the line it starts on, whatever its strings hold', () => {
+    const lines = (name: string, text: string) =>
+      readRecords(writeFile(dir, name, text), 'json').map((r) => r.line);
+    expect(
+      lines('k.json', '[\n  {"goal": "a, [b]\\" {"},\n\n  {"goal": ["x",\n "y"]}, "s",\n  3\n]'),
+    ).toEqual([2, 4, 5, 6]);
+    // An object holding one array of records; arrays nested deeper are not it.
+    expect(lines('l.json', '{"meta": {"k": [9]}, "data": [\n {"goal": 1},\n {"goal": 2}\n]}')).toEqual([
+      2, 3,
+    ]);
+    expect(lines('m.json', '[ ]')).toEqual([]);
   });
 });
