@@ -52,6 +52,15 @@ export function readRecords(file: string, format: RecordFormat = detectFormat(fi
   }
 }
 
+/** The string `field` of every record of a file, in file order (e.g. the `question` of a DeRTa pack file). */
+export function readStringField(file: string, field: string, format?: RecordFormat): string[] {
+  return readRecords(file, format).map(({ value, line }) => {
+    const v = (value as Record<string, unknown> | null)?.[field];
+    if (typeof v !== 'string') throw new InputError('expected a string', { file, line, field });
+    return v;
+  });
+}
+
 function csvRecords(text: string, file: string): SourceRecord[] {
   const delimiter = file.toLowerCase().endsWith('.tsv') ? '\t' : ',';
   try {

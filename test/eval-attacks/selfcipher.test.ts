@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { createAttacks } from '../../src/attack/registry.js';
 import type { Attack } from '../../src/attack/attack.js';
 import { makeCipher } from '../../src/attack/ciphers/index.js';
-import { DERTA_SELFCIPHER_FILE, readQuestions, sharedPrefix } from '../../src/attack/selfcipher/derta.js';
+import { DERTA_SELFCIPHER_FILE, sharedPrefix } from '../../src/attack/selfcipher/derta.js';
+import { readStringField } from '../../src/dataset/records.js';
 import {
   CIPHER_PACK_FILE,
   loadCipherPack,
@@ -26,6 +27,7 @@ import { DATA_DIR, runCli, tempDir, writeFile } from '../helpers/cli.js';
 
 const QUESTIONS = 'data/test/safety_illegal_instructions_200.json';
 const env = { dataDir: DATA_DIR, seed: 0 };
+const questions = (file: string): string[] => readStringField(file, 'question', 'json');
 const attacks = (options: unknown): Attack[] =>
   createAttacks({ selfcipher: options as Record<string, unknown> }, env, 'attack');
 const one = (options: unknown): Attack => {
@@ -62,13 +64,13 @@ describe('mode derta: DeRTa safety_selfcipher.json', () => {
 
   it('finds the fixed text without the questions: the records share it and nothing after the blank line', () => {
     const file = path.join(DATA_DIR, 'derta', DERTA_SELFCIPHER_FILE);
-    const prompts = readQuestions(file);
+    const prompts = questions(file);
     const prefix = sharedPrefix(prompts, file);
     expect(prefix.endsWith('\n\n')).toBe(true);
     expect(prefix).toContain('Example 5\n');
     expect(prefix).not.toContain('Example 6');
-    const questions = readQuestions(path.join(DATA_DIR, 'derta', QUESTIONS));
-    expect(prompts.map((p) => p.slice(prefix.length))).toEqual(questions);
+    const base = questions(path.join(DATA_DIR, 'derta', QUESTIONS));
+    expect(prompts.map((p) => p.slice(prefix.length))).toEqual(base);
   });
 
   it('cuts the shared text back to its last blank line even when all questions start alike', () => {
@@ -337,7 +339,7 @@ describe('refusenik prompts --attack selfcipher (built CLI)', () => {
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as { variant: string; messages: ChatMessage[] });
-    const upstream = readQuestions(path.join(DATA_DIR, 'derta', DERTA_SELFCIPHER_FILE));
+    const upstream = questions(path.join(DATA_DIR, 'derta', DERTA_SELFCIPHER_FILE));
     expect(rows.every((row) => row.variant === 'derta')).toBe(true);
     expect(rows.filter((row, i) => row.messages[0]!.content === upstream[i]).length).toBe(200);
   });

@@ -8,7 +8,8 @@ import {
   sentences,
   updateWordScores,
 } from '../../src/attack/autodan/genetics.js';
-import { fillGoal, PROTOTYPE } from '../../src/attack/autodan/prototype.js';
+import { fillGoal } from '../../src/attack/goal-slot.js';
+import { PROTOTYPE } from '../../src/attack/autodan/prototype.js';
 import { InputError } from '../../src/errors.js';
 import { Rng } from '../../src/util/random.js';
 

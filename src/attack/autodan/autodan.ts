@@ -14,7 +14,8 @@ import {
   rouletteSelect,
   updateWordScores,
 } from './genetics.js';
-import { fillGoal, GOAL_SLOT, loadPrototype } from './prototype.js';
+import { fillGoal, GOAL_SLOT } from '../goal-slot.js';
+import { loadPrototype } from './prototype.js';
 
 /**
  * AutoDAN-HGA (Liu et al., "AutoDAN: Generating Stealthy Jailbreak Prompts on Aligned Large Language

@@ -1,5 +1,5 @@
 import type { Rng } from '../../util/random.js';
-import { GOAL_SLOT } from './prototype.js';
+import { GOAL_SLOT } from '../goal-slot.js';
 
 /**
  * The deterministic (seeded) parts of AutoDAN's hierarchical genetic algorithm: fitness-proportional

@@ -4,6 +4,7 @@ import type { Behavior, ChatMessage, Prompt } from '../../types.js';
 import { hashString } from '../../util/random.js';
 import type { Attack, AttackContext, AttackFactory, AttackResult } from '../attack.js';
 import { checkPrefix, requestOf, ruleRewrite } from './rewrite.js';
+import { fillGoal } from '../goal-slot.js';
 
 /**
  * CompletionAttack (DeRTa's "CompletingAttack", white-box): no chat template at all, just a declarative
@@ -97,7 +98,7 @@ function prefillPrompt(prefix: string, b: Behavior, opts: Options): Prompt {
   // In derta mode the behavior is already a prefix, so the request is read back from it.
   const user =
     opts.request !== undefined
-      ? opts.request.split('{{goal}}').join(b.text)
+      ? fillGoal(opts.request, b.text)
       : opts.mode === 'derta'
         ? requestOf(prefix)
         : b.text;

@@ -1,7 +1,7 @@
 import { packFile } from '../../data/packs.js';
-import { readRecords } from '../../dataset/records.js';
-import { InputError } from '../../errors.js';
+import { readStringField } from '../../dataset/records.js';
 import { sha256 } from '../../util/hash.js';
+import { fillGoal, GOAL_SLOT } from '../goal-slot.js';
 
 /**
  * The JailbreakChat template library DeRTa used, recovered at run time from its data pack: every prompt of
@@ -13,7 +13,7 @@ import { sha256 } from '../../util/hash.js';
  */
 
 /** The slot every template in the library uses. */
-export const SLOT = '{{goal}}';
+export const SLOT = GOAL_SLOT;
 /** The jailbreakchat.com site's own slot, accepted in user templates. */
 export const SITE_SLOT = '[INSERT PROMPT HERE]';
 
@@ -63,17 +63,9 @@ export function templateHash(text: string): string {
   return sha256(text).slice(0, 8);
 }
 
-/** Fills every slot with the goal (split/join, so `$&` and friends in a goal stay literal). */
+/** The template with every slot filled with the goal. */
 export function fill(template: Template, goal: string): string {
-  return template.text.split(SLOT).join(goal);
-}
-
-function questionsOf(file: string): string[] {
-  return readRecords(file, 'jsonl').map(({ value, line }) => {
-    const q = (value as { question?: unknown } | null)?.question;
-    if (typeof q !== 'string') throw new InputError('expected a string "question" field', { file, line });
-    return q;
-  });
+  return fillGoal(template.text, goal);
 }
 
 const cache = new Map<string, PaperLibrary>();
@@ -83,8 +75,8 @@ export function paperLibrary(dataDir: string): PaperLibrary {
   const hit = cache.get(dataDir);
   if (hit) return hit;
   const lib = recoverLibrary(
-    questionsOf(packFile('derta', QUESTIONS_FILE, dataDir)),
-    questionsOf(packFile('derta', PROMPTS_FILE, dataDir)),
+    readStringField(packFile('derta', QUESTIONS_FILE, dataDir), 'question', 'jsonl'),
+    readStringField(packFile('derta', PROMPTS_FILE, dataDir), 'question', 'jsonl'),
   );
   cache.set(dataDir, lib);
   return lib;

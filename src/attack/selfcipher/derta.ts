@@ -1,5 +1,5 @@
 import { InputError } from '../../errors.js';
-import { readRecords } from '../../dataset/records.js';
+import { readStringField } from '../../dataset/records.js';
 import { packFile } from '../../data/packs.js';
 
 /**
@@ -14,15 +14,6 @@ import { packFile } from '../../data/packs.js';
  */
 
 export const DERTA_SELFCIPHER_FILE = 'data/test/safety_selfcipher.json';
-
-/** The `question` field of every record of a JSON (Lines) file. */
-export function readQuestions(file: string): string[] {
-  return readRecords(file, 'json').map(({ value, line }) => {
-    const q = (value as { question?: unknown } | null)?.question;
-    if (typeof q !== 'string') throw new InputError('expected a string', { file, line, field: 'question' });
-    return q;
-  });
-}
 
 /** The fixed text before each question: the records' common prefix, up to and including its last "\n\n". */
 export function sharedPrefix(prompts: readonly string[], file: string): string {
@@ -58,7 +49,7 @@ export function sharedPrefix(prompts: readonly string[], file: string): string {
 /** The fixed SelfCipher text of the DeRTa pack in `dataDir`. */
 export function loadDertaPrefix(dataDir: string): string {
   const file = packFile('derta', DERTA_SELFCIPHER_FILE, dataDir);
-  return sharedPrefix(readQuestions(file), file);
+  return sharedPrefix(readStringField(file, 'question', 'json'), file);
 }
 
 /** DeRTa `evaluation.py`'s default raw-text template around a safety prompt (spec §4; `[\INST]` as upstream). */
