@@ -73,7 +73,7 @@ export function registerPromptsCommand(program: Command): void {
       const singleTurn = attacks.filter((a) => a.prompt !== undefined);
       if (singleTurn.length === 0) {
         throw new InputError(
-          `attack '${flags.attack}' searches against a live target; it has no fixed prompts`,
+          `attack '${flags.attack}' calls models while it runs (a search, or prompts written by an attacker model); it has no fixed prompts`,
         );
       }
       const behaviors = loadBehaviors(
