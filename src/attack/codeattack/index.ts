@@ -14,6 +14,7 @@ import {
   type OfficialMode,
 } from './official.js';
 import { OWN_ENCODINGS, OWN_LANGUAGES, ownPrompt, type OwnEncoding } from './programs.js';
+import { asList } from '../options.js';
 
 /**
  * The `codeattack` attack (Ren et al., 2024): the goal hidden in a code-completion task. Options
@@ -73,8 +74,6 @@ export interface CodeAttackVariant {
   extract: ExtractMode;
 }
 
-const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
-
 /** Is this combination available in this mode? */
 export function isValidVariant(
   mode: Mode,
@@ -125,12 +124,12 @@ function resolveName<T>(aliases: Record<string, T>, raw: string, what: string, p
 export function expandVariants(options: unknown, path: string): CodeAttackVariant[] {
   const o = parseWith(Options, options ?? {}, [path]);
   const out: CodeAttackVariant[] = [];
-  for (const mode of list(o.mode)) {
-    for (const rawLang of list(o.language)) {
+  for (const mode of asList(o.mode)) {
+    for (const rawLang of asList(o.language)) {
       const language = resolveName(LANGUAGE_ALIASES, rawLang, 'language', path);
-      for (const rawEnc of list(o.encoding)) {
+      for (const rawEnc of asList(o.encoding)) {
         const encoding = resolveName(ENCODING_ALIASES, rawEnc, 'encoding', path);
-        for (const plus of list(o.plus)) {
+        for (const plus of asList(o.plus)) {
           if (!isValidVariant(mode, language, encoding, plus)) {
             throw new InputError(
               `codeattack has no ${language}/${encoding}${plus ? '/plus' : ''} variant in mode '${mode}'. ` +

@@ -7,6 +7,7 @@ import { Rng, hashString } from '../../util/random.js';
 import type { Attack, AttackContext, AttackEnv, AttackFactory, AttackResult } from '../attack.js';
 import { fill, normalizeGoal, paperLibrary, type Template } from './library.js';
 import { loadUserTemplates } from './user.js';
+import { asList } from '../options.js';
 
 /**
  * JailbreakChat (the jailbreakchat.com templates DeRTa evaluated with): the goal pasted into a role-play
@@ -33,8 +34,6 @@ const Options = z.strictObject({
 });
 type Options = z.infer<typeof Options>;
 
-const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-
 export const jailbreakChatAttack: AttackFactory = {
   name: 'jailbreakchat',
   description:
@@ -45,7 +44,7 @@ export const jailbreakChatAttack: AttackFactory = {
     const library = buildLibrary(opts, env, where);
     const seed = opts.seed ?? env.seed;
     const choose = (b: Behavior): Template => pickBySeed(library, seed, b);
-    const base = { mode: opts.mode, seed, templates: list(opts.templates), replace: opts.replace };
+    const base = { mode: opts.mode, seed, templates: asList(opts.templates), replace: opts.replace };
 
     if (opts.mode === 'all') {
       return library.map((t) =>
@@ -115,7 +114,7 @@ export function pickBySeed(library: readonly Template[], seed: number, b: Behavi
 }
 
 function buildLibrary(opts: Options, env: AttackEnv, where: string): Template[] {
-  const user = list(opts.templates).flatMap((f) => loadUserTemplates(path.resolve(f)));
+  const user = asList(opts.templates).flatMap((f) => loadUserTemplates(path.resolve(f)));
   if (opts.replace && user.length === 0) {
     throw new InputError('replace: true needs template files in `templates`', { field: `${where}.replace` });
   }
@@ -136,7 +135,7 @@ function buildLibrary(opts: Options, env: AttackEnv, where: string): Template[] 
     }
     ids.set(t.id, t);
   }
-  const only = list(opts.template);
+  const only = asList(opts.template);
   if (only.length) {
     if (opts.mode === 'derta') {
       throw new InputError(

@@ -7,6 +7,7 @@ import { CIPHER_NAMES, decodeAnswer, makeCipher, type CipherName } from '../ciph
 import { dertaInstText, loadDertaPrefix } from './derta.js';
 import { loadCipherPack } from './pack.js';
 import { cipherChatSystem } from './cipherchat.js';
+import { asList } from '../options.js';
 
 /**
  * The `selfcipher` attack: SelfCipher / CipherChat (Yuan et al. 2023). Three modes:
@@ -49,8 +50,6 @@ export interface SelfCipherVariant {
   format?: 'chat' | 'derta';
 }
 
-const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
-
 /** Checks names against `known`; an error names the option and, for a list, the item (`cipher[1]`). */
 function checkNames<T extends string>(
   raw: string | string[] | undefined,
@@ -59,7 +58,7 @@ function checkNames<T extends string>(
   path: string,
 ): T[] | undefined {
   if (raw === undefined) return undefined;
-  return list(raw).map((name, i) => {
+  return asList(raw).map((name, i) => {
     if ((known as readonly string[]).includes(name)) return name as T;
     throw new InputError(`unknown ${what} '${name}'; known: ${known.join(', ')}`, {
       field: `${path}.${what}${Array.isArray(raw) ? `[${i}]` : ''}`,
