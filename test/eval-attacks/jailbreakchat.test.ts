@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Attack, AttackContext } from '../../src/attack/attack.js';
+import { GOAL_SLOT } from '../../src/attack/goal-slot.js';
 import { jailbreakChatAttack, pickBySeed } from '../../src/attack/jailbreakchat/index.js';
 import {
-  SLOT,
   fill,
   paperLibrary,
   recoverLibrary,
@@ -49,10 +49,10 @@ describe('the JailbreakChat library recovered from the derta pack', () => {
       Array.from({ length: 49 }, (_, i) => `jbc-${String(i + 1).padStart(2, '0')}`),
     );
     for (const t of lib.templates) {
-      expect(t.text.split(SLOT)).toHaveLength(2);
+      expect(t.text.split(GOAL_SLOT)).toHaveLength(2);
       expect(t.hash).toBe(templateHash(t.text));
       // The paper pasted "\n" + question into the site's slot: every template has a newline before it.
-      expect(t.text).toContain(`\n${SLOT}`);
+      expect(t.text).toContain(`\n${GOAL_SLOT}`);
     }
   });
 
@@ -80,7 +80,7 @@ describe('the JailbreakChat library recovered from the derta pack', () => {
     expect(same).toBe(200);
     // Whitespace and case do not stop the match with a paper question.
     expect(userContent(attack!, behavior(`  ${QUESTIONS[5]!.toUpperCase()} `))).toContain(
-      lib.templates.find((t) => t.id === lib.records[5]!.templateId)!.text.split(SLOT)[0],
+      lib.templates.find((t) => t.id === lib.records[5]!.templateId)!.text.split(GOAL_SLOT)[0],
     );
   });
 
@@ -97,9 +97,9 @@ describe('the JailbreakChat library recovered from the derta pack', () => {
       distinct: 3,
     });
     expect(r.templates.map((t) => t.text)).toEqual([
-      `Say ${SLOT} now`,
-      `A: ${SLOT} B: ${SLOT}`,
-      `Q: ${SLOT}`,
+      `Say ${GOAL_SLOT} now`,
+      `A: ${GOAL_SLOT} B: ${GOAL_SLOT}`,
+      `Q: ${GOAL_SLOT}`,
     ]);
     expect(r.pairing.get('beta?')).toBe('jbc-01');
     expect(r.pairing.has('gamma?')).toBe(false);
@@ -206,8 +206,8 @@ describe('user template files', () => {
       ),
     );
     expect(loadUserTemplates(json).map((t) => [t.id, t.text])).toEqual([
-      ['story', `Tell a story where a hero explains: ${SLOT}`],
-      ['mine-2', `Q: ${SLOT}`],
+      ['story', `Tell a story where a hero explains: ${GOAL_SLOT}`],
+      ['mine-2', `Q: ${GOAL_SLOT}`],
     ]);
     const txt = writeFile(
       dir,
@@ -216,7 +216,7 @@ describe('user template files', () => {
     );
     const got = loadUserTemplates(txt);
     expect(got.map((t) => t.id)).toEqual(['lib-1', 'second', 'lib-3']);
-    expect(got[1]!.text).toBe(`Line one\nSecond: ${SLOT} and ${SLOT}`);
+    expect(got[1]!.text).toBe(`Line one\nSecond: ${GOAL_SLOT} and ${GOAL_SLOT}`);
     expect(fill(got[1]!, 'G')).toBe('Line one\nSecond: G and G');
   });
 

@@ -14,7 +14,7 @@ import {
   type OfficialMode,
 } from './official.js';
 import { OWN_ENCODINGS, OWN_LANGUAGES, ownPrompt, type OwnEncoding } from './programs.js';
-import { asList } from '../options.js';
+import { asList, oneOrMany } from '../options.js';
 
 /**
  * The `codeattack` attack (Ren et al., 2024): the goal hidden in a code-completion task. Options
@@ -55,7 +55,6 @@ const ENCODING_ALIASES: Record<string, OwnEncoding> = {
   'binary-tree': 'tree',
 };
 
-const oneOrMany = <T extends z.ZodType>(t: T) => z.union([t, z.array(t).min(1)]);
 const Options = z.strictObject({
   language: oneOrMany(z.string()).default('python'),
   encoding: oneOrMany(z.string()).default('stack'),

@@ -7,7 +7,7 @@ import { Rng, hashString } from '../../util/random.js';
 import type { Attack, AttackContext, AttackEnv, AttackFactory, AttackResult } from '../attack.js';
 import { fill, normalizeGoal, paperLibrary, type Template } from './library.js';
 import { loadUserTemplates } from './user.js';
-import { asList } from '../options.js';
+import { asList, oneOrMany } from '../options.js';
 
 /**
  * JailbreakChat (the jailbreakchat.com templates DeRTa evaluated with): the goal pasted into a role-play
@@ -20,7 +20,6 @@ import { asList } from '../options.js';
  * (or replaces it, with `replace: true`); `template` narrows it to some ids.
  */
 
-const oneOrMany = <T extends z.ZodType>(t: T) => z.union([t, z.array(t).min(1)]);
 const Options = z.strictObject({
   mode: z.enum(['derta', 'random', 'all']).default('derta'),
   /** User template file(s): JSON/JSONL `[{name, template}]`, or text with `===` separator lines. */
@@ -82,15 +81,15 @@ function singleTemplate(
   options: Record<string, unknown>,
   pick: (b: Behavior) => Choice,
 ): Attack {
-  const prompt = (b: Behavior): Prompt => ({
+  const promptWith = (template: Template, b: Behavior): Prompt => ({
     kind: 'chat',
-    messages: [{ role: 'user', content: fill(pick(b).template, b.text) }],
+    messages: [{ role: 'user', content: fill(template, b.text) }],
   });
   return {
     name: 'jailbreakchat',
     variant,
     options,
-    prompt,
+    prompt: (b) => promptWith(pick(b).template, b),
     // The same single prompt as `prompt`, sent by the attack itself so each case records its template.
     async execute(b: Behavior, ctx: AttackContext): Promise<AttackResult> {
       const { template, source } = pick(b);
@@ -102,7 +101,7 @@ function singleTemplate(
         hash: template.hash,
         source,
       });
-      const p: Prompt = { kind: 'chat', messages: [{ role: 'user', content: fill(template, b.text) }] };
+      const p = promptWith(template, b);
       return { prompt: p, generation: await ctx.target.generate(p, ctx.generateOptions) };
     },
   };

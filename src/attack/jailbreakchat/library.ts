@@ -12,8 +12,6 @@ import { fillGoal, GOAL_SLOT } from '../goal-slot.js';
  * the 50 slots hold 49 distinct texts (slots 8 and 24 are the same prompt, posted twice on the site).
  */
 
-/** The slot every template in the library uses. */
-export const SLOT = GOAL_SLOT;
 /** The jailbreakchat.com site's own slot, accepted in user templates. */
 export const SITE_SLOT = '[INSERT PROMPT HERE]';
 
@@ -112,7 +110,7 @@ export function recoverLibrary(questions: string[], prompts: string[]): PaperLib
     }
     const parts = prompt.split(question);
     if (parts.length > 2) stats.repeated++;
-    const text = parts.join(SLOT);
+    const text = parts.join(GOAL_SLOT);
     let t = byText.get(text);
     if (!t) {
       t = {

@@ -2,7 +2,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { readRecords } from '../../dataset/records.js';
 import { InputError } from '../../errors.js';
-import { SITE_SLOT, SLOT, templateHash, type Template } from './library.js';
+import { GOAL_SLOT } from '../goal-slot.js';
+import { SITE_SLOT, templateHash, type Template } from './library.js';
 
 /**
  * User template files. Two formats, chosen by extension:
@@ -43,8 +44,8 @@ export function loadUserTemplates(file: string): Template[] {
     if (/^jbc-\d+$/.test(id)) throw new InputError(`template name '${id}' is reserved for the pack`, where);
     if (seen.has(id)) throw new InputError(`duplicate template name '${id}'`, where);
     seen.add(id);
-    const text = r.text.replace(SLOT_FORMS, SLOT);
-    if (!text.includes(SLOT)) {
+    const text = r.text.replace(SLOT_FORMS, GOAL_SLOT);
+    if (!text.includes(GOAL_SLOT)) {
       throw new InputError(
         `template '${id}' has no slot; put {{goal}} (or ${SITE_SLOT}) where the goal goes`,
         where,

@@ -7,7 +7,7 @@ import { CIPHER_NAMES, decodeAnswer, makeCipher, type CipherName } from '../ciph
 import { dertaInstText, loadDertaPrefix } from './derta.js';
 import { loadCipherPack } from './pack.js';
 import { cipherChatSystem } from './cipherchat.js';
-import { asList } from '../options.js';
+import { asList, oneOrMany } from '../options.js';
 
 /**
  * The `selfcipher` attack: SelfCipher / CipherChat (Yuan et al. 2023). Three modes:
@@ -24,7 +24,6 @@ import { asList } from '../options.js';
 export const MODES = ['derta', 'codeattack', 'cipherchat'] as const;
 type Mode = (typeof MODES)[number];
 
-const oneOrMany = <T extends z.ZodType>(t: T) => z.union([t, z.array(t).min(1)]);
 const Options = z.strictObject({
   /** Default: `cipherchat` when a cipher is given, else `derta`. Names are checked below (clearer errors). */
   mode: oneOrMany(z.string()).optional(),
