@@ -1,16 +1,15 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { z } from 'zod';
-import { parseYamlWithLines } from '../config/load.js';
-import { parseWith } from '../config/validate.js';
+import { loadYamlFile } from '../config/load.js';
 import { buildDertaDataset } from '../derta/build.js';
 import { DERTA_VARIANTS, PREFIX_MODES } from '../derta/types.js';
-import { InputError, RuntimeFailure, errorMessage } from '../errors.js';
+import { InputError, RuntimeFailure } from '../errors.js';
 import { printJson } from './common.js';
 
 /**
@@ -113,15 +112,8 @@ export interface LoadedTrainConfig {
 }
 
 export function loadTrainConfig(file: string): LoadedTrainConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read the config: ${errorMessage(err)}`, { file });
-  }
-  const { value, lineOf } = parseYamlWithLines(text, file);
-  const config = parseWith(TrainConfig, value, [], { file, lineOf });
-  return { config, file, baseDir: path.dirname(path.resolve(file)) };
+  const { config, baseDir } = loadYamlFile(file, TrainConfig, 'config');
+  return { config, file, baseDir };
 }
 
 // ---- the Python environment ------------------------------------------------------------------------------

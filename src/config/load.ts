@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
+import type { z } from 'zod';
 import { InputError } from '../errors.js';
 import { parseWith } from './validate.js';
 import { RunConfig } from './schema.js';
@@ -18,17 +19,30 @@ export interface LoadedConfig {
 
 /** Reads and validates a YAML or JSON run config; every error names the file, line and config path. */
 export function loadRunConfig(file: string, overrides: readonly string[] = []): LoadedConfig {
+  return loadYamlFile(file, RunConfig, 'config', overrides);
+}
+
+/**
+ * Any YAML/JSON file of the CLI (run config, suite, train config): read, `--set` overrides applied, validated
+ * against `schema`; errors name the file, line and path. `what` names the file in a read error.
+ */
+export function loadYamlFile<S extends z.ZodType>(
+  file: string,
+  schema: S,
+  what: string,
+  overrides: readonly string[] = [],
+): { config: z.output<S>; file: string; baseDir: string; lineOf: LoadedConfig['lineOf'] } {
   const abs = path.resolve(file);
   let text: string;
   try {
     text = readFileSync(abs, 'utf8');
   } catch (err) {
-    throw new InputError(`cannot read config: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+    throw new InputError(`cannot read ${what}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
       file,
     });
   }
   const { value, lineOf } = parseYamlWithLines(text, file);
-  const config = parseWith(RunConfig, applyOverrides(value, overrides), [], { file, lineOf });
+  const config = parseWith(schema, applyOverrides(value, overrides), [], { file, lineOf });
   return { config, file: abs, baseDir: path.dirname(abs), lineOf };
 }
 

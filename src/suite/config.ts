@@ -1,8 +1,5 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
-import { applyOverrides } from '../config/overrides.js';
-import { parseYamlWithLines } from '../config/load.js';
+import { loadYamlFile } from '../config/load.js';
 import { DatasetConfig, RunConfig, TargetSpec } from '../config/schema.js';
 import { parseWith } from '../config/validate.js';
 import { InputError } from '../errors.js';
@@ -47,17 +44,7 @@ export interface LoadedSuite {
 
 /** Reads and validates a suite file; errors name the file, line and path (`runs[2].dataset.every`). */
 export function loadSuite(file: string, overrides: readonly string[] = []): LoadedSuite {
-  const abs = path.resolve(file);
-  let text: string;
-  try {
-    text = readFileSync(abs, 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read suite: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-      file,
-    });
-  }
-  const { value, lineOf } = parseYamlWithLines(text, file);
-  const suite = parseWith(SuiteConfig, applyOverrides(value, overrides), [], { file, lineOf });
+  const { config: suite, file: abs, baseDir, lineOf } = loadYamlFile(file, SuiteConfig, 'suite', overrides);
   const seen = new Set<string>();
   suite.runs.forEach((r, i) => {
     if (seen.has(r.name)) {
@@ -69,7 +56,7 @@ export function loadSuite(file: string, overrides: readonly string[] = []): Load
     }
     seen.add(r.name);
   });
-  return { suite, file: abs, baseDir: path.dirname(abs) };
+  return { suite, file: abs, baseDir };
 }
 
 /** The run name a suite run is stored under. */
