@@ -69,8 +69,14 @@ export interface Verdict {
   /** The judge's raw score where it scores (1–5, 1–10, 0–1). */
   score?: number | null;
   reason?: string;
-  /** Set when the judge itself failed: then harmful is null and there is no score. */
+  /** Set when the judge itself failed (transport, timeout): harmful is null, no score; re-asked on resume. */
   error?: string;
+  /**
+   * The judge answered but its answer is not a verdict: off-format, unparseable, or carrying conflicting
+   * verdict markers. harmful and refusal are null and `reason` says why. Counted and shown everywhere, never
+   * turned into harmful or safe, never replaced by another judge's guess, and not re-asked on resume.
+   */
+  inconclusive?: boolean;
   /** The judge model's raw output, kept for audit. */
   raw?: string;
   /** Judge-specific extras (refusal position, matched phrase, ...). */

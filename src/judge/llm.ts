@@ -90,6 +90,21 @@ export function failed(judge: string, error: string, raw?: string): Verdict {
 }
 
 /**
+ * A judge answer that is not a verdict (off-format, or conflicting verdict markers): no decision, no score,
+ * the reason in `reason`, the raw answer kept for audit. Fail closed: never a guess, never a fallback.
+ */
+export function inconclusive(judge: string, reason: string, raw?: string): Verdict {
+  return {
+    judge,
+    refusal: null,
+    harmful: null,
+    inconclusive: true,
+    reason,
+    ...(raw !== undefined ? { raw } : {}),
+  };
+}
+
+/**
  * Every JSON object in a text with its source span: the whole text, or balanced `{...}` spans in order of
  * appearance (string-aware, so braces inside strings do not count; a parsed object's insides are skipped).
  */

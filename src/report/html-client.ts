@@ -120,13 +120,13 @@ export const CLIENT_JS = String.raw`(function () {
   var sum = section(
     'summary',
     'Attack success rate',
-    'ASR = successes / cases the judge scored, with 95% Wilson intervals. Target errors and judge failures are counted apart, never as refusals.',
+    'ASR = successes / cases the judge scored, with 95% Wilson intervals. Target errors, judge failures and inconclusive verdicts (the judge answered but gave no readable verdict) are counted apart, never as refusals.',
   );
   table(
     sum,
-    ['target', 'attack', 'judge', 'n', 'ASR [95% CI]', 'refusals', 'mean score', 'target errors', 'judge errors'],
+    ['target', 'attack', 'judge', 'n', 'ASR [95% CI]', 'refusals', 'mean score', 'inconclusive', 'target errors', 'judge errors'],
     data.asr.map(function (r) {
-      return [r.target, attackName(r), r.judge, r.n, asrCi(r), r.refusals, r.mean_score === null ? '\u2013' : r.mean_score.toFixed(2), r.errors, r.judge_errors];
+      return [r.target, attackName(r), r.judge, r.n, asrCi(r), r.refusals, r.mean_score === null ? '\u2013' : r.mean_score.toFixed(2), r.inconclusive, r.errors, r.judge_errors];
     }),
     3,
   );
@@ -422,8 +422,8 @@ export const CLIENT_JS = String.raw`(function () {
     });
   }
   function badge(v) {
-    var cls = v.error ? 'badge err' : v.harmful === true ? 'badge bad' : v.harmful === false ? 'badge ok' : 'badge';
-    var label = v.error ? 'failed' : v.harmful === true ? 'harmful' : v.harmful === false ? (v.refusal ? 'refused' : 'safe') : v.score !== null ? 'score ' + v.score : 'n/a';
+    var cls = v.error || v.inconclusive ? 'badge err' : v.harmful === true ? 'badge bad' : v.harmful === false ? 'badge ok' : 'badge';
+    var label = v.error ? 'failed' : v.inconclusive ? 'inconclusive' : v.harmful === true ? 'harmful' : v.harmful === false ? (v.refusal ? 'refused' : 'safe') : v.score !== null ? 'score ' + v.score : 'n/a';
     return el('span', cls, v.judge + ': ' + label);
   }
   function caseRow(i) {
@@ -482,7 +482,7 @@ export const CLIENT_JS = String.raw`(function () {
       var vt = el('div');
       table(vt, ['judge', 'harmful', 'refusal', 'score', 'reason / error'], c.verdicts.map(function (v) {
         var yn = function (x) { return x === null ? '\u2013' : x ? 'yes' : 'no'; };
-        return [v.judge, yn(v.harmful), yn(v.refusal), v.score === null ? '\u2013' : v.score, v.error ? 'judge failed: ' + v.error : v.reason || ''];
+        return [v.judge, yn(v.harmful), yn(v.refusal), v.score === null ? '\u2013' : v.score, v.error ? 'judge failed: ' + v.error : v.inconclusive ? 'inconclusive: ' + (v.reason || '') : v.reason || ''];
       }), 99);
       field(b, 'Verdicts', vt);
     }

@@ -68,6 +68,8 @@ export interface ReportVerdict {
   score: number | null;
   reason: string | null;
   error: string | null;
+  /** The judge answered without a readable verdict (counted apart, never a guess). */
+  inconclusive: boolean;
 }
 
 export interface ReportOptions {
@@ -151,6 +153,7 @@ function reportVerdict(v: VerdictRow): ReportVerdict {
     score: v.score,
     reason: v.reason,
     error: v.error,
+    inconclusive: v.inconclusive === 1,
   };
 }
 

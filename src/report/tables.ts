@@ -20,6 +20,7 @@ const CSV_COLUMNS: (keyof AsrRow)[] = [
   'mean_score',
   'errors',
   'judge_errors',
+  'inconclusive',
 ];
 
 export function toCsv(rows: AsrRow[]): string {
@@ -46,7 +47,7 @@ export function asrWithCi(r: AsrRow): string {
 
 /** Cells for display tables (terminal, Markdown). */
 export function displayRows(rows: AsrRow[]): string[][] {
-  const head = ['target', 'attack', 'judge', 'n', 'ASR [95% CI]', 'refusals', 'errors'];
+  const head = ['target', 'attack', 'judge', 'n', 'ASR [95% CI]', 'refusals', 'inconclusive', 'errors'];
   return [
     head,
     ...rows.map((r) => [
@@ -56,6 +57,7 @@ export function displayRows(rows: AsrRow[]): string[][] {
       String(r.n),
       asrWithCi(r),
       String(r.refusals),
+      String(r.inconclusive),
       String(r.errors + r.judge_errors),
     ]),
   ];
@@ -76,7 +78,7 @@ export function toMarkdown(run: RunRow, rows: AsrRow[], extras: MarkdownExtras =
     '',
     `- run: \`${run.id}\` (${run.status}), started ${run.created_at}`,
     `- refusenik ${String(versions['refusenik'] ?? '?')}; cases: ${run.cases_total}`,
-    '- ASR = successes / cases the judge scored; target errors and judge failures are counted apart.',
+    '- ASR = successes / cases the judge scored; target errors, judge failures and inconclusive verdicts are counted apart.',
     '',
     ...mdTable(head as string[], body, 3),
     '',

@@ -72,6 +72,8 @@ export interface VerdictRow {
   error: string | null;
   raw: string | null;
   details_json: string | null;
+  /** 1 when the judge answered but gave no readable verdict (see Verdict.inconclusive). */
+  inconclusive: number;
   created_at: string;
 }
 
@@ -111,7 +113,7 @@ CREATE TABLE IF NOT EXISTS cases (
 CREATE TABLE IF NOT EXISTS verdicts (
   run_id TEXT NOT NULL, case_id TEXT NOT NULL, judge TEXT NOT NULL,
   refusal INTEGER, harmful INTEGER, score REAL, reason TEXT, error TEXT, raw TEXT, details_json TEXT,
-  created_at TEXT NOT NULL,
+  inconclusive INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,
   PRIMARY KEY (run_id, case_id, judge),
   FOREIGN KEY (run_id, case_id) REFERENCES cases(run_id, case_id) ON DELETE CASCADE
 );
@@ -153,6 +155,7 @@ export class RunStore {
       this.db.pragma('busy_timeout = 10000');
       this.db.pragma('foreign_keys = ON');
       this.db.exec(SCHEMA);
+      migrate(this.db);
     } catch (err) {
       throw new InputError(`cannot open run store: ${(err as Error).message}`, { file });
     }
@@ -176,8 +179,8 @@ export class RunStore {
         `INSERT OR REPLACE INTO cases (${Object.keys(emptyCase()).join(', ')}) VALUES (${caseCols})`,
       ),
       putVerdict: this.db.prepare(
-        `INSERT OR REPLACE INTO verdicts (run_id, case_id, judge, refusal, harmful, score, reason, error, raw, details_json, created_at)
-         VALUES (@run_id, @case_id, @judge, @refusal, @harmful, @score, @reason, @error, @raw, @details_json, @created_at)`,
+        `INSERT OR REPLACE INTO verdicts (run_id, case_id, judge, refusal, harmful, score, reason, error, raw, details_json, inconclusive, created_at)
+         VALUES (@run_id, @case_id, @judge, @refusal, @harmful, @score, @reason, @error, @raw, @details_json, @inconclusive, @created_at)`,
       ),
       judgesFor: this.db.prepare(
         'SELECT judge FROM verdicts WHERE run_id = ? AND case_id = ? AND error IS NULL',
@@ -299,6 +302,7 @@ export class RunStore {
       error: v.error ?? null,
       raw: v.raw ?? null,
       details_json: v.details ? JSON.stringify(v.details) : null,
+      inconclusive: v.inconclusive ? 1 : 0,
       created_at: new Date().toISOString(),
     };
     this.enqueue(() => this.stmt.putVerdict.run(row));
@@ -323,7 +327,7 @@ export class RunStore {
     this.flush();
     return this.db
       .prepare<[string], Record<string, string | number | null>>(
-        `SELECT c.case_id, c.target, c.attack, c.variant, c.category, c.status, v.judge, v.harmful, v.refusal, v.score, v.error
+        `SELECT c.case_id, c.target, c.attack, c.variant, c.category, c.status, v.judge, v.harmful, v.refusal, v.score, v.error, v.inconclusive
          FROM cases c LEFT JOIN verdicts v ON v.run_id = c.run_id AND v.case_id = c.case_id
          WHERE c.run_id = ? ORDER BY c.rowid`,
       )
@@ -434,6 +438,17 @@ export class RunStore {
     this.flush();
     if (this.db.open) this.db.close();
   }
+}
+
+/** Brings a store written by an older refusenik up to the current columns (additive changes only). */
+function migrate(db: Database.Database): void {
+  const has = (table: string, column: string): boolean =>
+    db
+      .prepare<[], { name: string }>(`PRAGMA table_info(${table})`)
+      .all()
+      .some((c) => c.name === column);
+  if (!has('verdicts', 'inconclusive'))
+    db.exec('ALTER TABLE verdicts ADD COLUMN inconclusive INTEGER NOT NULL DEFAULT 0');
 }
 
 function boolOrNull(b: boolean | null | undefined): number | null {
