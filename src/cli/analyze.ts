@@ -93,7 +93,7 @@ export function registerAnalyzeCommand(program: Command): void {
         else printSummary(flags.input, summary);
         return;
       }
-      const store = RunStore.open(flags.db);
+      const store = RunStore.openExisting(flags.db);
       try {
         const run = store.findRun(flags.run as string);
         if (!run)
@@ -173,7 +173,7 @@ export function registerAnalyzeCommand(program: Command): void {
 }
 
 function withRun(db: string, runArg: string, f: (store: RunStore, runId: string) => void): void {
-  const store = RunStore.open(db);
+  const store = RunStore.openExisting(db);
   try {
     const run = store.findRun(runArg);
     if (!run)

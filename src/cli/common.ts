@@ -1,8 +1,7 @@
-import { createWriteStream, mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { once } from 'node:events';
 import { parse as parseYamlScalar } from 'yaml';
 import { InputError } from '../errors.js';
+import { AtomicFile } from '../util/atomic-write.js';
 import type { DatasetSpec } from '../dataset/load.js';
 
 /** `--dataset` accepts a file path or `pack:<pack>/<file inside the pack>`. */
@@ -37,21 +36,32 @@ export function parseScalar(v: string): unknown {
   }
 }
 
-/** Writes JSON Lines to a file (or stdout for `-`), respecting back-pressure. */
+/** Writes JSON Lines to stdout for `-` (respecting back-pressure), else atomically to a file. */
 export async function writeJsonl(out: string, rows: Iterable<unknown>): Promise<number> {
-  const stream =
-    out === '-'
-      ? process.stdout
-      : (mkdirSync(path.dirname(path.resolve(out)), { recursive: true }),
-        createWriteStream(out, { encoding: 'utf8' }));
   let n = 0;
-  for (const row of rows) {
-    if (!stream.write(`${JSON.stringify(row)}\n`)) await once(stream, 'drain');
-    n++;
+  if (out === '-') {
+    for (const row of rows) {
+      if (!process.stdout.write(`${JSON.stringify(row)}\n`)) await once(process.stdout, 'drain');
+      n++;
+    }
+    return n;
   }
-  if (stream !== process.stdout) {
-    stream.end();
-    await once(stream, 'finish');
+  const file = new AtomicFile(out);
+  try {
+    let chunk: string[] = [];
+    for (const row of rows) {
+      chunk.push(`${JSON.stringify(row)}\n`);
+      n++;
+      if (chunk.length >= 1024) {
+        file.write(chunk.join(''));
+        chunk = [];
+      }
+    }
+    file.write(chunk.join(''));
+    file.commit();
+  } catch (err) {
+    file.abort();
+    throw err;
   }
   return n;
 }

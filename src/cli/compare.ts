@@ -38,7 +38,7 @@ export function registerCompareCommand(program: Command): void {
         '  refusenik compare <run> --target-a openai:base --target-b openai:trained',
     )
     .action((runA: string, runB: string | undefined, flags: CompareFlags) => {
-      const store = RunStore.open(flags.db);
+      const store = RunStore.openExisting(flags.db);
       try {
         const a = findRun(store, runA, flags.db);
         const b = runB === undefined ? a : findRun(store, runB, flags.db);

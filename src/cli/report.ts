@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../errors.js';
@@ -44,14 +44,13 @@ export function registerReportCommand(program: Command): void {
           field: '--format',
         });
       }
-      const store = RunStore.open(flags.db);
+      const store = RunStore.openExisting(flags.db);
       try {
         const run = store.findRun(runArg);
         if (!run) throw new InputError(`no run '${runArg}' in ${flags.db} (see: refusenik runs list)`);
         const text = render(flags.format as Format, store, run, flags);
         if (flags.out) {
-          mkdirSync(path.dirname(path.resolve(flags.out)), { recursive: true });
-          writeFileSync(flags.out, text);
+          writeFileAtomic(flags.out, text);
         } else process.stdout.write(text);
       } finally {
         store.close();

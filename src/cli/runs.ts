@@ -17,7 +17,7 @@ export function registerRunsCommand(program: Command): void {
     .option('--db <file>', 'run store (SQLite)', DEFAULT_DB)
     .option('--json', 'JSON output')
     .action((flags: RunsFlags) => {
-      const store = RunStore.open(flags.db);
+      const store = RunStore.openExisting(flags.db);
       try {
         const rows = store.listRuns().map((r) => {
           const c = store.counts(r.id);
@@ -58,7 +58,7 @@ export function registerRunsCommand(program: Command): void {
     .option('--db <file>', 'run store (SQLite)', DEFAULT_DB)
     .option('--json', 'JSON output')
     .action((runArg: string, flags: RunsFlags) => {
-      const store = RunStore.open(flags.db);
+      const store = RunStore.openExisting(flags.db);
       try {
         const run = store.findRun(runArg);
         if (!run) throw new InputError(`no run '${runArg}' in ${flags.db} (see: refusenik runs list)`);
@@ -106,7 +106,7 @@ export function registerRunsCommand(program: Command): void {
     .argument('<run-id>', 'run id (exact)')
     .option('--db <file>', 'run store (SQLite)', DEFAULT_DB)
     .action((runArg: string, flags: RunsFlags) => {
-      const store = RunStore.open(flags.db);
+      const store = RunStore.openExisting(flags.db);
       try {
         if (!store.getRun(runArg)) throw new InputError(`no run '${runArg}' in ${flags.db}`);
         store.deleteRun(runArg);

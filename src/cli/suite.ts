@@ -126,7 +126,7 @@ export function registerSuiteCommand(program: Command): void {
         'The paper judged ASR by hand (Appendix C guideline); use the derta-guideline judge for the closest match.',
     )
     .action((ids: string[], flags: SuiteTableFlags) => {
-      const store = RunStore.open(flags.db);
+      const store = RunStore.openExisting(flags.db);
       try {
         const runIds = [
           ...ids,

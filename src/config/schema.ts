@@ -11,7 +11,12 @@ export const TargetSpec = z.strictObject({
   id: z.string().regex(/^[a-z][a-z0-9-]*:.+$/, 'expected <provider>:<model>, e.g. openai:gpt-4o-mini'),
   /** Display name in reports; defaults to `id`. Two targets with the same model need different labels. */
   label: z.string().min(1).optional(),
-  base_url: z.string().url().optional(),
+  /** http:// or https:// only: anything else is an error at validation, not at run time. */
+  base_url: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\//i.test(u), 'base_url must start with http:// or https://')
+    .optional(),
   /** Name of the environment variable holding the API key (never the key itself). */
   api_key_env: z
     .string()
@@ -42,12 +47,22 @@ export const TargetSpec = z.strictObject({
 });
 export type TargetSpec = z.infer<typeof TargetSpec>;
 
+/** True when a pack-relative path cannot leave its pack folder. */
+export function insidePack(file: string): boolean {
+  const parts = file.split(/[\\/]+/);
+  return !/^([a-zA-Z]:)?[\\/]/.test(file) && !parts.includes('..');
+}
+
 const Int = z.number().int();
 
 export const DatasetConfig = z.strictObject({
   path: z.string().optional(),
   pack: z.string().optional(),
-  file: z.string().optional(),
+  /** A file inside the pack folder: no absolute paths, no `..` segments. */
+  file: z
+    .string()
+    .refine((f) => insidePack(f), 'a pack file path must stay inside the pack (no absolute path, no ..)')
+    .optional(),
   format: z.enum(['csv', 'json', 'jsonl', 'txt']).optional(),
   field: z.string().optional(),
   id_field: z.string().optional(),

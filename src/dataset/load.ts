@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
+import { insidePack } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import type { Behavior } from '../types.js';
 import { sha256 } from '../util/hash.js';
@@ -49,7 +50,14 @@ export function resolveDatasetFile(spec: DatasetSpec, ctx: LoadContext): { file:
     return { file, source: spec.path };
   }
   if (spec.pack !== undefined && spec.file !== undefined) {
-    const file = path.join(ctx.dataDir, spec.pack, spec.file);
+    const root = path.resolve(ctx.dataDir, spec.pack);
+    const file = path.resolve(root, spec.file);
+    if (!insidePack(spec.file) || !file.startsWith(root + path.sep)) {
+      throw new InputError('a pack file path must stay inside the pack (no absolute path, no ..)', {
+        file: spec.file,
+        field: 'dataset.file',
+      });
+    }
     if (!existsSync(file)) {
       throw new InputError(
         `data pack file not found in ${ctx.dataDir}; run \`refusenik data pull ${spec.pack}\` ` +

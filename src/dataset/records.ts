@@ -31,14 +31,15 @@ export function detectFormat(file: string): RecordFormat {
 }
 
 export function readRecords(file: string, format: RecordFormat = detectFormat(file)): SourceRecord[] {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (err) {
     throw new InputError(`cannot read dataset: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
       file,
     });
   }
+  let text = decodeText(bytes, file);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   switch (format) {
     case 'csv':
@@ -49,6 +50,44 @@ export function readRecords(file: string, format: RecordFormat = detectFormat(fi
       return jsonRecords(text, file);
     case 'txt':
       return textRecords(text);
+  }
+}
+
+/**
+ * The file as UTF-8 text, or an InputError naming the line when it is not text: a NUL byte or invalid UTF-8
+ * means a binary file (a model, an archive) was named by mistake, and must never be sent to a model.
+ */
+export function decodeText(bytes: Uint8Array, file: string): string {
+  const lineOf = (offset: number): number => {
+    let line = 1;
+    for (let i = 0; i < offset; i++) if (bytes[i] === 0x0a) line++;
+    return line;
+  };
+  const nul = bytes.indexOf(0);
+  if (nul >= 0)
+    throw new InputError('not a text file (NUL byte): binary data is not a dataset', {
+      file,
+      line: lineOf(nul),
+    });
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    // Find the first bad sequence for the error: decode growing prefixes line by line.
+    let start = 0;
+    let line = 1;
+    const strict = new TextDecoder('utf-8', { fatal: true });
+    while (start < bytes.length) {
+      let end = bytes.indexOf(0x0a, start);
+      if (end < 0) end = bytes.length;
+      try {
+        strict.decode(bytes.subarray(start, end));
+      } catch {
+        break;
+      }
+      start = end + 1;
+      line++;
+    }
+    throw new InputError('not valid UTF-8 text: binary data is not a dataset', { file, line });
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { Rng } from '../util/random.js';
@@ -156,9 +156,8 @@ export function buildDertaDataset(options: DertaBuildOptions): DertaBuildResult 
   }
   const summary = { ...header, ...stats.summary(options.mode, format !== 'text'), files: result.files };
   if (options.out) {
-    mkdirSync(options.out, { recursive: true });
     const statsFile = path.join(options.out, 'stats.json');
-    writeFileSync(statsFile, `${JSON.stringify(summary, null, 2)}\n`);
+    writeFileAtomic(statsFile, `${JSON.stringify(summary, null, 2)}\n`);
     result.files.push(statsFile);
   }
   result.stats = summary;

@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { AtomicFile, writeFileAtomic } from '../util/atomic-write.js';
 import path from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { stringify as toYaml } from 'yaml';
@@ -25,13 +25,12 @@ export interface TextSink {
 
 /** Buffered synchronous JSON-lines writer: simple, and fast enough that tokenising dominates (see bench). */
 class JsonlWriter {
-  private readonly fd: number;
+  private readonly out: AtomicFile;
   private buf: string[] = [];
   private size = 0;
 
   constructor(readonly file: string) {
-    mkdirSync(path.dirname(file), { recursive: true });
-    this.fd = openSync(file, 'w');
+    this.out = new AtomicFile(file);
   }
 
   write(value: unknown): void {
@@ -42,14 +41,14 @@ class JsonlWriter {
   }
 
   flush(): void {
-    if (this.buf.length) writeSync(this.fd, this.buf.join(''));
+    if (this.buf.length) this.out.write(this.buf.join(''));
     this.buf = [];
     this.size = 0;
   }
 
   close(): void {
     this.flush();
-    closeSync(this.fd);
+    this.out.commit();
   }
 }
 
@@ -116,8 +115,7 @@ export function parquetSink(outDir: string): RowSink {
         schema,
         createdBy: 'refusenik derta',
       });
-      mkdirSync(outDir, { recursive: true });
-      writeFileSync(file, new Uint8Array(buffer));
+      writeFileAtomic(file, new Uint8Array(buffer));
       return [file];
     },
   };
@@ -142,7 +140,7 @@ export function axolotlSink(outDir: string, opts: AxolotlOptions): RowSink {
     close() {
       w.close();
       const configFile = path.join(outDir, 'axolotl.yaml');
-      writeFileSync(configFile, axolotlConfig(path.resolve(w.file), opts));
+      writeFileAtomic(configFile, axolotlConfig(path.resolve(w.file), opts));
       return [w.file, configFile];
     },
   };

@@ -124,7 +124,7 @@ export function readReferenceRun(
   field: string,
 ): ReferenceAnswers {
   if (!existsSync(db)) throw new InputError('reference run store not found', { file: db, field });
-  const store = RunStore.open(db);
+  const store = RunStore.openExisting(db);
   try {
     const run = store.findRun(runId);
     if (!run) throw new InputError(`no run '${runId}' in ${db}`, { field });

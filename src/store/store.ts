@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Generation, Verdict } from '../types.js';
@@ -146,10 +146,16 @@ export class RunStore {
     cachePut: Database.Statement<[string, string, string, string]>;
   };
 
-  private constructor(readonly file: string) {
+  private constructor(
+    readonly file: string,
+    mustExist = false,
+  ) {
+    if (mustExist && file !== ':memory:' && !existsSync(file)) {
+      throw new InputError('no run store here (check --db; nothing was created)', { file });
+    }
     try {
       if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-      this.db = new Database(file);
+      this.db = new Database(file, { fileMustExist: mustExist });
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('busy_timeout = 10000');
@@ -201,6 +207,11 @@ export class RunStore {
 
   static open(file: string = DEFAULT_DB): RunStore {
     return new RunStore(file);
+  }
+
+  /** For commands that only read: a mistyped --db is an error, never a new empty store. */
+  static openExisting(file: string = DEFAULT_DB): RunStore {
+    return new RunStore(file, true);
   }
 
   // ---- runs -------------------------------------------------------------------------------------------
