@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { redact } from '../util/secrets.js';
 import { UserError, errorMessage } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { registerCommands } from './commands.js';
@@ -39,12 +40,12 @@ function reportError(err: unknown, debug: boolean): number {
     return 2;
   }
   if (err instanceof UserError) {
-    process.stderr.write(`refusenik: ${err.message}\n`);
+    process.stderr.write(`refusenik: ${redact(err.message)}\n`);
     if (debug && err.cause) process.stderr.write(`${String((err.cause as Error).stack ?? err.cause)}\n`);
     return err.exitCode;
   }
-  process.stderr.write(`refusenik: unexpected error: ${errorMessage(err)}\n`);
-  if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  process.stderr.write(`refusenik: unexpected error: ${redact(errorMessage(err))}\n`);
+  if (debug && err instanceof Error) process.stderr.write(`${redact(err.stack ?? '')}\n`);
   else process.stderr.write('(run again with --debug for a stack trace)\n');
   return 1;
 }

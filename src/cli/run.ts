@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { hasRedactedHeaders } from '../util/secrets.js';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { InputError } from '../errors.js';
@@ -68,9 +69,14 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
       resumed = store.findRun(flags.resume);
       if (!resumed)
         throw new InputError(`no run '${flags.resume}' in ${flags.db} (see: refusenik runs list)`);
-      config = parseWith(RunConfig, JSON.parse(resumed.config_json), [], {
-        file: `run ${resumed.id} config`,
-      });
+      const stored: unknown = JSON.parse(resumed.config_json);
+      if (hasRedactedHeaders(stored)) {
+        throw new InputError(
+          `run ${resumed.id} sent literal header values, which the store never keeps; resume it by running ` +
+            'its config file again (the same command resumes), or move secrets to headers_env',
+        );
+      }
+      config = parseWith(RunConfig, stored, [], { file: `run ${resumed.id} config` });
       configFile = resumed.config_file;
       baseDir = configFile ? path.dirname(configFile) : process.cwd();
     } else {

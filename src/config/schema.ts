@@ -28,7 +28,12 @@ export const TargetSpec = z.strictObject({
   seed: z.number().int().optional(),
   system_prompt: z.string().optional(),
   stop: z.array(z.string()).optional(),
+  /** Literal header values: never stored (the run keeps "[redacted]"); prefer headers_env for secrets. */
   headers: z.record(z.string(), z.string()).optional(),
+  /** Header values read from environment variables, e.g. `{X-Api-Key: MY_KEY_VAR}` (non-Bearer auth). */
+  headers_env: z
+    .record(z.string(), z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'))
+    .optional(),
   /** Extra request-body fields merged into every request (e.g. vLLM's `continue_final_message`). */
   extra_body: z.record(z.string(), z.unknown()).optional(),
   concurrency: z.number().int().positive().max(4096).optional(),

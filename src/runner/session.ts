@@ -1,4 +1,5 @@
 import type { RunConfig } from '../config/schema.js';
+import { redactConfig } from '../util/secrets.js';
 import type { RunStore } from '../store/store.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
 import type { RunPlan } from './plan.js';
@@ -35,7 +36,7 @@ export async function executeStoredRun(o: StoredRunOptions): Promise<StoredRunRe
       id: runId,
       name: o.name,
       status: 'running',
-      config_json: JSON.stringify(o.config),
+      config_json: JSON.stringify(redactConfig(o.config)),
       config_hash: sha256(canonicalJson(o.config)),
       config_file: o.configFile,
       versions_json: JSON.stringify(runVersions(plan.datasetSha256)),

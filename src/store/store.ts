@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Generation, Verdict } from '../types.js';
 import { InputError } from '../errors.js';
+import { hasSecrets, redact, redactDeep } from '../util/secrets.js';
 
 /**
  * The run store: one SQLite file (WAL) holding runs, their cases (prompt + response), every judge's verdict,
@@ -218,7 +219,7 @@ export class RunStore {
 
   createRun(run: Omit<RunRow, 'created_at' | 'updated_at'>): RunRow {
     const now = new Date().toISOString();
-    const row: RunRow = { ...run, created_at: now, updated_at: now };
+    const row: RunRow = { ...run, config_json: redact(run.config_json), created_at: now, updated_at: now };
     this.flush();
     this.db
       .prepare(
@@ -289,7 +290,16 @@ export class RunStore {
   }
 
   putCase(row: CaseRow): void {
-    this.enqueue(() => this.stmt.putCase.run(row));
+    const clean = hasSecrets()
+      ? {
+          ...row,
+          response: redact(row.response),
+          answer: redact(row.answer),
+          error: redact(row.error),
+          trace_json: redact(row.trace_json),
+        }
+      : row;
+    this.enqueue(() => this.stmt.putCase.run(clean));
   }
 
   /** Judges that already have a (non-failed) verdict for this case. */
@@ -309,9 +319,9 @@ export class RunStore {
       refusal: boolOrNull(v.refusal),
       harmful: boolOrNull(v.harmful),
       score: v.score ?? null,
-      reason: v.reason ?? null,
-      error: v.error ?? null,
-      raw: v.raw ?? null,
+      reason: redact(v.reason ?? null),
+      error: redact(v.error ?? null),
+      raw: redact(v.raw ?? null),
       details_json: v.details ? JSON.stringify(v.details) : null,
       inconclusive: v.inconclusive ? 1 : 0,
       created_at: new Date().toISOString(),
@@ -392,7 +402,7 @@ export class RunStore {
   // ---- request log and response cache -----------------------------------------------------------------
 
   logRequest(row: RequestLog): void {
-    const withTime = { ...row, created_at: new Date().toISOString() };
+    const withTime = { ...row, error: redact(row.error), created_at: new Date().toISOString() };
     this.enqueue(() => this.stmt.logRequest.run(withTime));
   }
 
@@ -402,7 +412,7 @@ export class RunStore {
   }
 
   cachePut(key: string, target: string, gen: Generation): void {
-    const json = JSON.stringify(gen);
+    const json = JSON.stringify(redactDeep(gen));
     const now = new Date().toISOString();
     this.enqueue(() => this.stmt.cachePut.run(key, target, json, now));
   }

@@ -1,4 +1,5 @@
 import { InputError } from '../errors.js';
+import { addSecret } from '../util/secrets.js';
 import type { TargetSpec } from '../config/schema.js';
 import type { ChatMessage, Prompt } from '../types.js';
 import { DEFAULT_RETRY, HttpClient, type RetryPolicy } from './http.js';
@@ -48,6 +49,20 @@ export function resolveEndpoint(
       { field: `${path}.api_key_env` },
     );
   }
+  const headers: Record<string, string> = { ...spec.headers };
+  for (const [name, variable] of Object.entries(spec.headers_env ?? {})) {
+    const value = env[variable];
+    if (value === undefined || value === '') {
+      if (keyOptional) continue;
+      throw new InputError(`environment variable ${variable} is not set (header ${name} reads it)`, {
+        field: `${path}.headers_env.${name}`,
+      });
+    }
+    headers[name] = value;
+  }
+  // Keys and header values never reach the store, logs, errors or reports (util/secrets.ts).
+  addSecret(apiKey);
+  for (const v of Object.values(headers)) addSecret(v);
   return {
     id: spec.label ?? spec.id,
     model,
@@ -61,7 +76,7 @@ export function resolveEndpoint(
       seed: spec.seed,
     },
     systemPrompt: spec.system_prompt,
-    headers: spec.headers ?? {},
+    headers,
     extraBody: spec.extra_body ?? {},
     concurrency: spec.concurrency ?? 8,
     timeoutMs: (spec.timeout_s ?? 120) * 1000,

@@ -1,4 +1,5 @@
 import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici';
+import { redact } from '../util/secrets.js';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { TargetError } from './target.js';
 
@@ -218,7 +219,7 @@ export class HttpClient {
   private scrub(text: string): string {
     let out = text;
     for (const s of this.opts.secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
-    return out;
+    return redact(out);
   }
 }
 
