@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { DEFAULT_DB, RunStore, emptyCase, type CaseRow } from '../store/store.js';
 import type { ResponseRecord } from '../dataset/responses.js';
+import type { Verdict } from '../types.js';
 import { recordBehavior, recordPrompt, summarizeVerdicts } from '../judge/offline.js';
 import { runVersions } from '../runner/versions.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
@@ -124,7 +125,11 @@ async function importCommand(flags: ImportFlags): Promise<number> {
   try {
     // Build every judge before writing anything, so a bad judge option leaves no half-made run behind.
     const built = judges.map((name) => buildJudge(name, flags, models, judges.length > 1));
-    if (store.getRun(runId)) {
+    const earlier = store.getRun(runId);
+    // An import killed before its verdicts were all in stays `running`: the same command resumes it, and
+    // only missing verdicts are asked for (model-judge verdicts are paid for; none is thrown away).
+    const resuming = earlier !== undefined && earlier.status === 'running' && !flags.replace;
+    if (earlier && !resuming) {
       if (!flags.replace) {
         throw new InputError(
           `already imported as run ${runId} in ${flags.db} (--replace to import it again)`,
@@ -137,25 +142,40 @@ async function importCommand(flags: ImportFlags): Promise<number> {
     const config = {
       import: { file: source, sha256: fileSha, records: records.length, shapes, target, attack, judges },
     };
-    store.createRun({
-      id: runId,
-      name: flags.name ?? path.basename(flags.input),
-      status: 'imported',
-      config_json: JSON.stringify(config),
-      config_hash: sha256(canonicalJson(config)),
-      config_file: source,
-      versions_json: JSON.stringify(runVersions(fileSha)),
-      cases_total: records.length,
-    });
+    if (!resuming)
+      store.createRun({
+        id: runId,
+        name: flags.name ?? path.basename(flags.input),
+        status: 'running',
+        config_json: JSON.stringify(config),
+        config_hash: sha256(canonicalJson(config)),
+        config_file: source,
+        versions_json: JSON.stringify(runVersions(fileSha)),
+        cases_total: records.length,
+      });
     const caseIds = records.map((r) => sha256(JSON.stringify([fileSha, r.index])).slice(0, 16));
-    records.forEach((r, i) => store.putCase(caseRow(runId, caseIds[i] as string, r, source, target, attack)));
+    if (!resuming)
+      records.forEach((r, i) =>
+        store.putCase(caseRow(runId, caseIds[i] as string, r, source, target, attack)),
+      );
+    store.flush();
     const summaries = [];
     for (const judge of built) {
-      const verdicts = await runJudge(judge, records, flags, flags.progress && !flags.json);
-      verdicts.forEach((v, i) => store.putVerdict(runId, caseIds[i] as string, v));
-      summaries.push(summarizeVerdicts(judge.id, verdicts));
+      // Each verdict is stored as it arrives, so a kill loses only the calls in flight.
+      const todo = records
+        .map((_, i) => i)
+        .filter((i) => !resuming || !store.judgedBy(runId, caseIds[i] as string).has(judge.id));
+      await runJudge(
+        judge,
+        todo.map((i) => records[i] as ResponseRecord),
+        flags,
+        flags.progress && !flags.json,
+        (k, v) => store.putVerdict(runId, caseIds[todo[k] as number] as string, v),
+      );
+      store.flush();
+      summaries.push(summarizeVerdicts(judge.id, storedVerdicts(store, runId, caseIds, judge.id)));
     }
-    store.flush();
+    store.updateRun(runId, { status: 'imported' });
     // With two or more judges, how far they agree (Cohen's kappa on the harmful decision).
     const agreement = built.length > 1 ? judgeAgreement(store, runId).pairs : undefined;
     if (flags.json) {
@@ -179,6 +199,24 @@ async function importCommand(flags: ImportFlags): Promise<number> {
     store.close();
     await models.close();
   }
+}
+
+/** One judge's stored verdicts for the cases, in case order (what the summary counts after a resume). */
+function storedVerdicts(store: RunStore, runId: string, caseIds: string[], judge: string): Verdict[] {
+  const out: Verdict[] = [];
+  for (const id of caseIds) {
+    const v = store.verdictsFor(runId, id).find((x) => x.judge === judge);
+    if (!v) continue;
+    out.push({
+      judge,
+      refusal: v.refusal === null ? null : v.refusal === 1,
+      harmful: v.harmful === null ? null : v.harmful === 1,
+      score: v.score,
+      ...(v.error !== null ? { error: v.error } : {}),
+      ...(v.inconclusive ? { inconclusive: true } : {}),
+    });
+  }
+  return out;
 }
 
 function caseRow(

@@ -177,6 +177,7 @@ export async function runJudge(
   records: readonly ResponseRecord[],
   flags: { input: string; concurrency: number },
   progress: boolean,
+  onVerdict?: (index: number, v: Verdict) => void,
 ): Promise<Verdict[]> {
   const bar = progressBar(progress, records.length);
   let done = 0;
@@ -187,7 +188,8 @@ export async function runJudge(
       records.map((r) => recordJudgeInput(r, flags.input)),
       {
         concurrency: flags.concurrency,
-        onVerdict: (_i, v) => {
+        onVerdict: (i, v) => {
+          onVerdict?.(i, v);
           done++;
           if (v.error) errors++;
           bar.update({ done, total: records.length, errors, skipped: 0 });
