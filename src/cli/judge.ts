@@ -15,6 +15,7 @@ import { judgeFactories, judgeFactory } from '../judge/registry.js';
 import { judgeAll, recordJudgeInput, summarizeVerdicts } from '../judge/offline.js';
 import type { Verdict } from '../types.js';
 import { progressBar } from '../runner/progress.js';
+import { VerdictJournal } from '../judge/verdict-journal.js';
 import { collectOption, intOption, printJson, writeJsonl } from './common.js';
 
 /** Flags shared by `judge` and `import`: which records to read and how to reach a judge model. */
@@ -119,17 +120,28 @@ async function judgeCommand(flags: JudgeFlags): Promise<number> {
   const models = new CliModels(flags);
   try {
     const judge = buildJudge(flags.judge, flags, models);
-    const verdicts = await runJudge(
+    // Verdicts go to a journal beside --out as they arrive, so a killed run resumes (judge/verdict-journal.ts).
+    const journal = flags.out === '-' ? undefined : new VerdictJournal(flags.out, judge);
+    const verdicts: (Verdict | undefined)[] = records.map((r) => journal?.get(r));
+    const todo = records.filter((_, i) => verdicts[i] === undefined);
+    if (journal?.size)
+      process.stderr.write(`resuming: ${records.length - todo.length} verdicts kept from ${journal.file}\n`);
+    const fresh = await runJudge(
       judge,
-      records,
+      todo,
       flags,
       flags.progress && !flags.json && flags.out !== '-',
+      (k, v) => journal?.add(todo[k] as ResponseRecord, v),
     );
+    let k = 0;
+    for (let i = 0; i < verdicts.length; i++) if (verdicts[i] === undefined) verdicts[i] = fresh[k++];
+    const all = verdicts as Verdict[];
     await writeJsonl(
       flags.out,
-      verdicts.map((v, i) => verdictRow(records[i] as ResponseRecord, v)),
+      all.map((v, i) => verdictRow(records[i] as ResponseRecord, v)),
     );
-    const summary = summarizeVerdicts(judge.id, verdicts);
+    journal?.remove();
+    const summary = summarizeVerdicts(judge.id, all);
     if (flags.json) printJson({ input: flags.input, out: flags.out, ...summary });
     else if (flags.out !== '-') {
       process.stderr.write(
@@ -138,7 +150,7 @@ async function judgeCommand(flags: JudgeFlags): Promise<number> {
       );
     }
     if (summary.errors === summary.n) {
-      throw new RuntimeFailure(`every verdict failed; first error: ${verdicts[0]?.error ?? '?'}`);
+      throw new RuntimeFailure(`every verdict failed; first error: ${all[0]?.error ?? '?'}`);
     }
     return 0;
   } finally {
@@ -212,6 +224,7 @@ function verdictRow(rec: ResponseRecord, v: Verdict): Record<string, unknown> {
     score: v.score ?? null,
     reason: v.reason ?? null,
     ...(v.error ? { error: v.error } : {}),
+    ...(v.inconclusive ? { inconclusive: true } : {}),
     ...(v.details ? { details: v.details } : {}),
     ...(v.raw !== undefined ? { raw: v.raw } : {}),
   };

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MockServer } from '../../src/target/mock-server.js';
@@ -82,5 +83,50 @@ describe('import with a model judge, killed and resumed', () => {
     const again = await runCli(args);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/already imported/);
+  });
+
+  it('judge --out keeps a journal of paid verdicts and resumes from it after a kill', async () => {
+    const lines = Array.from({ length: N }, (_, i) =>
+      JSON.stringify({ prompt: `other goal ${i}`, response: `Sure, part ${i}` }),
+    );
+    const input = writeFile(dir, 'more.jsonl', `${lines.join('\n')}\n`);
+    const out = path.join(dir, 'verdicts.jsonl');
+    const args = [
+      'judge',
+      '--input',
+      input,
+      '--judge',
+      'qi2023',
+      '--model',
+      'openai:judge',
+      '--base-url',
+      server.url,
+      '--concurrency',
+      '2',
+      '--out',
+      out,
+      '--no-progress',
+    ];
+    const start = server.stats.requests;
+    const child = spawnCli(args);
+    const done = collect(child, 60_000);
+    await waitFor(() => server.stats.requests - start >= 12);
+    child.kill('SIGKILL');
+    await done;
+    const sentBeforeKill = server.stats.requests - start;
+    expect(existsSync(out)).toBe(false);
+    const journalled = readFileSync(`${out}.partial`, 'utf8').trim().split('\n').length;
+    expect(journalled).toBeGreaterThanOrEqual(sentBeforeKill - 3);
+
+    const resumed = await runCli(args);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/resuming: \d+ verdicts kept/);
+    expect(server.stats.requests - start - sentBeforeKill).toBeLessThanOrEqual(N - journalled + 1);
+    const rows = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { index: number });
+    expect(rows.map((r) => r.index)).toEqual(Array.from({ length: N }, (_, i) => i));
+    expect(existsSync(`${out}.partial`)).toBe(false);
   });
 });
