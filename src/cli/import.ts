@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { DEFAULT_DB, RunStore, emptyCase, type CaseRow } from '../store/store.js';
+import type { RunLease } from '../store/lease.js';
 import type { ResponseRecord } from '../dataset/responses.js';
 import type { Verdict } from '../types.js';
 import { recordBehavior, recordPrompt, summarizeVerdicts } from '../judge/offline.js';
@@ -122,9 +123,12 @@ async function importCommand(flags: ImportFlags): Promise<number> {
 
   const models = new CliModels(flags);
   const store = RunStore.open(flags.db);
+  let lease: RunLease | undefined;
   try {
     // Build every judge before writing anything, so a bad judge option leaves no half-made run behind.
     const built = judges.map((name) => buildJudge(name, flags, models, judges.length > 1));
+    // One writer per run: a second import of the same file is refused while the first is alive.
+    lease = store.leases.acquire(runId);
     const earlier = store.getRun(runId);
     // An import killed before its verdicts were all in stays `running`: the same command resumes it, and
     // only missing verdicts are asked for (model-judge verdicts are paid for; none is thrown away).
@@ -154,17 +158,22 @@ async function importCommand(flags: ImportFlags): Promise<number> {
         cases_total: records.length,
       });
     const caseIds = records.map((r) => sha256(JSON.stringify([fileSha, r.index])).slice(0, 16));
-    if (!resuming)
-      records.forEach((r, i) =>
-        store.putCase(caseRow(runId, caseIds[i] as string, r, source, target, attack)),
-      );
+    // Every case first (a large file is committed in several transactions: a resume adds the missing
+    // ones), then the verdicts, each stored as it arrives.
+    const stored = resuming ? store.caseStatuses(runId) : new Map<string, string>();
+    records.forEach((r, i) => {
+      const id = caseIds[i] as string;
+      if (!stored.has(id)) store.putCase(caseRow(runId, id, r, source, target, attack));
+    });
     store.flush();
     const summaries = [];
+    let kept = 0;
     for (const judge of built) {
       // Each verdict is stored as it arrives, so a kill loses only the calls in flight.
       const todo = records
         .map((_, i) => i)
         .filter((i) => !resuming || !store.judgedBy(runId, caseIds[i] as string).has(judge.id));
+      kept += records.length - todo.length;
       await runJudge(
         judge,
         todo.map((i) => records[i] as ResponseRecord),
@@ -186,16 +195,19 @@ async function importCommand(flags: ImportFlags): Promise<number> {
         attack,
         shapes,
         judges: summaries,
+        ...(resuming ? { resumed: true, verdicts_kept: kept } : {}),
         agreement,
       });
     } else {
       process.stdout.write(
         `imported ${records.length} responses as run ${runId} (target ${target}, attack ${attack}); ` +
+          `${resuming ? `resumed: ${kept} stored verdicts kept; ` : ''}` +
           `see: refusenik report ${runId} --db ${flags.db}\n`,
       );
     }
     return 0;
   } finally {
+    lease?.release();
     store.close();
     await models.close();
   }

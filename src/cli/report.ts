@@ -1,8 +1,8 @@
 import { writeFileAtomic } from '../util/atomic-write.js';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { DEFAULT_DB, RunStore, type RunRow } from '../store/store.js';
+import { observedStatus } from '../store/lease.js';
 import { asrRows, categoryAsrRows } from '../analysis/asr.js';
 import { judgeAgreement } from '../analysis/agreement.js';
 import { runPositions } from '../analysis/refusal-position.js';
@@ -48,7 +48,13 @@ export function registerReportCommand(program: Command): void {
       try {
         const run = store.findRun(runArg);
         if (!run) throw new InputError(`no run '${runArg}' in ${flags.db} (see: refusenik runs list)`);
-        const text = render(flags.format as Format, store, run, flags);
+        // A `running` run with no live writer reads `interrupted` (see store/lease.ts).
+        const text = render(
+          flags.format as Format,
+          store,
+          { ...run, status: observedStatus(store.leases, run) },
+          flags,
+        );
         if (flags.out) {
           writeFileAtomic(flags.out, text);
         } else process.stdout.write(text);

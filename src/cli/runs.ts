@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { InputError } from '../errors.js';
 import { DEFAULT_DB, RunStore } from '../store/store.js';
+import { RunBusyError, observedStatus } from '../store/lease.js';
 import { printJson } from './common.js';
 
 interface RunsFlags {
@@ -24,17 +25,19 @@ export function registerRunsCommand(program: Command): void {
           return {
             id: r.id,
             name: r.name,
-            status: r.status,
+            // A `running` run with no live writer was killed: it reads `interrupted` (see store/lease.ts).
+            status: observedStatus(store.leases, r),
             created_at: r.created_at,
             cases_total: r.cases_total,
             cases_done: c.ok,
             errors: c.errors,
+            verdicts: c.verdicts,
           };
         });
         if (flags.json) return printJson(rows);
         if (rows.length === 0) return void process.stdout.write(`no runs in ${flags.db}\n`);
         const t = new Table({
-          head: ['id', 'name', 'status', 'created', 'done', 'errors'],
+          head: ['id', 'name', 'status', 'created', 'done', 'errors', 'verdicts'],
           style: { head: [], border: [] },
         });
         for (const r of rows)
@@ -45,6 +48,7 @@ export function registerRunsCommand(program: Command): void {
             r.created_at.slice(0, 19),
             `${r.cases_done}/${r.cases_total}`,
             String(r.errors),
+            String(r.verdicts),
           ]);
         process.stdout.write(`${t.toString()}\n`);
       } finally {
@@ -62,10 +66,12 @@ export function registerRunsCommand(program: Command): void {
       try {
         const run = store.findRun(runArg);
         if (!run) throw new InputError(`no run '${runArg}' in ${flags.db} (see: refusenik runs list)`);
+        const holder = store.leases.liveHolder(run.id);
         const info = {
           id: run.id,
           name: run.name,
-          status: run.status,
+          status: observedStatus(store.leases, run),
+          ...(holder ? { writer: { pid: holder.pid, host: holder.host, since: holder.started_at } } : {}),
           created_at: run.created_at,
           updated_at: run.updated_at,
           config_file: run.config_file,
@@ -78,7 +84,8 @@ export function registerRunsCommand(program: Command): void {
         if (flags.json) return printJson(info);
         const c = info.counts;
         process.stdout.write(
-          `run ${info.id}${info.name ? ` (${info.name})` : ''}: ${info.status}\n` +
+          `run ${info.id}${info.name ? ` (${info.name})` : ''}: ${info.status}` +
+            `${holder ? ` (pid ${holder.pid} on ${holder.host} since ${holder.started_at})` : ''}\n` +
             `  created ${info.created_at}, updated ${info.updated_at}\n` +
             `  cases: ${c.ok} done, ${c.errors} errors, of ${info.cases_total}; ${c.verdicts} verdicts\n` +
             `  versions: ${JSON.stringify(info.versions)}\n`,
@@ -109,6 +116,8 @@ export function registerRunsCommand(program: Command): void {
       const store = RunStore.openExisting(flags.db);
       try {
         if (!store.getRun(runArg)) throw new InputError(`no run '${runArg}' in ${flags.db}`);
+        const holder = store.leases.liveHolder(runArg);
+        if (holder) throw new RunBusyError(runArg, holder);
         store.deleteRun(runArg);
         process.stdout.write(`deleted ${runArg}\n`);
       } finally {

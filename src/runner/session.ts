@@ -29,7 +29,18 @@ export interface StoredRunResult {
   status: 'complete' | 'interrupted';
 }
 
+// ---- one writer per run (issue 10 item 3): the run's lease is held while it runs; see store/lease.ts ----
 export async function executeStoredRun(o: StoredRunOptions): Promise<StoredRunResult> {
+  const lease = o.store.leases.acquire(o.runId);
+  try {
+    return await executeLeasedRun(o);
+  } finally {
+    lease.release();
+  }
+}
+// ---- end of lease ----
+
+async function executeLeasedRun(o: StoredRunOptions): Promise<StoredRunResult> {
   const { store, runId, plan } = o;
   if (!store.getRun(runId)) {
     store.createRun({

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { Generation, Verdict } from '../types.js';
 import { InputError } from '../errors.js';
 import { hasSecrets, redact, redactDeep } from '../util/secrets.js';
+import { RunLeases } from './lease.js';
 
 /**
  * The run store: one SQLite file (WAL) holding runs, their cases (prompt + response), every judge's verdict,
@@ -131,6 +132,8 @@ CREATE TABLE IF NOT EXISTS cache (
 
 export class RunStore {
   private readonly db: Database.Database;
+  /** Who is writing which run (one writer per run; see lease.ts). */
+  readonly leases: RunLeases;
   private queue: (() => void)[] = [];
   private flushScheduled = false;
   /** A failed background flush, rethrown by the next store call so it is never lost silently. */
@@ -163,6 +166,7 @@ export class RunStore {
       this.db.pragma('foreign_keys = ON');
       this.db.exec(SCHEMA);
       migrate(this.db);
+      this.leases = new RunLeases(this.db);
     } catch (err) {
       throw new InputError(`cannot open run store: ${(err as Error).message}`, { file });
     }
