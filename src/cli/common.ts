@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { parse as parseYamlScalar } from 'yaml';
 import { InputError } from '../errors.js';
 import { AtomicFile } from '../util/atomic-write.js';
+import { redact } from '../util/secrets.js';
 import type { DatasetSpec } from '../dataset/load.js';
 
 /** `--dataset` accepts a file path or `pack:<pack>/<file inside the pack>`. */
@@ -36,12 +37,12 @@ export function parseScalar(v: string): unknown {
   }
 }
 
-/** Writes JSON Lines to stdout for `-` (respecting back-pressure), else atomically to a file. */
+/** Writes JSON Lines to stdout for `-` (respecting back-pressure), else atomically to a file; secrets redacted. */
 export async function writeJsonl(out: string, rows: Iterable<unknown>): Promise<number> {
   let n = 0;
   if (out === '-') {
     for (const row of rows) {
-      if (!process.stdout.write(`${JSON.stringify(row)}\n`)) await once(process.stdout, 'drain');
+      if (!process.stdout.write(`${redact(JSON.stringify(row))}\n`)) await once(process.stdout, 'drain');
       n++;
     }
     return n;
@@ -50,7 +51,7 @@ export async function writeJsonl(out: string, rows: Iterable<unknown>): Promise<
   try {
     let chunk: string[] = [];
     for (const row of rows) {
-      chunk.push(`${JSON.stringify(row)}\n`);
+      chunk.push(`${redact(JSON.stringify(row))}\n`);
       n++;
       if (chunk.length >= 1024) {
         file.write(chunk.join(''));

@@ -2,6 +2,7 @@ import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import type { ResponseRecord } from '../dataset/responses.js';
 import type { Verdict } from '../types.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
+import { redact } from '../util/secrets.js';
 import type { Judge } from './judge.js';
 
 /**
@@ -45,7 +46,8 @@ export class VerdictJournal {
 
   add(rec: ResponseRecord, v: Verdict): void {
     if (v.error) return;
-    appendFileSync(this.file, `${JSON.stringify({ key: this.key(rec), verdict: v })}\n`);
+    // A judge model may echo a key or header value: the journal is redacted like the store.
+    appendFileSync(this.file, `${redact(JSON.stringify({ key: this.key(rec), verdict: v }))}\n`);
   }
 
   remove(): void {

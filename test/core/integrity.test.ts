@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir, writeFile } from '../helpers/cli.js';
@@ -128,6 +128,49 @@ judges: [keyword]
   });
 });
 
+describe('secrets of judge models', () => {
+  it('judge --out and import never write a judge model header value, even when the model echoes it', async () => {
+    writeFile(dir, 'answers.jsonl', '{"prompt": "say hello", "response": "Hello there."}\n');
+    const models = writeFile(
+      dir,
+      'judge-models.yaml',
+      `models:
+  echo-judge:
+    id: openai:echo
+    base_url: ${url}
+    retries: 0
+    headers: {X-Org: ${LITERAL_SECRET}}
+    headers_env: {X-Api-Key: MY_HEADER_VAR}
+`,
+    );
+    const env = { MY_HEADER_VAR: HEADER_SECRET };
+    const judgeArgs = ['--judge', 'qi2023', '--models', models, '--model', 'echo-judge', '--no-progress'];
+    const before = requests;
+    const out = path.join(dir, 'judge-verdicts.jsonl');
+    const judged = await runCli(
+      ['judge', '--input', path.join(dir, 'answers.jsonl'), ...judgeArgs, '--out', out],
+      { env },
+    );
+    // The model answered (echoing both values) but gave no score: an inconclusive verdict, raw text kept.
+    expect(requests).toBeGreaterThan(before);
+    const file = readFileSync(out, 'utf8');
+    expect(file).toContain('[redacted]');
+    expect(file + judged.stderr + judged.stdout).not.toContain(HEADER_SECRET);
+    expect(file + judged.stderr + judged.stdout).not.toContain(LITERAL_SECRET);
+
+    const db = path.join(dir, 'judge-secret.db');
+    const imported = await runCli(
+      ['import', '--input', path.join(dir, 'answers.jsonl'), ...judgeArgs, '--db', db, '--json'],
+      { env },
+    );
+    expect(imported.code, imported.stderr).toBe(0);
+    const bytes = storeBytes(db);
+    expect(bytes).toContain('[redacted]');
+    expect(bytes + imported.stdout + imported.stderr).not.toContain(HEADER_SECRET);
+    expect(bytes + imported.stdout + imported.stderr).not.toContain(LITERAL_SECRET);
+  });
+});
+
 describe('validation of paths, files and URLs', () => {
   it('rejects a pack file path that leaves the pack, with file, line and field', async () => {
     const cfg = writeFile(
@@ -215,6 +258,36 @@ judges: [keyword]
 });
 
 describe('atomic files', () => {
+  it('report --out that cannot be written fails, leaves the old report intact and no temporary file', async () => {
+    const db = path.join(dir, 'secret.db');
+    const id = JSON.parse((await runCli(['runs', 'list', '--db', db, '--json'])).stdout) as { id: string }[];
+    const runId = id[0]?.id as string;
+    const out = path.join(dir, 'kept.md');
+    writeFileSync(out, 'the old report\n');
+    // Rendering fails (no such tokenizer) after the store was read: nothing is written over the old file.
+    const bad = await runCli([
+      'report',
+      runId,
+      '--db',
+      db,
+      '--out',
+      out,
+      '--tokenizer',
+      path.join(dir, 'none'),
+    ]);
+    expect(bad.code).not.toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe('the old report\n');
+    // The final rename fails (the target is a folder): the error is reported and the temporary file removed.
+    const folder = path.join(dir, 'a-folder.md');
+    mkdirSync(folder);
+    const clash = await runCli(['report', runId, '--db', db, '--out', folder]);
+    expect(clash.code).not.toBe(0);
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    const ok = await runCli(['report', runId, '--db', db, '--out', out]);
+    expect(ok.code).toBe(0);
+    expect(readFileSync(out, 'utf8')).toMatch(/^# /);
+  });
+
   it('publishes a file only on commit; an aborted write leaves the old file intact', () => {
     const file = path.join(dir, 'atomic.txt');
     writeFileAtomic(file, 'old contents\n');
