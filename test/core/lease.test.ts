@@ -115,6 +115,45 @@ describe('one writer per run', () => {
   }, 120_000);
 });
 
+describe('one writer per import', () => {
+  it('a second import of the same file is refused while the first is judging; after a kill it resumes', async () => {
+    const judgeServer = await new MockServer({ latencyMs: 200, script: 'judge' }).start();
+    try {
+      const lines = Array.from({ length: 20 }, (_, i) =>
+        JSON.stringify({ prompt: `import goal ${i}`, response: `Sure, part ${i}` }),
+      );
+      const input = writeFile(dir, 'answers.jsonl', `${lines.join('\n')}\n`);
+      const db = path.join(dir, 'import.db');
+      const args = ['import', '--input', input, '--judge', 'qi2023', '--model', 'openai:judge'];
+      args.push('--base-url', judgeServer.url, '--concurrency', '1', '--db', db, '--json', '--no-progress');
+      const first = spawnCli(args);
+      const firstDone = collect(first, 60_000);
+      await waitFor(() => judgeServer.stats.requests >= 2);
+      const second = await runCli(args);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(
+        `being written by another process: pid ${first.pid} on ${os.hostname()}`,
+      );
+      first.kill('SIGKILL');
+      await firstDone;
+      const sent = judgeServer.stats.requests;
+      const list = JSON.parse((await runCli(['runs', 'list', '--db', db, '--json'])).stdout) as {
+        status: string;
+      }[];
+      expect(list[0]?.status).toBe('interrupted');
+      const third = await runCli(args);
+      expect(third.code, third.stderr).toBe(0);
+      const out = JSON.parse(third.stdout) as { resumed?: boolean; verdicts_kept?: number };
+      expect(out.resumed).toBe(true);
+      expect(out.verdicts_kept).toBeGreaterThan(0);
+      // Only the verdicts not stored before the kill were asked for.
+      expect(judgeServer.stats.requests - sent).toBe(20 - (out.verdicts_kept as number));
+    } finally {
+      await judgeServer.close();
+    }
+  }, 90_000);
+});
+
 describe('lease rules', () => {
   it('a live holder refuses, a stale heartbeat or a dead pid on this host expires, release frees', () => {
     const store = RunStore.open(path.join(dir, 'unit.db'));
