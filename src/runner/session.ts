@@ -33,7 +33,8 @@ export interface StoredRunResult {
 export async function executeStoredRun(o: StoredRunOptions): Promise<StoredRunResult> {
   const lease = o.store.leases.acquire(o.runId);
   try {
-    return await executeLeasedRun(o);
+    // A holder that stalled past the lease's expiry and was taken over stops like an interrupted run.
+    return await executeLeasedRun({ ...o, signal: AbortSignal.any([o.signal, lease.signal]) });
   } finally {
     lease.release();
   }

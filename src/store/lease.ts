@@ -127,8 +127,11 @@ export class RunLeases {
 /** A held lease: heartbeats until released. */
 export class RunLease {
   private timer: NodeJS.Timeout | undefined;
+  private readonly lostController = new AbortController();
   /** True once another process took the lease over (this one stalled past the stale limit). */
   lost = false;
+  /** Aborted when the lease is lost: the holder stops writing, the new holder carries on. */
+  readonly signal = this.lostController.signal;
 
   constructor(
     private readonly db: Database.Database,
@@ -154,8 +157,9 @@ export class RunLease {
       if (r.changes === 0) {
         this.lost = true;
         process.stderr.write(
-          `refusenik: warning: the lease on run ${this.row.run_id} was taken over by another process\n`,
+          `refusenik: the lease on run ${this.row.run_id} was taken over by another process; stopping\n`,
         );
+        this.lostController.abort();
       }
     } catch {
       // A busy store: the next beat retries; a lease only expires after many missed beats.
@@ -173,10 +177,11 @@ export class RunLease {
 }
 
 /**
- * The status to show for a run: a run stored as `running` with no live writer was killed or lost its
- * machine, and reads `interrupted` (its stored status is left as is; the next writer resumes it).
+ * The status to show for a run: a run with a live writer is `running`; one stored as `running` with no live
+ * writer was killed or lost its machine, and reads `interrupted` (its stored status is left as is; the next
+ * writer resumes it).
  */
 export function observedStatus(leases: RunLeases, run: Pick<RunRow, 'id' | 'status'>): RunStatus {
-  if (run.status !== 'running') return run.status;
-  return leases.liveHolder(run.id) ? 'running' : 'interrupted';
+  if (leases.liveHolder(run.id)) return 'running';
+  return run.status === 'running' ? 'interrupted' : run.status;
 }

@@ -161,6 +161,8 @@ describe('lease rules', () => {
       const lease = store.leases.acquire('run-a');
       expect(() => store.leases.acquire('run-a')).toThrow(RunBusyError);
       expect(observedStatus(store.leases, { id: 'run-a', status: 'running' })).toBe('running');
+      // A finished run resumed by a live writer (e.g. a re-import) is running again.
+      expect(observedStatus(store.leases, { id: 'run-a', status: 'interrupted' })).toBe('running');
       // Another run is independent.
       store.leases.acquire('run-b').release();
       lease.release();
@@ -184,6 +186,7 @@ describe('lease rules', () => {
       conn.prepare("UPDATE run_leases SET token = 'someone-else' WHERE run_id = ?").run('run-c');
       taken.beat();
       expect(taken.lost).toBe(true);
+      expect(taken.signal.aborted).toBe(true);
       taken.release();
       expect(store.leases.holder('run-c')?.token).toBe('someone-else');
       conn.close();
