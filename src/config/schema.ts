@@ -52,6 +52,9 @@ export const TargetSpec = z.strictObject({
 });
 export type TargetSpec = z.infer<typeof TargetSpec>;
 
+/** A data pack's name: a single folder name, so `pack:` cannot point outside the data folder. */
+export const PACK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
 /** True when a pack-relative path cannot leave its pack folder. */
 export function insidePack(file: string): boolean {
   const parts = file.split(/[\\/]+/);
@@ -62,7 +65,8 @@ const Int = z.number().int();
 
 export const DatasetConfig = z.strictObject({
   path: z.string().optional(),
-  pack: z.string().optional(),
+  /** A pack name: one folder of the data folder (no `/`, no `..`). */
+  pack: z.string().regex(PACK_NAME, 'expected a data pack name (see: refusenik data list)').optional(),
   /** A file inside the pack folder: no absolute paths, no `..` segments. */
   file: z
     .string()

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { insidePack } from '../config/schema.js';
+import { PACK_NAME, insidePack } from '../config/schema.js';
 import { InputError } from '../errors.js';
 import type { Behavior } from '../types.js';
 import { sha256 } from '../util/hash.js';
@@ -50,6 +50,12 @@ export function resolveDatasetFile(spec: DatasetSpec, ctx: LoadContext): { file:
     return { file, source: spec.path };
   }
   if (spec.pack !== undefined && spec.file !== undefined) {
+    if (!PACK_NAME.test(spec.pack)) {
+      throw new InputError('expected a data pack name (see: refusenik data list)', {
+        file: spec.pack,
+        field: 'dataset.pack',
+      });
+    }
     const root = path.resolve(ctx.dataDir, spec.pack);
     const file = path.resolve(root, spec.file);
     if (!insidePack(spec.file) || !file.startsWith(root + path.sep)) {

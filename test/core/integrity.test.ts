@@ -185,6 +185,43 @@ judges: [keyword]
     const r = await runCli(['run', cfg, '--dry-run', '--db', path.join(dir, 't.db')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/traversal\.yaml:1: dataset\.file: a pack file path must stay inside the pack/);
+    // The pack name cannot climb out of the data folder either, in a config or in a `pack:` argument.
+    const cfg2 = writeFile(
+      dir,
+      'pack-name.yaml',
+      `attacks: [plain]
+targets: [{id: mock:comply}]
+dataset: {pack: ../../../etc, file: passwd}
+judges: [keyword]
+`,
+    );
+    const r2 = await runCli(['run', cfg2, '--dry-run', '--db', path.join(dir, 't.db')]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/pack-name\.yaml:3: dataset\.pack: expected a data pack name/);
+    const out = path.join(dir, 'escaped.jsonl');
+    const r3 = await runCli([
+      'prompts',
+      '--attack',
+      'plain',
+      '--dataset',
+      'pack:../etc/passwd',
+      '--out',
+      out,
+    ]);
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toMatch(/dataset\.pack: expected a data pack name/);
+    const r4 = await runCli([
+      'prompts',
+      '--attack',
+      'plain',
+      '--dataset',
+      'pack:codeattack/../../x',
+      '--out',
+      out,
+    ]);
+    expect(r4.code).toBe(2);
+    expect(r4.stderr).toMatch(/dataset\.file: a pack file path must stay inside the pack/);
+    expect(existsSync(out)).toBe(false);
   });
 
   it('rejects an ftp:// base_url at validation, with line and field', async () => {
