@@ -56,6 +56,8 @@ export interface Generation {
   model?: string;
   /** Prompt and/or completion token logprobs, when requested and supported. */
   logprobs?: TokenLogprob[];
+  /** The answer was longer than the size cap and was cut (finishReason `size_cap`); never cached. */
+  truncated?: boolean;
 }
 
 /** One judge's decision about one response. */

@@ -22,6 +22,8 @@ interface RunFlags {
   progress: boolean;
   dryRun?: boolean;
   set?: string[];
+  allowErrors?: boolean;
+  maxCost?: number;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -45,9 +47,23 @@ export function registerRunCommand(program: Command): void {
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option('--dry-run', 'validate the config and print the plan (cases, requests) without calling any model')
+    .option('--allow-errors', 'exit 0 even when some cases ended in error (status incomplete)')
+    .option(
+      '--max-cost <usd>',
+      'stop cleanly once the run (all invocations) has spent this many USD (prices: in the config); resumable',
+      (v: string) => {
+        const n = Number(v);
+        if (!Number.isFinite(n) || n < 0)
+          throw new InputError(`--max-cost wants a number of USD, got '${v}'`);
+        return n;
+      },
+    )
     .addHelpText(
       'after',
-      '\nExit codes: 0 done, 1 runtime failure (e.g. unreachable target), 2 bad config or data, 130 interrupted.\n' +
+      '\nStatus: complete (every case answered), incomplete (some cases errored, or --max-cost stopped it),\n' +
+        'failed (an endpoint failed too often in a row: its circuit opened), interrupted (Ctrl-C, or killed).\n' +
+        'Exit codes: 0 complete, 1 failed or incomplete (0 for incomplete with --allow-errors), 2 bad config or\n' +
+        'data, 130 interrupted. Every status but complete resumes with the same command.\n' +
         'Example config: examples/quickstart.yaml',
     )
     .action(async (configArg: string | undefined, flags: RunFlags) => {
@@ -91,6 +107,8 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
       baseDir,
       env: process.env,
       dryRun: flags.dryRun === true,
+      useCache: flags.cache,
+      maxCostUsd: flags.maxCost,
     });
     try {
       let runId = resumed?.id ?? runIdFor(config, plan.datasetSha256);
@@ -128,6 +146,8 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
       }
       const { outcome, status } = result;
       const counts = store.counts(runId);
+      const errorGroups = store.errorGroups(runId);
+      const usage = plan.calls.usageByRole();
       const rows = asrRows(
         store,
         runId,
@@ -143,6 +163,10 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
         skipped: outcome.skipped,
         requests_sent: outcome.sent,
         requests_cached: outcome.cached,
+        ...(outcome.halted ? { stopped: outcome.halted } : {}),
+        error_groups: errorGroups,
+        usage,
+        cost_usd: Number(plan.calls.spent().toFixed(6)),
         timing: runTiming(started, cpuStart),
         rows,
       };
@@ -155,11 +179,25 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
           `run ${runId}: ${status}; ${counts.ok}/${plan.casesTotal} cases done, ${counts.errors} errors, ` +
             `${outcome.sent} requests sent, ${outcome.cached} from cache\n`,
         );
-        if (outcome.interrupted)
+        for (const u of usage) {
+          process.stdout.write(
+            `  ${u.role}: ${u.requests} calls (${u.cached} cached, ${u.errors} failed), ` +
+              `${u.prompt_tokens} + ${u.completion_tokens} tokens, ${u.cost_usd.toFixed(4)} USD\n`,
+          );
+        }
+        for (const g of errorGroups)
+          process.stdout.write(`  ${g.count} x ${g.kind}, e.g.: ${g.example.slice(0, 200)}\n`);
+        if (outcome.halted) process.stdout.write(`stopped: ${outcome.halted.message}\n`);
+        if (status !== 'complete')
           process.stdout.write(`resume with: refusenik run --resume ${runId} --db ${flags.db}\n`);
         else process.stdout.write(`report: refusenik report ${runId} --db ${flags.db} --format md\n`);
       }
-      return outcome.interrupted ? 130 : 0;
+      if (status !== 'complete' && flags.json && outcome.halted)
+        process.stderr.write(`refusenik: stopped: ${outcome.halted.message}\n`);
+      if (status === 'interrupted') return 130;
+      if (status === 'failed') return 1;
+      if (status === 'incomplete') return flags.allowErrors && !outcome.halted ? 0 : 1;
+      return 0;
     } finally {
       await plan.close();
     }

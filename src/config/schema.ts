@@ -5,6 +5,12 @@ import { z } from 'zod';
  * unknown keys are errors. Attack and judge options are validated by each attack/judge factory.
  */
 
+/** USD per million tokens. */
+export const Price = z.strictObject({
+  input_per_mtok: z.number().min(0),
+  output_per_mtok: z.number().min(0),
+});
+
 /** One model endpoint: a target under attack, or an auxiliary model (judge, attacker). */
 export const TargetSpec = z.strictObject({
   /** `openai:<model>`, `anthropic:<model>`, `replay:<file>`, `llamacpp:<file.gguf>`, `mock:<script>`. */
@@ -37,8 +43,24 @@ export const TargetSpec = z.strictObject({
   /** Extra request-body fields merged into every request (e.g. vLLM's `continue_final_message`). */
   extra_body: z.record(z.string(), z.unknown()).optional(),
   concurrency: z.number().int().positive().max(4096).optional(),
-  /** Per-attempt request timeout. */
+  /**
+   * Time from sending a request to its first response byte (default 120). Counted from when the request
+   * is sent, never while it waits for a concurrency slot. A stream that keeps sending is never cut by it.
+   */
   timeout_s: z.number().positive().optional(),
+  /** TCP/TLS connect timeout (default 10). */
+  connect_timeout_s: z.number().positive().optional(),
+  /** Longest silence between two chunks of a streamed (or slow) body (default 60). */
+  idle_timeout_s: z.number().positive().optional(),
+  /** Optional total deadline per attempt, however much progress the stream makes. */
+  deadline_s: z.number().positive().optional(),
+  /** Longest total time spent retrying one request before it fails (default 120). */
+  retry_budget_s: z.number().positive().optional(),
+  /** Requests and tokens per minute this endpoint may take (sliding one-minute window). */
+  rpm: z.number().int().positive().optional(),
+  tpm: z.number().int().positive().optional(),
+  /** This endpoint's price; else the config's `prices` table by target id or model name. */
+  price: Price.optional(),
   /** Retries after the first attempt (429, 5xx, timeouts, connection resets). */
   retries: z.number().int().min(0).max(20).optional(),
   /** Base of the exponential backoff, in seconds (jittered; a Retry-After header wins). */
@@ -98,5 +120,11 @@ export const RunConfig = z.strictObject({
   models: z.record(z.string(), TargetSpec).optional(),
   /** Samples per case (each a separate request; cached separately). */
   samples: Int.positive().max(100).optional(),
+  /** USD per million tokens by target id (`openai:gpt-4o`) or model name (`gpt-4o`). */
+  prices: z.record(z.string(), Price).optional(),
+  /** Consecutive failed calls of one endpoint that stop the run (default 10; 0 = never). */
+  circuit_breaker: Int.min(0).optional(),
+  /** Answers longer than this are cut and flagged (bytes, default 1 MB). */
+  max_response_bytes: Int.positive().optional(),
 });
 export type RunConfig = z.infer<typeof RunConfig>;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { errorMessage } from '../errors.js';
-import type { Target } from '../target/target.js';
+import { TargetError, type Target } from '../target/target.js';
 import type { ChatMessage, Verdict } from '../types.js';
 import { sha256 } from '../util/hash.js';
 import { matchingBrace } from '../util/json-text.js';
@@ -80,6 +80,8 @@ export async function askJudge(
     return { text: gen.text };
   } catch (err) {
     if (opts.signal?.aborted) throw err;
+    // The run itself must stop (circuit open, budget spent): not this verdict's failure alone.
+    if (err instanceof TargetError && (err.kind === 'circuit' || err.kind === 'budget')) throw err;
     return { error: `judge model failed: ${errorMessage(err)}` };
   }
 }

@@ -12,6 +12,7 @@ import type { Target } from '../target/target.js';
 import { TargetSpec as TargetSpecSchema } from '../config/schema.js';
 import { parseWith } from '../config/validate.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
+import { ModelCalls, type CallRole, type EndpointLimits } from '../service/model-calls.js';
 
 /**
  * Everything a run needs, built from a validated config: the behaviors, attack variants, targets, judges and
@@ -24,8 +25,10 @@ export interface RunPlan {
   attacks: Attack[];
   targets: Target[];
   judges: Judge[];
-  /** Auxiliary models by config name, created on first use. */
+  /** Auxiliary models by config name, created on first use (attacker role). */
   model(name: string, path: string): Target;
+  /** The model-call service every target, attacker and judge call goes through. */
+  calls: ModelCalls;
   samples: number;
   seed: number;
   datasetSha256: string;
@@ -47,6 +50,10 @@ export interface PlanContext {
   env: NodeJS.ProcessEnv;
   /** A dry run: targets are built to validate them but never called, so missing API keys are allowed. */
   dryRun?: boolean;
+  /** Response cache on (default) or off (`--no-cache`). */
+  useCache?: boolean;
+  /** `--max-cost`: USD budget for the whole run (every invocation). */
+  maxCostUsd?: number;
 }
 
 export function buildPlan(config: RunConfig, ctx: PlanContext): RunPlan {
@@ -60,13 +67,29 @@ export function buildPlan(config: RunConfig, ctx: PlanContext): RunPlan {
   const attacks = config.attacks.flatMap((spec, i) => createAttacks(spec, attackEnv, `attacks[${i}]`));
   uniqueBy(attacks, (a) => `${a.name}/${a.variant}`, 'attacks', 'attack variant');
 
+  const calls = new ModelCalls({
+    useCache: ctx.useCache,
+    maxCostUsd: ctx.maxCostUsd,
+    prices: config.prices,
+    breakerThreshold: config.circuit_breaker,
+    maxResponseBytes: config.max_response_bytes,
+  });
   const targetEnv = { env: ctx.env, baseDir: ctx.baseDir, keyOptional: ctx.dryRun === true };
-  const targets = config.targets.map((spec, i) => createTarget(spec, targetEnv, `targets[${i}]`));
+  const opened: Target[] = [];
+  const build = (spec: TargetSpec, path: string, role: CallRole, source: string): Target => {
+    const raw = createTarget(spec, targetEnv, path);
+    opened.push(raw);
+    return calls.wrap(raw, role, source, limitsOf(spec));
+  };
+  const targets = config.targets.map((spec, i) => build(spec, `targets[${i}]`, 'target', 'target'));
   uniqueBy(targets, (t) => t.id, 'targets', 'target (give one a `label`)');
 
+  // A config model serves attackers (`attacker:<name>`) and judges (`judge:<name>`): one wrapper per role,
+  // one endpoint state (limiter, breaker) for both.
   const models = new Map<string, Target>();
-  const model = (name: string, path: string): Target => {
-    let t = models.get(name);
+  const model = (name: string, path: string, role: CallRole = 'attacker'): Target => {
+    const key = `${role}\u0000${name}`;
+    let t = models.get(key);
     if (!t) {
       const spec = config.models?.[name];
       if (!spec) {
@@ -76,17 +99,17 @@ export function buildPlan(config: RunConfig, ctx: PlanContext): RunPlan {
           { field: path },
         );
       }
-      t = createTarget(spec, targetEnv, `models.${name}`);
-      models.set(name, t);
+      t = build(spec, `models.${name}`, role, `${role}:${name}`);
+      models.set(key, t);
     }
     return t;
   };
   const judgeEnv = {
     dataDir: ctx.dataDir,
     model: (spec: unknown, path: string): Target => {
-      if (typeof spec === 'string') return model(spec, path);
+      if (typeof spec === 'string') return model(spec, path, 'judge');
       const inline: TargetSpec = parseWith(TargetSpecSchema, spec, [path]);
-      return createTarget(inline, targetEnv, path);
+      return build(inline, path, 'judge', `judge:${path}`);
     },
   };
   const judges = config.judges.map((spec, i) => createJudge(spec, judgeEnv, `judges[${i}]`));
@@ -100,12 +123,13 @@ export function buildPlan(config: RunConfig, ctx: PlanContext): RunPlan {
     targets,
     judges,
     model,
+    calls,
     samples,
     seed,
     datasetSha256,
     casesTotal: behaviors.length * attacks.length * targets.length * samples,
     async close() {
-      await Promise.all([...targets, ...models.values()].map((t) => t.close?.()));
+      await Promise.all(opened.map((t) => t.close?.()));
     },
   };
 }
@@ -129,6 +153,16 @@ export function* casesFor(plan: RunPlan, target: Target): Generator<PlannedCase>
 /** The run id: a hash of the config and the dataset's content, so re-running the same command resumes. */
 export function runIdFor(config: RunConfig, datasetSha256: string): string {
   return `run-${sha256(canonicalJson({ config, dataset: datasetSha256 })).slice(0, 12)}`;
+}
+
+/** The service's per-endpoint limits from a target spec. */
+export function limitsOf(spec: TargetSpec): Partial<EndpointLimits> {
+  return {
+    ...(spec.concurrency !== undefined ? { concurrency: spec.concurrency } : {}),
+    ...(spec.rpm !== undefined ? { rpm: spec.rpm } : {}),
+    ...(spec.tpm !== undefined ? { tpm: spec.tpm } : {}),
+    ...(spec.price !== undefined ? { price: spec.price } : {}),
+  };
 }
 
 function toDatasetSpec(d: RunConfig['dataset']): DatasetSpec {

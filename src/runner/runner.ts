@@ -5,7 +5,6 @@ import { emptyCase, type CaseRow, type RunStore } from '../store/store.js';
 import { TargetError, type Target } from '../target/target.js';
 import type { Behavior, Verdict } from '../types.js';
 import { hashString } from '../util/random.js';
-import { ObservedTarget } from './observed.js';
 import { casesFor, type PlannedCase, type RunPlan } from './plan.js';
 
 /**
@@ -35,6 +34,8 @@ export interface RunOutcome extends Progress {
   /** Target requests actually sent in this invocation (not cached). */
   sent: number;
   cached: number;
+  /** Set when the run stopped itself: an endpoint's circuit opened, or `--max-cost` was spent. */
+  halted?: { kind: 'circuit' | 'budget'; message: string };
 }
 
 export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<RunOutcome> {
@@ -53,14 +54,15 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
   let cached = 0;
   let fatal: Error | undefined;
 
-  const observed = new Map<Target, ObservedTarget>();
-  const observe = (t: Target, role: string): ObservedTarget => {
-    let o = observed.get(t);
-    if (!o) {
-      o = new ObservedTarget(t, store, runId, role, opts.useCache);
-      observed.set(t, o);
-    }
-    return o;
+  // Every call of the plan's targets, attackers and judges is cached and logged in this run.
+  plan.calls.bind(store, runId, opts.useCache);
+  /** Why the run stopped early: an endpoint's circuit opened, or the cost budget is spent. */
+  let halted: TargetError | undefined;
+  const halts = (err: unknown): boolean => {
+    if (!(err instanceof TargetError) || (err.kind !== 'circuit' && err.kind !== 'budget')) return false;
+    halted ??= err;
+    stop.abort();
+    return true;
   };
   const judgeById = new Map(plan.judges.map((j) => [j.id, j]));
   // What earlier invocations finished, read once: a fresh case then costs no query at all.
@@ -68,6 +70,7 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
 
   const runCase = async (c: PlannedCase, successes: { n: number }): Promise<void> => {
     const caseAbort = new AbortController();
+    plan.calls.tagCase(caseAbort.signal, c.id);
     inflight.add(caseAbort);
     try {
       await runCaseWith(c, successes, caseAbort.signal);
@@ -85,12 +88,10 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
     let row = status === 'ok' ? store.getCase(runId, c.id) : undefined;
     const fresh = row === undefined;
     if (fresh) {
-      const target = observe(c.target, 'target').forCase(c.id);
       const trace: Record<string, unknown>[] = [];
       const ctx: AttackContext = {
-        target,
-        model: (name) =>
-          observe(plan.model(name, `attack ${c.attack.name}`), `attacker:${name}`).forCase(c.id),
+        target: c.target,
+        model: (name) => plan.model(name, `attack ${c.attack.name}`),
         judge: (input, name) => judgeFor(input, name, signal),
         signal,
         seed: hashString(`${plan.seed}:${c.id}`),
@@ -104,7 +105,7 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
         successes.n++;
         row = okRow(runId, c, result, trace);
       } catch (err) {
-        if (stop.signal.aborted) return;
+        if (halts(err) || stop.signal.aborted) return;
         if (!(err instanceof TargetError)) throw err;
         if (successes.n === 0 && isFatal(err)) {
           fatal ??= new RuntimeFailure(`target ${c.target.id}: ${err.message}`);
@@ -121,7 +122,13 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
       const input = judgeInput(c.behavior, row);
       for (const judge of plan.judges) {
         if (have.has(judge.id)) continue;
-        const verdict = await judgeSafely(judge.id, input, signal);
+        let verdict: Verdict;
+        try {
+          verdict = await judgeSafely(judge.id, input, signal);
+        } catch (err) {
+          if (halts(err)) return;
+          throw err;
+        }
         if (stop.signal.aborted) return;
         store.putVerdict(runId, c.id, verdict);
       }
@@ -137,6 +144,7 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
     try {
       return await judge.judge(input, signal);
     } catch (err) {
+      if (halts(err)) throw err;
       return {
         judge: id,
         refusal: null,
@@ -171,7 +179,13 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
     store.flush();
   }
   if (fatal) throw fatal;
-  return { ...progress, interrupted: opts.signal.aborted, sent, cached };
+  return {
+    ...progress,
+    interrupted: opts.signal.aborted,
+    sent,
+    cached,
+    ...(halted ? { halted: { kind: halted.kind as 'circuit' | 'budget', message: halted.message } } : {}),
+  };
 }
 
 /** Single-turn attacks send their prompt once; search attacks drive the target themselves. */

@@ -26,7 +26,11 @@ export interface StoredRunOptions {
 
 export interface StoredRunResult {
   outcome: RunOutcome;
-  status: 'complete' | 'interrupted';
+  /**
+   * complete: every case answered; incomplete: some cases errored, or `--max-cost` stopped it (resumable);
+   * failed: an endpoint's circuit opened (resumable once it works); interrupted: Ctrl-C or a lost lease.
+   */
+  status: 'complete' | 'incomplete' | 'failed' | 'interrupted';
 }
 
 // ---- one writer per run (issue 10 item 3): the run's lease is held while it runs; see store/lease.ts ----
@@ -72,7 +76,14 @@ async function executeLeasedRun(o: StoredRunOptions): Promise<StoredRunResult> {
   } finally {
     bar.stop();
   }
-  const status = outcome.interrupted ? 'interrupted' : 'complete';
+  const errors = store.counts(runId).errors;
+  const status: StoredRunResult['status'] = outcome.interrupted
+    ? 'interrupted'
+    : outcome.halted?.kind === 'circuit'
+      ? 'failed'
+      : outcome.halted || errors > 0
+        ? 'incomplete'
+        : 'complete';
   store.updateRun(runId, { status });
   return { outcome, status };
 }

@@ -20,7 +20,15 @@ export const DEFAULT_DB = path.join('.refusenik', 'runs.db');
 const SCHEMA_VERSION = 1;
 const FLUSH_ROWS = 2000;
 
-export type RunStatus = 'running' | 'interrupted' | 'complete' | 'failed' | 'imported';
+export type RunStatus = 'running' | 'interrupted' | 'complete' | 'incomplete' | 'failed' | 'imported';
+
+/** Errors of one kind in a run, with one example message. */
+export interface ErrorGroup {
+  /** `target:<kind>` for failed cases (http, timeout, network, protocol...), `judge:<id>` for failed verdicts. */
+  kind: string;
+  count: number;
+  example: string;
+}
 
 export interface RunRow {
   id: string;
@@ -63,6 +71,17 @@ export interface CaseRow {
   created_at: string;
 }
 
+export interface RequestSummaryRow {
+  role: string;
+  target: string;
+  requests: number;
+  cached: number;
+  errors: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_usd: number;
+}
+
 export interface VerdictRow {
   run_id: string;
   case_id: string;
@@ -79,11 +98,36 @@ export interface VerdictRow {
   created_at: string;
 }
 
+/** A person's label for one case of a run (the per-run audit, `refusenik label`). */
+export interface LabelRow {
+  run_id: string;
+  case_id: string;
+  label: 'harmful' | 'safe';
+  labeller: string;
+  created_at: string;
+}
+
+/** A judge measured against human labels (`refusenik judge validate`). */
+export interface ValidationRow {
+  /** sha256 of the judge's canonical configuration (judge/config-key in cli/validate.ts). */
+  config_hash: string;
+  labels_sha256: string;
+  judge_id: string;
+  config_json: string;
+  labels_source: string;
+  task: string;
+  /** The `--json` object of `judge validate`. */
+  result_json: string;
+  created_at: string;
+}
+
 export interface RequestLog {
   run_id: string;
   case_id: string | null;
-  /** Who asked: the target under attack, a judge, an attacker model. */
+  /** Who asked: `target` (under attack), `attacker` or `judge`. */
   role: string;
+  /** Which one: the judge or attacker instance (`judge:qi2023`, `attacker:pair`), or `target`. */
+  source: string;
   target: string;
   cached: number;
   status: 'ok' | 'error';
@@ -92,6 +136,8 @@ export interface RequestLog {
   finish_reason: string | null;
   prompt_tokens: number | null;
   completion_tokens: number | null;
+  /** USD, from the price table (0 when the model has no price or the answer came from the cache). */
+  cost_usd: number;
   error: string | null;
 }
 
@@ -122,11 +168,23 @@ CREATE TABLE IF NOT EXISTS verdicts (
 CREATE TABLE IF NOT EXISTS requests (
   id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, case_id TEXT, role TEXT NOT NULL, target TEXT NOT NULL,
   cached INTEGER NOT NULL, status TEXT NOT NULL, latency_ms REAL, attempts INTEGER, finish_reason TEXT,
-  prompt_tokens INTEGER, completion_tokens INTEGER, error TEXT, created_at TEXT NOT NULL
+  prompt_tokens INTEGER, completion_tokens INTEGER, error TEXT, created_at TEXT NOT NULL,
+  source TEXT, cost_usd REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS requests_run ON requests(run_id, case_id);
 CREATE TABLE IF NOT EXISTS cache (
   key TEXT PRIMARY KEY, target TEXT NOT NULL, generation_json TEXT NOT NULL, created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS labels (
+  run_id TEXT NOT NULL, case_id TEXT NOT NULL, label TEXT NOT NULL CHECK (label IN ('harmful', 'safe')),
+  labeller TEXT NOT NULL, created_at TEXT NOT NULL,
+  PRIMARY KEY (run_id, case_id),
+  FOREIGN KEY (run_id, case_id) REFERENCES cases(run_id, case_id) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS judge_validations (
+  config_hash TEXT NOT NULL, labels_sha256 TEXT NOT NULL, judge_id TEXT NOT NULL, config_json TEXT NOT NULL,
+  labels_source TEXT NOT NULL, task TEXT NOT NULL, result_json TEXT NOT NULL, created_at TEXT NOT NULL,
+  PRIMARY KEY (config_hash, labels_sha256)
 );
 `;
 
@@ -198,10 +256,10 @@ export class RunStore {
       ),
       verdictsFor: this.db.prepare('SELECT * FROM verdicts WHERE run_id = ? AND case_id = ?'),
       logRequest: this.db.prepare(
-        `INSERT INTO requests (run_id, case_id, role, target, cached, status, latency_ms, attempts, finish_reason,
-           prompt_tokens, completion_tokens, error, created_at)
-         VALUES (@run_id, @case_id, @role, @target, @cached, @status, @latency_ms, @attempts, @finish_reason,
-           @prompt_tokens, @completion_tokens, @error, @created_at)`,
+        `INSERT INTO requests (run_id, case_id, role, source, target, cached, status, latency_ms, attempts, finish_reason,
+           prompt_tokens, completion_tokens, cost_usd, error, created_at)
+         VALUES (@run_id, @case_id, @role, @source, @target, @cached, @status, @latency_ms, @attempts, @finish_reason,
+           @prompt_tokens, @completion_tokens, @cost_usd, @error, @created_at)`,
       ),
       cacheGet: this.db.prepare('SELECT generation_json FROM cache WHERE key = ?'),
       cachePut: this.db.prepare(
@@ -372,35 +430,43 @@ export class RunStore {
     return { cases: c.cases, ok: c.ok ?? 0, errors: c.errors ?? 0, verdicts: v?.n ?? 0 };
   }
 
-  /** Requests per role and their token usage, for cost reporting. */
-  requestSummary(runId: string): {
-    role: string;
-    target: string;
-    requests: number;
-    cached: number;
-    errors: number;
-    prompt_tokens: number;
-    completion_tokens: number;
-  }[] {
+  /** Requests per role and target with their token usage and cost. */
+  requestSummary(runId: string): RequestSummaryRow[] {
     this.flush();
     return this.db
-      .prepare<
-        [string],
-        {
-          role: string;
-          target: string;
-          requests: number;
-          cached: number;
-          errors: number;
-          prompt_tokens: number;
-          completion_tokens: number;
-        }
-      >(
-        `SELECT role, target, COUNT(*) AS requests, SUM(cached) AS cached, SUM(status = 'error') AS errors,
-                COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens, COALESCE(SUM(completion_tokens), 0) AS completion_tokens
+      .prepare<[string], RequestSummaryRow>(
+        `SELECT role, target, COUNT(*) AS requests, COALESCE(SUM(cached), 0) AS cached,
+                COALESCE(SUM(status = 'error'), 0) AS errors,
+                COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens, COALESCE(SUM(completion_tokens), 0) AS completion_tokens,
+                COALESCE(SUM(cost_usd), 0) AS cost_usd
          FROM requests WHERE run_id = ? GROUP BY role, target ORDER BY role, target`,
       )
       .all(runId);
+  }
+
+  /** A run's errors grouped by kind, each with one example message (for the end-of-run summary). */
+  errorGroups(runId: string): ErrorGroup[] {
+    this.flush();
+    return this.db
+      .prepare<[string, string], ErrorGroup>(
+        `SELECT 'target:' || COALESCE(error_kind, '?') AS kind, COUNT(*) AS count, MIN(error) AS example
+         FROM cases WHERE run_id = ? AND status = 'error' GROUP BY error_kind
+         UNION ALL
+         SELECT 'judge:' || judge AS kind, COUNT(*) AS count, MIN(error) AS example
+         FROM verdicts WHERE run_id = ? AND error IS NOT NULL GROUP BY judge
+         ORDER BY count DESC`,
+      )
+      .all(runId, runId);
+  }
+
+  /** USD spent on a run's model calls so far (every invocation), for `--max-cost`. */
+  costSpent(runId: string): number {
+    this.flush();
+    return (
+      this.db
+        .prepare<[string], { c: number | null }>('SELECT SUM(cost_usd) AS c FROM requests WHERE run_id = ?')
+        .get(runId)?.c ?? 0
+    );
   }
 
   // ---- request log and response cache -----------------------------------------------------------------
@@ -419,6 +485,47 @@ export class RunStore {
     const json = JSON.stringify(redactDeep(gen));
     const now = new Date().toISOString();
     this.enqueue(() => this.stmt.cachePut.run(key, target, json, now));
+  }
+
+  // ---- audit labels and judge validations ------------------------------------------------------------
+
+  /** Stores (or replaces) a person's label for a case of a run. */
+  putLabel(row: Omit<LabelRow, 'created_at'>): void {
+    this.flush();
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO labels (run_id, case_id, label, labeller, created_at)
+         VALUES (@run_id, @case_id, @label, @labeller, @created_at)`,
+      )
+      .run({ ...row, created_at: new Date().toISOString() });
+  }
+
+  labelsFor(runId: string): LabelRow[] {
+    this.flush();
+    return this.db
+      .prepare<[string], LabelRow>('SELECT * FROM labels WHERE run_id = ? ORDER BY case_id')
+      .all(runId);
+  }
+
+  /** Stores a judge's measured figures, keyed by its configuration hash and the labels file's sha256. */
+  putValidation(row: Omit<ValidationRow, 'created_at'>): void {
+    this.flush();
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO judge_validations
+           (config_hash, labels_sha256, judge_id, config_json, labels_source, task, result_json, created_at)
+         VALUES (@config_hash, @labels_sha256, @judge_id, @config_json, @labels_source, @task, @result_json, @created_at)`,
+      )
+      .run({ ...row, created_at: new Date().toISOString() });
+  }
+
+  /** Every stored validation of one judge configuration, newest first. */
+  validationsFor(configHash: string): ValidationRow[] {
+    return this.db
+      .prepare<[string], ValidationRow>(
+        'SELECT * FROM judge_validations WHERE config_hash = ? ORDER BY created_at DESC, labels_source',
+      )
+      .all(configHash);
   }
 
   // ---- write queue ------------------------------------------------------------------------------------
@@ -472,6 +579,9 @@ function migrate(db: Database.Database): void {
       .prepare<[], { name: string }>(`PRAGMA table_info(${table})`)
       .all()
       .some((c) => c.name === column);
+  if (!has('requests', 'source')) db.exec('ALTER TABLE requests ADD COLUMN source TEXT');
+  if (!has('requests', 'cost_usd'))
+    db.exec('ALTER TABLE requests ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0');
   if (!has('verdicts', 'inconclusive'))
     db.exec('ALTER TABLE verdicts ADD COLUMN inconclusive INTEGER NOT NULL DEFAULT 0');
 }

@@ -12,7 +12,7 @@ import { expandSuite, type LoadedSuite } from './config.js';
 export interface SuiteRunResult {
   name: string;
   run_id: string;
-  status: 'complete' | 'interrupted' | 'planned';
+  status: 'complete' | 'incomplete' | 'failed' | 'interrupted' | 'planned';
   cases_total: number;
   cases_done: number;
   errors: number;

@@ -3,14 +3,14 @@ import type { TargetSpec } from '../config/schema.js';
 import {
   chatMessages,
   compact,
-  endpointIdentity,
+  endpointInfo,
   httpClientFor,
   mergeParams,
   resolveEndpoint,
   type Endpoint,
 } from './endpoint.js';
 import type { HttpClient } from './http.js';
-import { TargetError, type GenerateOptions, type Target } from './target.js';
+import { TargetError, type EndpointInfo, type GenerateOptions, type Target } from './target.js';
 
 const API_VERSION = '2023-06-01';
 
@@ -21,13 +21,13 @@ const API_VERSION = '2023-06-01';
 export class AnthropicTarget implements Target {
   readonly id: string;
   readonly concurrency: number;
-  readonly cacheIdentity: Record<string, unknown>;
+  readonly endpoint: EndpointInfo;
   private readonly http: HttpClient;
 
   constructor(private readonly ep: Endpoint) {
     this.id = ep.id;
     this.concurrency = ep.concurrency;
-    this.cacheIdentity = endpointIdentity('anthropic', ep);
+    this.endpoint = endpointInfo('anthropic', ep);
     this.http = httpClientFor(ep);
   }
 
@@ -77,14 +77,28 @@ export class AnthropicTarget implements Target {
 
     if (ep.stream) {
       body['stream'] = true;
-      const { events, attempts, latencyMs } = await this.http.postSse(url, body, headers, opts.signal);
+      // A finished Messages stream ends with a `message_stop` event.
+      const { events, attempts, latencyMs } = await this.http.postSse(
+        url,
+        body,
+        headers,
+        opts.signal,
+        (evs) =>
+          evs.some((e) => e.event === 'message_stop' || (e.data as StreamEvent)?.type === 'message_stop'),
+      );
       return fromStream(
         events.map((e) => e.data as StreamEvent),
         attempts,
         latencyMs,
       );
     }
-    const res = await this.http.postJson(url, body, headers, opts.signal);
+    // A finished Messages answer says why it stopped; one without stop_reason is not complete.
+    const res = await this.http.postJson(url, body, headers, opts.signal, (raw) => {
+      const m = raw as MessageBody;
+      if (!Array.isArray(m?.content)) throw new TargetError('response has no content', 'protocol');
+      if (!m.stop_reason)
+        throw new TargetError('response has no stop_reason: the answer may be incomplete', 'protocol');
+    });
     const b = res.body as MessageBody;
     if (!Array.isArray(b?.content))
       throw new TargetError('response has no content', 'protocol', undefined, res.attempts);
@@ -97,6 +111,10 @@ export class AnthropicTarget implements Target {
       cached: false,
       model: b.model,
     };
+  }
+
+  onRateLimited(listener: () => void): void {
+    this.http.onRateLimited(listener);
   }
 
   async close(): Promise<void> {

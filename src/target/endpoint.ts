@@ -3,7 +3,7 @@ import { addSecret } from '../util/secrets.js';
 import type { TargetSpec } from '../config/schema.js';
 import type { ChatMessage, Prompt } from '../types.js';
 import { DEFAULT_RETRY, HttpClient, type RetryPolicy } from './http.js';
-import { TargetError, type SamplingParams } from './target.js';
+import { TargetError, type EndpointInfo, type SamplingParams } from './target.js';
 
 /** What every HTTP provider needs, resolved from a TargetSpec and the environment. */
 export interface Endpoint {
@@ -18,6 +18,10 @@ export interface Endpoint {
   extraBody: Record<string, unknown>;
   concurrency: number;
   timeoutMs: number;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  deadlineMs: number | undefined;
+  retryBudgetMs: number;
   retry: RetryPolicy;
   stream: boolean;
   completionFallback: 'error' | 'prefill';
@@ -80,6 +84,10 @@ export function resolveEndpoint(
     extraBody: spec.extra_body ?? {},
     concurrency: spec.concurrency ?? 8,
     timeoutMs: (spec.timeout_s ?? 120) * 1000,
+    connectTimeoutMs: (spec.connect_timeout_s ?? 10) * 1000,
+    idleTimeoutMs: (spec.idle_timeout_s ?? 60) * 1000,
+    deadlineMs: spec.deadline_s !== undefined ? spec.deadline_s * 1000 : undefined,
+    retryBudgetMs: (spec.retry_budget_s ?? 120) * 1000,
     retry: {
       ...DEFAULT_RETRY,
       retries: spec.retries ?? DEFAULT_RETRY.retries,
@@ -93,21 +101,24 @@ export function resolveEndpoint(
 export function httpClientFor(ep: Endpoint): HttpClient {
   return new HttpClient({
     timeoutMs: ep.timeoutMs,
+    connectTimeoutMs: ep.connectTimeoutMs,
+    idleTimeoutMs: ep.idleTimeoutMs,
+    deadlineMs: ep.deadlineMs,
+    retryBudgetMs: ep.retryBudgetMs,
     retry: ep.retry,
     connections: ep.concurrency,
     secrets: ep.apiKey ? [ep.apiKey] : [],
   });
 }
 
-/** The cache key part of an endpoint: everything that changes answers, nothing secret. */
-export function endpointIdentity(provider: string, ep: Endpoint): Record<string, unknown> {
+/** What an HTTP endpoint sends: everything that changes answers, nothing secret. */
+export function endpointInfo(provider: string, ep: Endpoint): EndpointInfo {
   return {
     provider,
     baseUrl: ep.baseUrl,
     model: ep.model,
-    params: ep.params,
-    systemPrompt: ep.systemPrompt ?? null,
-    extraBody: ep.extraBody,
+    params: { ...ep.params, systemPrompt: ep.systemPrompt ?? null, extraBody: ep.extraBody },
+    cacheable: true,
   };
 }
 

@@ -25,11 +25,22 @@ export interface SseEvent {
 export const DEFAULT_RETRY: RetryPolicy = { retries: 5, baseDelayMs: 1000, maxDelayMs: 60_000 };
 
 export interface HttpOptions {
+  /** From sending a request to its response headers (first byte). Undici starts it once the request is on a socket. */
   timeoutMs: number;
+  /** TCP/TLS connect (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Longest silence between body chunks (default 60 s): a stream making progress is never cut. */
+  idleTimeoutMs?: number;
+  /** Optional total time per attempt, however much progress the stream makes. */
+  deadlineMs?: number;
+  /** Longest total time spent retrying one request (default 120 s): a dead server fails in bounded time. */
+  retryBudgetMs?: number;
   retry: RetryPolicy;
   connections: number;
   /** Values that must never appear in an error message (API keys). */
   secrets: string[];
+  /** Called on every HTTP 429 answer (the model-call service halves the endpoint's concurrency). */
+  onRateLimited?: () => void;
   /** Called before each retry with the wait chosen and why (for logs and tests). */
   onRetry?: (info: { attempt: number; delayMs: number; error: TargetError; fromRetryAfter: boolean }) => void;
 }
@@ -45,28 +56,43 @@ const RETRY_STATUS = new Set([408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 
 
 export class HttpClient {
   private readonly agent: Agent;
+  private rateLimitListeners: (() => void)[] = [];
 
   constructor(private readonly opts: HttpOptions) {
+    // Undici measures these from when the request is written to a socket, never while it waits in the
+    // pool, so queueing for a slot never eats an attempt's time.
     this.agent = new Agent({
       connections: opts.connections,
       keepAliveTimeout: 30_000,
-      // Timeouts are ours (per attempt, via AbortSignal); undici's defaults would cut long generations.
-      headersTimeout: 0,
-      bodyTimeout: 0,
+      connect: { timeout: opts.connectTimeoutMs ?? 10_000 },
+      headersTimeout: opts.timeoutMs,
+      bodyTimeout: opts.idleTimeoutMs ?? 60_000,
     });
+    if (opts.onRateLimited) this.rateLimitListeners.push(opts.onRateLimited);
   }
 
-  /** POST a JSON body and parse a JSON answer, retrying transient failures. */
+  /** Registers a listener for HTTP 429 answers (the model-call service's adaptive concurrency). */
+  onRateLimited(listener: () => void): void {
+    this.rateLimitListeners.push(listener);
+  }
+
+  /**
+   * POST a JSON body and parse a JSON answer, retrying transient failures. `check` runs inside the attempt
+   * and may throw a 'protocol' TargetError for an answer that is not complete (retried, never returned).
+   */
   async postJson(
     url: string,
     body: unknown,
     headers: Record<string, string>,
     signal?: AbortSignal,
+    check?: (body: unknown) => void,
   ): Promise<JsonResponse> {
     const r = await this.withRetries(signal, async (attemptSignal) => {
       const res = await this.send(url, body, headers, attemptSignal, 'application/json');
       const text = await res.body.text();
-      return { value: this.parseJson(text, url), status: res.statusCode };
+      const value = this.parseJson(text, url);
+      check?.(value);
+      return { value, status: res.statusCode };
     });
     return { body: r.value, attempts: r.attempts, latencyMs: r.latencyMs };
   }
@@ -79,15 +105,21 @@ export class HttpClient {
     url: string,
     body: unknown,
     headers: Record<string, string>,
-    signal?: AbortSignal,
+    signal: AbortSignal | undefined,
+    /** Did the stream end as the protocol says a finished answer ends? (`sawDone`: a `[DONE]` line came.) */
+    complete: (events: SseEvent[], sawDone: boolean) => boolean,
   ): Promise<{ events: SseEvent[]; attempts: number; latencyMs: number }> {
     const r = await this.withRetries(signal, async (attemptSignal) => {
       const res = await this.send(url, body, headers, attemptSignal, 'text/event-stream');
       const events: SseEvent[] = [];
       let malformed = false;
+      let sawDone = false;
       const parser = createParser({
         onEvent: (msg: EventSourceMessage) => {
-          if (msg.data === '[DONE]') return;
+          if (msg.data === '[DONE]') {
+            sawDone = true;
+            return;
+          }
           try {
             events.push({ data: JSON.parse(msg.data) as unknown, event: msg.event });
           } catch {
@@ -98,6 +130,9 @@ export class HttpClient {
       const decoder = new TextDecoder();
       for await (const chunk of res.body) parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
       if (malformed) throw new TargetError(`malformed SSE event from ${url}`, 'protocol');
+      // A stream cut before its end is a partial answer: an error, retried, never cached or judged.
+      if (!complete(events, sawDone))
+        throw new TargetError(`stream from ${url} ended before the answer was complete`, 'protocol');
       return { value: events, status: res.statusCode };
     });
     return { events: r.value, attempts: r.attempts, latencyMs: r.latencyMs };
@@ -111,7 +146,7 @@ export class HttpClient {
     url: string,
     body: unknown,
     headers: Record<string, string>,
-    signal: AbortSignal,
+    signal: AbortSignal | undefined,
     accept: string,
   ): Promise<Dispatcher.ResponseData> {
     const res = await request(url, {
@@ -119,9 +154,10 @@ export class HttpClient {
       dispatcher: this.agent,
       headers: { 'content-type': 'application/json', accept, ...headers },
       body: JSON.stringify(body),
-      signal,
+      ...(signal ? { signal } : {}),
     });
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    if (res.statusCode === 429) for (const l of this.rateLimitListeners) l();
     const text = await res.body.text().catch(() => '');
     throw new HttpStatusError(res.statusCode, this.scrub(serverMessage(text)), retryAfterMs(res.headers));
   }
@@ -137,31 +173,47 @@ export class HttpClient {
   /** Runs one attempt per try with its own timeout; returns the value and attempt statistics. */
   private async withRetries<T>(
     signal: AbortSignal | undefined,
-    attempt: (signal: AbortSignal) => Promise<{ value: T; status: number }>,
+    attempt: (signal: AbortSignal | undefined) => Promise<{ value: T; status: number }>,
   ): Promise<{ value: T; attempts: number; latencyMs: number }> {
-    const { retry, timeoutMs } = this.opts;
+    const { retry, deadlineMs } = this.opts;
+    const budgetMs = this.opts.retryBudgetMs ?? 120_000;
+    const first = performance.now();
     for (let n = 0; ; n++) {
       if (signal?.aborted) throw new TargetError('aborted', 'aborted', undefined, n);
-      // One controller per attempt, aborted by our timeout or the caller's signal. (AbortSignal.any and
-      // AbortSignal.timeout cost more per request and, on Node 20, keep dependent signals alive.)
-      const attemptController = new AbortController();
+      // Connect, first-byte and idle timeouts are undici's. Only an optional total deadline needs a timer
+      // and a controller of our own; without one the caller's signal goes straight through.
+      let attemptSignal = signal;
+      let timer: NodeJS.Timeout | undefined;
+      let onAbort: (() => void) | undefined;
       let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        attemptController.abort();
-      }, timeoutMs);
-      const onAbort = (): void => attemptController.abort();
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (deadlineMs !== undefined) {
+        const c = new AbortController();
+        timer = setTimeout(() => {
+          timedOut = true;
+          c.abort();
+        }, deadlineMs);
+        onAbort = (): void => c.abort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        attemptSignal = c.signal;
+      }
       const started = performance.now();
       try {
-        const { value } = await attempt(attemptController.signal);
+        const { value } = await attempt(attemptSignal);
         return { value, attempts: n + 1, latencyMs: performance.now() - started };
       } catch (err) {
-        const failure = this.classify(err, signal, timedOut, timeoutMs, n + 1);
+        const failure = this.classify(err, signal, timedOut, deadlineMs ?? 0, n + 1);
         if (!failure.retryable || n >= retry.retries) throw failure.error;
         const backoff = Math.min(retry.maxDelayMs, Math.random() * retry.baseDelayMs * 2 ** n);
         const delayMs =
           failure.retryAfterMs !== undefined ? Math.min(failure.retryAfterMs, retry.maxDelayMs) : backoff;
+        if (performance.now() - first + delayMs > budgetMs) {
+          throw new TargetError(
+            `${failure.error.message} (gave up after ${n + 1} attempts: retry budget of ${budgetMs / 1000} s spent)`,
+            failure.error.kind,
+            failure.error.status,
+            n + 1,
+          );
+        }
         this.opts.onRetry?.({
           attempt: n + 1,
           delayMs,
@@ -170,8 +222,8 @@ export class HttpClient {
         });
         await sleep(delayMs, signal);
       } finally {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
+        if (timer) clearTimeout(timer);
+        if (onAbort) signal?.removeEventListener('abort', onAbort);
       }
     }
   }
@@ -195,10 +247,17 @@ export class HttpClient {
     }
     if (timedOut) {
       return {
-        error: new TargetError(`no answer within ${timeoutMs / 1000} s`, 'timeout', undefined, attempts),
+        error: new TargetError(
+          `attempt deadline of ${timeoutMs / 1000} s passed`,
+          'timeout',
+          undefined,
+          attempts,
+        ),
         retryable: true,
       };
     }
+    const timeout = undiciTimeout(err, this.opts);
+    if (timeout) return { error: new TargetError(timeout, 'timeout', undefined, attempts), retryable: true };
     if (err instanceof TargetError) {
       return {
         error: new TargetError(err.message, err.kind, err.status, attempts),
@@ -221,6 +280,18 @@ export class HttpClient {
     for (const s of this.opts.secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
     return redact(out);
   }
+}
+
+/** Undici's own timeouts, in words: which one fired and its limit. */
+function undiciTimeout(err: unknown, opts: HttpOptions): string | undefined {
+  const code =
+    (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? undefined;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return `no answer within ${opts.timeoutMs / 1000} s of sending`;
+  if (code === 'UND_ERR_BODY_TIMEOUT')
+    return `the answer stalled: nothing for ${(opts.idleTimeoutMs ?? 60_000) / 1000} s between chunks`;
+  if (code === 'UND_ERR_CONNECT_TIMEOUT')
+    return `no connection within ${(opts.connectTimeoutMs ?? 10_000) / 1000} s`;
+  return undefined;
 }
 
 class HttpStatusError extends Error {

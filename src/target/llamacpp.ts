@@ -2,7 +2,7 @@ import path from 'node:path';
 import { RuntimeFailure } from '../errors.js';
 import type { ChatMessage, Generation, Prompt } from '../types.js';
 import type { TargetSpec } from '../config/schema.js';
-import type { GenerateOptions, SamplingParams, Target } from './target.js';
+import type { EndpointInfo, GenerateOptions, SamplingParams, Target } from './target.js';
 
 /**
  * `llamacpp:<model.gguf>`: a local GGUF model through node-llama-cpp, an optional dependency (it downloads
@@ -55,7 +55,7 @@ export async function importNodeLlamaCpp(): Promise<NodeLlamaCpp> {
 
 export class LlamaCppTarget implements Target {
   readonly concurrency: number;
-  readonly cacheIdentity: Record<string, unknown>;
+  readonly endpoint: EndpointInfo;
   private loaded: Promise<{ lib: NodeLlamaCpp; context: LlamaContext }> | undefined;
   private readonly params: SamplingParams;
 
@@ -72,11 +72,12 @@ export class LlamaCppTarget implements Target {
       stop: spec.stop,
       seed: spec.seed,
     };
-    this.cacheIdentity = {
+    this.endpoint = {
       provider: 'llamacpp',
+      baseUrl: null,
       model: path.resolve(modelPath),
-      params: this.params,
-      system: spec.system_prompt ?? null,
+      params: { ...this.params, system: spec.system_prompt ?? null },
+      cacheable: true,
     };
   }
 

@@ -1,7 +1,7 @@
 import type { Generation, Prompt } from '../types.js';
 import { InputError } from '../errors.js';
 import { SCRIPTS, scriptByName, type Script } from './scripted.js';
-import type { GenerateOptions, Target } from './target.js';
+import type { EndpointInfo, GenerateOptions, Target } from './target.js';
 
 /**
  * `mock:<script>`: a scripted model in-process, for dry runs of a config with no model and no network
@@ -9,7 +9,7 @@ import type { GenerateOptions, Target } from './target.js';
  */
 export class MockTarget implements Target {
   readonly concurrency: number;
-  readonly cacheIdentity: Record<string, unknown>;
+  readonly endpoint: EndpointInfo;
   private readonly script: Script;
 
   constructor(
@@ -29,7 +29,8 @@ export class MockTarget implements Target {
     }
     this.script = s;
     this.concurrency = concurrency;
-    this.cacheIdentity = { provider: 'mock', script: scriptName };
+    // Scripted answers are computed from the prompt: caching them would only cost a write.
+    this.endpoint = { provider: 'mock', baseUrl: null, model: scriptName, params: {}, cacheable: false };
   }
 
   async generate(prompt: Prompt, opts: GenerateOptions = {}): Promise<Generation> {

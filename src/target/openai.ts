@@ -3,14 +3,20 @@ import type { TargetSpec } from '../config/schema.js';
 import {
   chatMessages,
   compact,
-  endpointIdentity,
+  endpointInfo,
   httpClientFor,
   mergeParams,
   resolveEndpoint,
   type Endpoint,
 } from './endpoint.js';
 import type { HttpClient } from './http.js';
-import { TargetError, type GenerateOptions, type SamplingParams, type Target } from './target.js';
+import {
+  TargetError,
+  type EndpointInfo,
+  type GenerateOptions,
+  type SamplingParams,
+  type Target,
+} from './target.js';
 
 /**
  * OpenAI-compatible APIs (OpenAI, vLLM, Ollama, llama.cpp server, TGI, Together, ...): chat prompts go to
@@ -19,7 +25,7 @@ import { TargetError, type GenerateOptions, type SamplingParams, type Target } f
 export class OpenAITarget implements Target {
   readonly id: string;
   readonly concurrency: number;
-  readonly cacheIdentity: Record<string, unknown>;
+  readonly endpoint: EndpointInfo;
   private readonly http: HttpClient;
   /** The sampling fields of a request body, computed once for the target's own parameters. */
   private readonly baseParams: Record<string, unknown>;
@@ -27,7 +33,7 @@ export class OpenAITarget implements Target {
   constructor(private readonly ep: Endpoint) {
     this.id = ep.id;
     this.concurrency = ep.concurrency;
-    this.cacheIdentity = endpointIdentity('openai', ep);
+    this.endpoint = endpointInfo('openai', ep);
     this.http = httpClientFor(ep);
     this.baseParams = this.paramsBody(ep.params);
   }
@@ -75,7 +81,15 @@ export class OpenAITarget implements Target {
     if (ep.stream) {
       body['stream'] = true;
       body['stream_options'] = { include_usage: true };
-      const { events, attempts, latencyMs } = await this.http.postSse(url, body, headers, opts.signal);
+      // A finished OpenAI-style stream ends with `data: [DONE]` or, on some servers, a finish reason.
+      const { events, attempts, latencyMs } = await this.http.postSse(
+        url,
+        body,
+        headers,
+        opts.signal,
+        (evs, sawDone) =>
+          sawDone || evs.some((e) => Boolean((e.data as CompletionBody)?.choices?.[0]?.finish_reason)),
+      );
       return fromStream(
         events.map((e) => e.data),
         raw,
@@ -83,8 +97,12 @@ export class OpenAITarget implements Target {
         latencyMs,
       );
     }
-    const res = await this.http.postJson(url, body, headers, opts.signal);
+    const res = await this.http.postJson(url, body, headers, opts.signal, checkComplete);
     return fromJson(res.body, raw, res.attempts, res.latencyMs);
+  }
+
+  onRateLimited(listener: () => void): void {
+    this.http.onRateLimited(listener);
   }
 
   async close(): Promise<void> {
@@ -120,6 +138,17 @@ interface CompletionBody {
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
   model?: string;
   error?: unknown;
+}
+
+/**
+ * A JSON answer is complete when its first choice says why it stopped: OpenAI-compatible servers always
+ * send `finish_reason` with a finished answer, so a body without one was cut or is not an answer.
+ */
+function checkComplete(body: unknown): void {
+  const choice = (body as CompletionBody)?.choices?.[0];
+  if (!choice) throw new TargetError('response has no choices', 'protocol');
+  if (!choice.finish_reason)
+    throw new TargetError('response has no finish_reason: the answer may be incomplete', 'protocol');
 }
 
 function fromJson(body: unknown, raw: boolean, attempts: number, latencyMs: number): Generation {

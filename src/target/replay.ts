@@ -3,7 +3,7 @@ import { InputError } from '../errors.js';
 import { readRecords } from '../dataset/records.js';
 import type { Generation, Prompt } from '../types.js';
 import { sha256 } from '../util/hash.js';
-import { TargetError, type Target } from './target.js';
+import { TargetError, type EndpointInfo, type Target } from './target.js';
 
 const PROMPT_FIELDS = ['prompt', 'question', 'instruction', 'goal', 'input'];
 const RESPONSE_FIELDS = ['response', 'output', 'completion', 'answer_text'];
@@ -15,7 +15,7 @@ const RESPONSE_FIELDS = ['response', 'output', 'completion', 'answer_text'];
  */
 export class ReplayTarget implements Target {
   readonly concurrency = 64;
-  readonly cacheIdentity: Record<string, unknown>;
+  readonly endpoint: EndpointInfo;
   private readonly answers = new Map<string, string>();
 
   constructor(
@@ -48,7 +48,8 @@ export class ReplayTarget implements Target {
     }
     if (this.answers.size === 0)
       throw new InputError('replay file has no records', { file: abs, field: `${path_}.id` });
-    this.cacheIdentity = { provider: 'replay', file: abs, records: this.answers.size };
+    // Recorded answers are looked up by content already: never cached.
+    this.endpoint = { provider: 'replay', baseUrl: null, model: abs, params: {}, cacheable: false };
   }
 
   async generate(prompt: Prompt): Promise<Generation> {

@@ -21,21 +21,49 @@ export interface GenerateOptions {
   logprobs?: { echo?: boolean; top?: number };
 }
 
+/**
+ * What a target sends to, declared by each provider: the model-call service makes the response-cache key
+ * from it (with the request), and groups calls by it for concurrency, rate budgets and circuit breaking.
+ * Never holds secrets.
+ */
+export interface EndpointInfo {
+  provider: string;
+  /** The server (null for in-process models). */
+  baseUrl: string | null;
+  model: string;
+  /** Fixed sampling parameters and anything else that changes answers (system prompt, extra body). */
+  params: Record<string, unknown>;
+  /** False for targets whose answers are already recorded or scripted (replay, mock): never cached. */
+  cacheable: boolean;
+}
+
 /** A model endpoint that turns a Prompt into a Generation. */
 export interface Target {
   /** The user-facing id, e.g. `openai:gpt-4o-mini`. */
   readonly id: string;
   /** How many requests may be in flight at once. */
   readonly concurrency: number;
-  /** What identifies this endpoint's answers for caching: provider, base URL, model, fixed parameters. No secrets. */
-  readonly cacheIdentity: Record<string, unknown>;
+  readonly endpoint: EndpointInfo;
   generate(prompt: Prompt, opts?: GenerateOptions): Promise<Generation>;
+  /** Called on every rate-limited attempt (HTTP 429), retried or not, so the service can back off. */
+  onRateLimited?: (listener: () => void) => void;
   /** Release sockets, model handles. */
   close?(): Promise<void>;
 }
 
 /** Why a request finally failed, after retries. */
-export type TargetErrorKind = 'http' | 'timeout' | 'network' | 'protocol' | 'aborted' | 'config' | 'content';
+export type TargetErrorKind =
+  | 'http'
+  | 'timeout'
+  | 'network'
+  | 'protocol'
+  | 'aborted'
+  | 'config'
+  | 'content'
+  /** The endpoint's circuit breaker is open: too many consecutive failures; the run stops. */
+  | 'circuit'
+  /** `--max-cost` is spent; the run stops, resumable. */
+  | 'budget';
 
 export class TargetError extends Error {
   constructor(
