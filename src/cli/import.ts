@@ -166,6 +166,8 @@ async function importCommand(flags: ImportFlags): Promise<number> {
       if (!stored.has(id)) store.putCase(caseRow(runId, id, r, source, target, attack));
     });
     store.flush();
+    // Judge-model calls are cached and logged (role judge) in this run, like a run's own judges.
+    models.calls.bind(store, runId);
     const summaries = [];
     let kept = 0;
     for (const judge of built) {

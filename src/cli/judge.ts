@@ -15,6 +15,8 @@ import { judgeFactories, judgeFactory } from '../judge/registry.js';
 import { judgeAll, recordJudgeInput, summarizeVerdicts } from '../judge/offline.js';
 import type { Verdict } from '../types.js';
 import { progressBar } from '../runner/progress.js';
+import { limitsOf } from '../runner/plan.js';
+import { ModelCalls } from '../service/model-calls.js';
 import { VerdictJournal } from '../judge/verdict-journal.js';
 import { collectOption, intOption, printJson, writeJsonl } from './common.js';
 
@@ -142,7 +144,8 @@ async function judgeCommand(flags: JudgeFlags): Promise<number> {
     );
     journal?.remove();
     const summary = summarizeVerdicts(judge.id, all);
-    if (flags.json) printJson({ input: flags.input, out: flags.out, ...summary });
+    if (flags.json)
+      printJson({ input: flags.input, out: flags.out, ...summary, usage: models.calls.usageByRole() });
     else if (flags.out !== '-') {
       process.stderr.write(
         `${summary.n} verdicts (${judge.id}): ${summary.harmful} harmful, ${summary.refusals} refusals, ` +
@@ -232,10 +235,15 @@ function verdictRow(rec: ResponseRecord, v: Verdict): Record<string, unknown> {
 
 const ModelsFile = z.record(z.string(), TargetSpec);
 
-/** Judge models for the CLI: named ones from --models, or a target id given directly. */
+/**
+ * Judge models for the CLI: named ones from --models, or a target id given directly. Every call goes
+ * through `calls`, the model-call service (limits, retries, token and cost accounting; cache and request
+ * log once bound to a run store, as `import` does).
+ */
 export class CliModels {
   private readonly named: Record<string, TargetSpec> = {};
   private readonly open: Target[] = [];
+  readonly calls = new ModelCalls();
 
   constructor(private readonly flags: JudgeModelFlags) {
     if (flags.models) this.named = loadModels(flags.models);
@@ -267,7 +275,7 @@ export class CliModels {
     } else target = parseWith(TargetSpec, spec, [where]);
     const t = createTarget(target, { env: process.env, baseDir: process.cwd() }, where);
     this.open.push(t);
-    return t;
+    return this.calls.wrap(t, 'judge', `judge:${typeof spec === 'string' ? spec : where}`, limitsOf(target));
   }
 
   async close(): Promise<void> {
