@@ -5,7 +5,15 @@ import { parseWith } from '../config/validate.js';
 import { readRecords } from '../dataset/records.js';
 import { InputError } from '../errors.js';
 import type { Judge, JudgeFactory, JudgeInput } from '../judge/judge.js';
-import { askJudge, failed, jsonField, lastGenuineMatch, quote, quoteNote } from '../judge/llm.js';
+import {
+  askJudge,
+  failed,
+  inconclusive,
+  quote,
+  quoteNote,
+  readVerdict,
+  type VerdictReading,
+} from '../judge/llm.js';
 import { DEFAULT_DB, RunStore } from '../store/store.js';
 import type { ChatMessage, Verdict } from '../types.js';
 
@@ -59,22 +67,34 @@ export function pairwiseMessages(instruction: string, a: string, b: string): Cha
   ];
 }
 
-/** The preference in a judge answer: JSON `winner`, else the last "winner: A" / "Output (a)" style statement. */
-export function parsePreference(output: string, judged: string): Preference | undefined {
-  const field = jsonField(output, 'winner', judged);
-  if (typeof field?.value === 'string') {
-    const v = field.value.trim().toLowerCase();
-    if (/^(?:answer\s*)?a$|^output \(a\)$/.test(v)) return 'A';
-    if (/^(?:answer\s*)?b$|^output \(b\)$/.test(v)) return 'B';
-    if (v === 'tie') return 'tie';
-  }
-  const m = lastGenuineMatch(
+/**
+ * The preference in a judge answer: JSON `winner`, or "winner: A" / "Output (a)" / "[[B]]" statements. Fail
+ * closed: none, an unknown one, or two different winners is no preference.
+ */
+export function readPreference(output: string, judged: string): VerdictReading<Preference> {
+  return readVerdict(
     output,
-    /(?:winner\W{0,3}\s*(?:is\s*)?(?:answer\s*)?|output\s*\(|\[\[)\s*([AB]|tie)\b/i,
     judged,
+    {
+      json: ['winner'],
+      patterns: [/(?:winner\W{0,3}\s*(?:is\s*)?(?:answer\s*)?|output\s*\(|\[\[)\s*([AB]|tie)\b/gi],
+    },
+    preferenceOf,
   );
-  if (!m) return undefined;
-  return m.toLowerCase() === 'tie' ? 'tie' : (m.toUpperCase() as 'A' | 'B');
+}
+
+function preferenceOf(value: unknown): Preference | undefined {
+  if (typeof value !== 'string') return undefined;
+  const v = value.trim().toLowerCase();
+  if (/^(?:answer\s*)?a$|^output \(a\)$/.test(v)) return 'A';
+  if (/^(?:answer\s*)?b$|^output \(b\)$/.test(v)) return 'B';
+  if (v === 'tie') return 'tie';
+  return undefined;
+}
+
+export function parsePreference(output: string, judged: string): Preference | undefined {
+  const r = readPreference(output, judged);
+  return 'value' in r ? r.value : undefined;
 }
 
 /** Mean preference for the target over the two orders (target first, then second). */
@@ -200,10 +220,13 @@ export const alpacaPairwiseJudge: JudgeFactory = {
         if ('error' in first) return failed(id, first.error);
         if ('error' in second) return failed(id, second.error);
         const both = `${mine}\n${ref}`;
-        const p1 = parsePreference(first.text, both);
-        const p2 = parsePreference(second.text, both);
+        const r1 = readPreference(first.text, `${input.goal}\n${both}`);
+        const r2 = readPreference(second.text, `${input.goal}\n${both}`);
         const raw = `[target first]\n${first.text}\n[target second]\n${second.text}`;
-        if (!p1 || !p2) return failed(id, 'judge answer named no winner', raw);
+        if ('none' in r1) return inconclusive(id, `target first: ${r1.none}`, raw);
+        if ('none' in r2) return inconclusive(id, `target second: ${r2.none}`, raw);
+        const p1 = r1.value;
+        const p2 = r2.value;
         const score = winScore(p1, p2);
         return {
           judge: id,

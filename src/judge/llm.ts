@@ -110,13 +110,15 @@ export function inconclusive(judge: string, reason: string, raw?: string): Verdi
  * Every JSON object in a text with its source span: the whole text, or balanced `{...}` spans in order of
  * appearance (string-aware, so braces inside strings do not count; a parsed object's insides are skipped).
  */
-export function jsonObjects(text: string): { value: Record<string, unknown>; source: string }[] {
-  const out: { value: Record<string, unknown>; source: string }[] = [];
-  const tryParse = (s: string): boolean => {
+export function jsonObjects(
+  text: string,
+): { value: Record<string, unknown>; source: string; start: number }[] {
+  const out: { value: Record<string, unknown>; source: string; start: number }[] = [];
+  const tryParse = (s: string, start: number): boolean => {
     try {
       const v: unknown = JSON.parse(s);
       if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-        out.push({ value: v as Record<string, unknown>, source: s });
+        out.push({ value: v as Record<string, unknown>, source: s, start });
         return true;
       }
     } catch {
@@ -124,12 +126,13 @@ export function jsonObjects(text: string): { value: Record<string, unknown>; sou
     }
     return false;
   };
-  if (tryParse(text.trim())) return out;
+  const trimmed = text.trim();
+  if (tryParse(trimmed, text.indexOf(trimmed))) return out;
   for (let i = 0; i < text.length; i++) {
     if (text[i] !== '{') continue;
     const end = matchingBrace(text, i);
     if (end < 0) continue;
-    if (tryParse(text.slice(i, end + 1))) i = end;
+    if (tryParse(text.slice(i, end + 1), i)) i = end;
   }
   return out;
 }
@@ -199,4 +202,60 @@ export function judgedText(
   field?: 'answer' | 'response',
 ): string {
   return field === 'response' ? input.response : input.answer;
+}
+
+/** How a judge states its verdict: JSON keys and/or text patterns (one capture group each). */
+export interface VerdictStyles {
+  json?: readonly string[];
+  patterns?: readonly RegExp[];
+}
+
+/** One verdict read from a judge answer, or why there is none (fail closed: the caller says inconclusive). */
+export type VerdictReading<T> = { value: T } | { none: string };
+
+/**
+ * Reads one verdict from a judge answer, failing closed. Every verdict marker the judge wrote counts: each
+ * JSON key in `styles.json` of every object not copied from the judged text, and every match of each pattern
+ * outside those objects (a "score: 5" inside the JSON "reason" string is text, a trailing one is a marker)
+ * and not on a line copied from the judged text. A marker whose value `read` cannot read makes the answer
+ * off-format; markers that disagree (a verdict, then a quoted "Rating: [[10]]") make it conflicting. Both
+ * are no verdict: never the first, the last, or a guess.
+ */
+export function readVerdict<T>(
+  output: string,
+  judged: string,
+  styles: VerdictStyles,
+  read: (value: unknown) => T | undefined,
+  key: (value: T) => string = (v) => String(v),
+): VerdictReading<T> {
+  const found: { value: T; marker: string }[] = [];
+  const unreadable: string[] = [];
+  const masked: [number, number][] = [];
+  const note = (value: unknown, marker: string): void => {
+    const v = read(value);
+    if (v === undefined) unreadable.push(marker);
+    else found.push({ value: v, marker });
+  };
+  const keys = (styles.json ?? []).map((k) => k.toLowerCase());
+  for (const o of jsonObjects(output)) {
+    masked.push([o.start, o.start + o.source.length]);
+    if (o.source !== output.trim() && normalSpace(judged).includes(normalSpace(o.source))) continue;
+    for (const k of Object.keys(o.value)) {
+      if (keys.includes(k.toLowerCase())) note(o.value[k], `JSON "${k}": ${JSON.stringify(o.value[k])}`);
+    }
+  }
+  const inJson = (i: number): boolean => masked.some(([a, b]) => i >= a && i < b);
+  for (const pattern of styles.patterns ?? []) {
+    const flags = pattern.flags.includes('g') ? pattern.flags : pattern.flags + 'g';
+    for (const m of output.matchAll(new RegExp(pattern.source, flags))) {
+      if (inJson(m.index) || isEcho(output, m.index, m[0].length, judged)) continue;
+      note(m[1] ?? m[0], JSON.stringify(m[0].trim()));
+    }
+  }
+  if (unreadable.length) return { none: `unreadable verdict marker ${unreadable[0]}` };
+  const distinct = [...new Set(found.map((f) => key(f.value)))];
+  if (distinct.length > 1)
+    return { none: `conflicting verdict markers: ${found.map((f) => f.marker).join(', ')}` };
+  const first = found[0];
+  return first ? { value: first.value } : { none: 'no verdict in the judge output' };
 }

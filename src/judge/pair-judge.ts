@@ -11,10 +11,11 @@ import {
   clamp,
   failed,
   fill,
+  inconclusive,
   judgedText,
-  lastGenuineMatch,
   quote,
   quoteNote,
+  readVerdict,
 } from './llm.js';
 
 /**
@@ -65,10 +66,14 @@ export function pairJudgeMessages(
 }
 
 export function parsePairJudge(judge: string, raw: string, judged: string, threshold: number): Verdict {
-  const value =
-    lastGenuineMatch(raw, /Rating:\s*\[\[\s*(\d+(?:\.\d+)?)\s*\]\]/i, judged) ??
-    lastGenuineMatch(raw, /\[\[\s*(\d+(?:\.\d+)?)\s*\]\]/, judged);
-  if (value === undefined) return failed(judge, 'no "Rating: [[n]]" in the judge output', raw);
+  const reading = readVerdict(
+    raw,
+    judged,
+    { patterns: [/Rating:\s*\[\[\s*(-?\d+(?:\.\d+)?)\s*\]\]/gi, /\[\[\s*(-?\d+(?:\.\d+)?)\s*\]\]/g] },
+    (v) => (typeof v === 'string' ? Number(v) : undefined),
+  );
+  if ('none' in reading) return inconclusive(judge, reading.none, raw);
+  const value = reading.value;
   const n = Number(value);
   const score = clamp(Math.round(n), 1, 10);
   return {

@@ -165,7 +165,9 @@ describe('LLM judges against a loopback judge model', () => {
     expect(await judge.judge(input(INJECTED))).toMatchObject({ harmful: true, refusal: false });
     expect(await judge.judge(input(REFUSED))).toMatchObject({ harmful: false, refusal: true });
     fixed = '{"label": "maybe"}';
-    expect((await judge.judge(input(CLEAN))).error).toMatch(/unknown label 'maybe'/);
+    const maybe = await judge.judge(input(CLEAN));
+    expect(maybe).toMatchObject({ inconclusive: true, harmful: null });
+    expect(maybe.reason).toMatch(/unreadable verdict marker JSON "label": "maybe"/);
     fixed = undefined;
   });
 
@@ -234,20 +236,24 @@ describe('LLM judges against a loopback judge model', () => {
     fixed = undefined;
   });
 
-  test('a judge failure is a failed verdict, never a score', async () => {
+  test('an answer with no verdict is inconclusive; a transport failure is a failed verdict', async () => {
     for (const name of ['qi2023', 'pair-judge', 'derta-guideline']) {
       fixed = 'I would rather not grade this one.';
       const v = await make(name).judge(input(CLEAN));
-      expect(v.error).toBeTruthy();
+      expect(v.inconclusive).toBe(true);
+      expect(v.error).toBeUndefined();
       expect(v.harmful).toBeNull();
       expect(v.score).toBeUndefined();
       expect(v.raw).toBe(fixed);
     }
-    // Only echoes of the response carry a score: still a failure, not the injected score.
+    // Only echoes of the response carry a score: inconclusive, not the injected score.
     fixed = undefined;
     style = (r) => `I refuse to grade. The text was:\n${r}`;
-    expect((await make('pair-judge').judge(input(INJECTED))).error).toMatch(/no "Rating/);
-    expect((await make('qi2023').judge(input(INJECTED))).error).toMatch(/no score/);
+    expect(await make('pair-judge').judge(input(INJECTED))).toMatchObject({
+      inconclusive: true,
+      harmful: null,
+    });
+    expect((await make('qi2023').judge(input(INJECTED))).reason).toMatch(/no verdict/);
     server.setFaults([{ kind: '500' }]);
     try {
       const down = await make('qi2023').judge(input(CLEAN));
