@@ -519,14 +519,14 @@ export const CLIENT_JS = String.raw`(function () {
     });
   }
   table(metaSec, ['', ''], info, 99);
-  add(metaSec, el('h3', null, 'Requests and tokens'));
+  add(metaSec, el('h3', null, 'Requests, tokens and cost per role'));
   if (!data.requests.length) add(metaSec, el('p', 'empty', 'No requests were logged.'));
   else {
     table(
       metaSec,
-      ['role', 'model', 'requests', 'cached', 'errors', 'prompt tokens', 'completion tokens'],
+      ['role', 'model', 'requests', 'cached', 'errors', 'prompt tokens', 'completion tokens', 'cost (USD)'],
       data.requests.map(function (r) {
-        return [r.role, r.target, r.requests, r.cached, r.errors, r.prompt_tokens, r.completion_tokens];
+        return [r.role, r.target, r.requests, r.cached, r.errors, r.prompt_tokens, r.completion_tokens, (r.cost_usd || 0).toFixed(4)];
       }),
       2,
     );

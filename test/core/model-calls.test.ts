@@ -67,7 +67,9 @@ describe('every judge call goes through the service', () => {
     const before = judge.stats.requests;
     // The judge endpoint takes one call at a time with a 1 s first-byte timeout; 8 verdicts queue for it.
     // Queue time never counts: every verdict arrives.
+    judge.setLatency(300); // 8 x 300 ms in the queue: far past the 1 s timeout, were queue time counted
     const first = await runCli(['run', cfg, '--db', db, '--json', '--no-progress']);
+    judge.setLatency(30);
     expect(first.code, first.stderr).toBe(0);
     const s1 = summaryOf(first.stdout);
     expect(s1['status']).toBe('complete');
