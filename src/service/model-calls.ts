@@ -194,7 +194,7 @@ export class ModelCalls {
           state.failures++;
           state.lastError = err instanceof Error ? err.message : String(err);
         }
-        if (err instanceof TargetError && err.status === 429) state.limiter.rateLimited();
+        // (429s were already reported attempt by attempt through onRateLimited.)
         this.account(role, undefined, err, 0);
         this.log(caseId, role, source, inner.id, undefined, err, 0);
       }
