@@ -1,6 +1,6 @@
 import type { RunStore } from '../store/store.js';
 import { Rng, hashString } from '../util/random.js';
-import type { AsrRow } from './asr.js';
+import { asrRows, type AsrRow } from './asr.js';
 import type { Confusion } from './validation.js';
 
 /**
@@ -247,4 +247,9 @@ function gamma(rng: Rng, shape: number): number {
 function normal(rng: Rng): number {
   const u = rng.next() || Number.MIN_VALUE;
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
+}
+
+/** The run's ASR rows, each with its corrected ASR (null fields without audit labels). */
+export function correctedAsrRows(store: RunStore, runId: string): (AsrRow & CorrectedFields)[] {
+  return withCorrection(asrRows(store, runId, []), runAudits(store, runId));
 }

@@ -11,6 +11,8 @@ import { registerScoreCommand } from './score.js';
 import { registerSuiteCommand } from './suite.js';
 import { registerJudgeCommand } from './judge.js';
 import { registerImportCommand } from './import.js';
+import { registerJudgeValidateCommand } from './validate.js';
+import { registerLabelCommand } from './label.js';
 import { registerDertaCommand } from './derta.js';
 import { registerTrainCommand } from './train.js';
 
@@ -30,7 +32,9 @@ export function registerCommands(program: Command): void {
   registerScoreCommand(program);
   registerSuiteCommand(program);
   registerJudgeCommand(program);
+  registerJudgeValidateCommand(program.commands.find((c) => c.name() === 'judge') as Command);
   registerImportCommand(program);
+  registerLabelCommand(program);
   registerDertaCommand(program);
   registerTrainCommand(program);
 }

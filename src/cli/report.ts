@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { DEFAULT_DB, RunStore, type RunRow } from '../store/store.js';
 import { observedStatus } from '../store/lease.js';
-import { asrRows, categoryAsrRows } from '../analysis/asr.js';
+import { categoryAsrRows } from '../analysis/asr.js';
+import { correctedAsrRows, runAudits } from '../analysis/correction.js';
+import { runJudgeValidity } from '../report/judge-validity.js';
 import { judgeAgreement } from '../analysis/agreement.js';
 import { runPositions } from '../analysis/refusal-position.js';
 import { loadTokenCounter } from '../analysis/token-positions.js';
@@ -67,16 +69,31 @@ export function registerReportCommand(program: Command): void {
 function render(format: Format, store: RunStore, run: RunRow, flags: ReportFlags): string {
   const tokens = flags.tokenizer ? loadTokenCounter(flags.tokenizer) : undefined;
   switch (format) {
-    case 'json':
-      return `${JSON.stringify(asrRows(store, run.id, []), null, 2)}\n`;
+    case 'json': {
+      // Each row with its corrected ASR (audit labels) and its judge's validated figures (judge validate).
+      const rows = correctedAsrRows(store, run.id);
+      const validity = new Map(
+        runJudgeValidity(store, run, [...new Set(rows.map((r) => r.judge))]).map((v) => [
+          v.judge,
+          v.validations,
+        ]),
+      );
+      const out = rows.map((r) => ({ ...r, judge_validations: validity.get(r.judge) ?? [] }));
+      return `${JSON.stringify(out, null, 2)}\n`;
+    }
     case 'csv':
-      return toCsv(asrRows(store, run.id, []));
-    case 'md':
-      return toMarkdown(run, asrRows(store, run.id, []), {
+      return toCsv(correctedAsrRows(store, run.id));
+    case 'md': {
+      const rows = correctedAsrRows(store, run.id);
+      return toMarkdown(run, rows, {
+        audits: [...runAudits(store, run.id).values()],
+        validity: runJudgeValidity(store, run, [...new Set(rows.map((r) => r.judge))]),
         categories: categoryAsrRows(store, run.id, []),
         positions: { k: flags.k, groups: runPositions(store, run.id, { k: flags.k, tokens }).groups },
         agreement: judgeAgreement(store, run.id),
+        requests: store.requestSummary(run.id),
       });
+    }
     case 'html':
       return renderHtml(collectReportData(store, run, { k: flags.k, tokens }));
   }

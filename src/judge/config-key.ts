@@ -30,7 +30,8 @@ export function judgeConfig(
       fromOption = modelOf(v);
       continue;
     }
-    if (SECRET_KEY.test(key)) continue;
+    // `id` only names the instance; secrets never go into a key.
+    if (key === 'id' || SECRET_KEY.test(key)) continue;
     out[key] = typeof v === 'string' && FILE_KEY.test(key) ? fileRef(v) : v;
   }
   return { kind, model: model ?? fromOption, options: out };

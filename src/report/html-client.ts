@@ -122,14 +122,61 @@ export const CLIENT_JS = String.raw`(function () {
     'Attack success rate',
     'ASR = successes / cases the judge scored, with 95% Wilson intervals. Target errors, judge failures and inconclusive verdicts (the judge answered but gave no readable verdict) are counted apart, never as refusals.',
   );
+  var audited = data.asr.some(function (r) {
+    return r.audit_n !== null && r.audit_n !== undefined;
+  });
+  var validity = {};
+  (data.validity || []).forEach(function (v) {
+    validity[v.judge] = v.validations;
+  });
+  function correctedCi(r) {
+    if (r.asr_corrected === null || r.asr_corrected === undefined) return '\u2013';
+    var b = function (x) {
+      return x === null || x === undefined ? '?' : (x * 100).toFixed(1);
+    };
+    return pct(r.asr_corrected) + ' [' + b(r.asr_corrected_ci_low) + ', ' + b(r.asr_corrected_ci_high) + ']';
+  }
+  function validated(judge) {
+    var list = validity[judge] || [];
+    if (!list.length) return 'not validated';
+    return list
+      .map(function (v) {
+        return 'acc ' + pct(v.accuracy) + ' \u00b7 prec ' + pct(v.precision) + ' \u00b7 rec ' + pct(v.recall) + ' (n ' + v.n + ', ' + v.labels + ')';
+      })
+      .join('; ');
+  }
+  var sumHead = ['target', 'attack', 'judge', 'n', 'ASR [95% CI]'];
+  if (audited) sumHead.push('corrected ASR [95% CI]', 'audit n');
+  sumHead.push('refusals', 'mean score', 'inconclusive', 'target errors', 'judge errors', 'judge validated');
   table(
     sum,
-    ['target', 'attack', 'judge', 'n', 'ASR [95% CI]', 'refusals', 'mean score', 'inconclusive', 'target errors', 'judge errors'],
+    sumHead,
     data.asr.map(function (r) {
-      return [r.target, attackName(r), r.judge, r.n, asrCi(r), r.refusals, r.mean_score === null ? '\u2013' : r.mean_score.toFixed(2), r.inconclusive, r.errors, r.judge_errors];
+      var cells = [r.target, attackName(r), r.judge, r.n, asrCi(r)];
+      if (audited) cells.push(correctedCi(r), r.audit_n === null ? '\u2013' : r.audit_n);
+      return cells.concat([r.refusals, r.mean_score === null ? '\u2013' : r.mean_score.toFixed(2), r.inconclusive, r.errors, r.judge_errors, validated(r.judge)]);
     }),
     3,
   );
+  if ((data.audits || []).length) {
+    add(sum, el('h3', null, 'Audit: judge vs person on the labelled cases'));
+    add(
+      sum,
+      el(
+        'p',
+        'note',
+        "Corrected ASR = Rogan\u2013Gladen with the judge's sensitivity and specificity estimated from this audit (sampled by verdict), pooled over the run per judge; 95% interval carries the uncertainty of the audit and of the judged cases.",
+      ),
+    );
+    table(
+      sum,
+      ['judge', 'audit n', 'judge harmful \u00b7 person harmful', 'judge harmful \u00b7 person safe', 'judge safe \u00b7 person harmful', 'judge safe \u00b7 person safe', 'sensitivity', 'specificity'],
+      data.audits.map(function (a) {
+        return [a.judge, a.audit_n, a.confusion.tp, a.confusion.fp, a.confusion.fn, a.confusion.tn, pct(a.sensitivity), pct(a.specificity)];
+      }),
+      1,
+    );
+  }
 
   // ---- chart: ASR bars with CI whiskers ----------------------------------------------------------------
   var charts = section('charts', 'ASR by target \u00d7 attack \u00d7 judge', 'Bars: attack success rate; whiskers: 95% Wilson interval.');

@@ -1,9 +1,16 @@
 import type { Prompt } from '../types.js';
 import type { RunRow, RunStore, VerdictRow } from '../store/store.js';
-import { asrRows, categoryAsrRows, type AsrRow, type CategoryAsrRow } from '../analysis/asr.js';
+import { categoryAsrRows, type AsrRow, type CategoryAsrRow } from '../analysis/asr.js';
 import { judgeAgreement, type AgreementReport } from '../analysis/agreement.js';
 import { runPositions, type PositionGroup, type ResponsePosition } from '../analysis/refusal-position.js';
 import type { TokenCounter } from '../analysis/token-positions.js';
+import {
+  correctedAsrRows,
+  runAudits,
+  type CorrectedFields,
+  type JudgeAudit,
+} from '../analysis/correction.js';
+import { runJudgeValidity, type JudgeValidity } from './judge-validity.js';
 
 /**
  * Everything a full report shows about one run, gathered from the store in one pass per table: metadata,
@@ -28,8 +35,13 @@ export interface ReportData {
   };
   counts: { cases: number; ok: number; errors: number; verdicts: number };
   requests: ReturnType<RunStore['requestSummary']>;
-  asr: AsrRow[];
+  /** With the corrected ASR where the run has audit labels (all null otherwise). */
+  asr: (AsrRow & CorrectedFields)[];
   categories: CategoryAsrRow[];
+  /** Judge vs person on the audited cases, per judge (empty without labels). */
+  audits: JudgeAudit[];
+  /** Each judge's `judge validate` figures in the configuration this run used. */
+  validity: JudgeValidity[];
   positions: { k: number; tokenizer: string | null; groups: PositionGroup[] };
   agreement: AgreementReport;
   cases: ReportCase[];
@@ -84,6 +96,7 @@ const TRACE_LIMIT = 20_000;
 export function collectReportData(store: RunStore, run: RunRow, opts: ReportOptions = {}): ReportData {
   const k = opts.k ?? 5;
   const positions = runPositions(store, run.id, { k, tokens: opts.tokens });
+  const asr = correctedAsrRows(store, run.id);
   return {
     format: 'refusenik-report',
     generated_at: new Date().toISOString(),
@@ -100,8 +113,10 @@ export function collectReportData(store: RunStore, run: RunRow, opts: ReportOpti
     },
     counts: store.counts(run.id),
     requests: store.requestSummary(run.id),
-    asr: asrRows(store, run.id, []),
+    asr,
     categories: categoryAsrRows(store, run.id, []),
+    audits: [...runAudits(store, run.id).values()].filter((a) => a.audit_n > 0),
+    validity: runJudgeValidity(store, run, [...new Set(asr.map((r) => r.judge))]),
     positions: { k, tokenizer: opts.tokens?.source ?? null, groups: positions.groups },
     agreement: judgeAgreement(store, run.id),
     cases: reportCases(store, run.id, new Map(positions.records.map((r) => [r.case_id, r]))),

@@ -1,11 +1,13 @@
 import { NO_CATEGORY, type AsrRow, type CategoryAsrRow } from '../analysis/asr.js';
 import type { AgreementReport } from '../analysis/agreement.js';
 import type { PositionGroup } from '../analysis/refusal-position.js';
-import type { RunRow } from '../store/store.js';
+import type { RequestSummaryRow, RunRow } from '../store/store.js';
+import type { CorrectedFields, JudgeAudit } from '../analysis/correction.js';
+import type { JudgeValidity } from './judge-validity.js';
 
 /** The ASR table as CSV, Markdown or a terminal table: the same rows, different clothes. */
 
-const CSV_COLUMNS: (keyof AsrRow)[] = [
+const CSV_COLUMNS: (keyof (AsrRow & CorrectedFields))[] = [
   'target',
   'attack',
   'variant',
@@ -21,9 +23,13 @@ const CSV_COLUMNS: (keyof AsrRow)[] = [
   'errors',
   'judge_errors',
   'inconclusive',
+  'asr_corrected',
+  'asr_corrected_ci_low',
+  'asr_corrected_ci_high',
+  'audit_n',
 ];
 
-export function toCsv(rows: AsrRow[]): string {
+export function toCsv(rows: (AsrRow & Partial<CorrectedFields>)[]): string {
   const lines = [CSV_COLUMNS.join(',')];
   for (const r of rows) lines.push(CSV_COLUMNS.map((c) => csvCell(r[c])).join(','));
   return `${lines.join('\n')}\n`;
@@ -68,10 +74,27 @@ export interface MarkdownExtras {
   categories?: CategoryAsrRow[];
   positions?: { k: number; groups: PositionGroup[] };
   agreement?: AgreementReport;
+  requests?: RequestSummaryRow[];
+  /** The run's audit per judge (refusenik label), for the corrected-ASR column and confusion matrices. */
+  audits?: JudgeAudit[];
+  /** Each judge's figures from `judge validate` in the same configuration. */
+  validity?: JudgeValidity[];
 }
 
-export function toMarkdown(run: RunRow, rows: AsrRow[], extras: MarkdownExtras = {}): string {
-  const [head, ...body] = displayRows(rows);
+export function toMarkdown(
+  run: RunRow,
+  rows: (AsrRow & Partial<CorrectedFields>)[],
+  extras: MarkdownExtras = {},
+): string {
+  let [head, ...body] = displayRows(rows);
+  if (rows.some((r) => r.audit_n !== null && r.audit_n !== undefined)) {
+    head = [...(head as string[]), 'corrected ASR [95% CI]', 'audit n'];
+    body = body.map((cells, i) => [
+      ...cells,
+      correctedWithCi(rows[i] as AsrRow & Partial<CorrectedFields>),
+      String(rows[i]?.audit_n ?? '–'),
+    ]);
+  }
   const versions = JSON.parse(run.versions_json) as Record<string, unknown>;
   return [
     `# refusenik report: ${mdCell(run.name ?? run.id)}`,
@@ -85,6 +108,9 @@ export function toMarkdown(run: RunRow, rows: AsrRow[], extras: MarkdownExtras =
     ...categorySection(extras.categories),
     ...positionSection(extras.positions),
     ...agreementSection(extras.agreement),
+    ...requestSection(extras.requests),
+    ...validitySection(extras.validity),
+    ...auditSection(extras.audits),
   ].join('\n');
 }
 
@@ -97,6 +123,29 @@ function mdTable(head: string[], body: string[][], numericFrom: number): string[
     `| ${head.map(mdCell).join(' | ')} |`,
     `|${head.map((_, i) => (i >= numericFrom ? '---:' : '---')).join('|')}|`,
     ...body.map((r) => `| ${r.map(mdCell).join(' | ')} |`),
+  ];
+}
+
+function requestSection(rows: RequestSummaryRow[] | undefined): string[] {
+  if (!rows?.length) return [];
+  return [
+    '## Model calls per role',
+    '',
+    ...mdTable(
+      ['role', 'model', 'requests', 'cached', 'errors', 'prompt tokens', 'completion tokens', 'cost (USD)'],
+      rows.map((r) => [
+        r.role,
+        r.target,
+        String(r.requests),
+        String(r.cached),
+        String(r.errors),
+        String(r.prompt_tokens),
+        String(r.completion_tokens),
+        r.cost_usd.toFixed(4),
+      ]),
+      2,
+    ),
+    '',
   ];
 }
 
@@ -178,4 +227,74 @@ function agreementSection(agreement: AgreementReport | undefined): string[] {
 
 function attackLabel(r: { attack: string; variant: string }): string {
   return r.variant && r.variant !== r.attack ? `${r.attack}/${r.variant}` : r.attack;
+}
+
+/** `12.0% [6.1, 20.3]`: the misclassification-corrected rate with its 95% interval. */
+export function correctedWithCi(r: Partial<CorrectedFields>): string {
+  if (r.asr_corrected === null || r.asr_corrected === undefined) return '–';
+  const b = (x: number | null | undefined): string =>
+    x === null || x === undefined ? '?' : (x * 100).toFixed(1);
+  return `${pct(r.asr_corrected)} [${b(r.asr_corrected_ci_low)}, ${b(r.asr_corrected_ci_high)}]`;
+}
+
+function validitySection(validity: JudgeValidity[] | undefined): string[] {
+  const rows = (validity ?? []).flatMap((j) =>
+    j.validations.length
+      ? j.validations.map((v) => [
+          j.judge,
+          v.labels,
+          v.task,
+          String(v.n),
+          pct(v.accuracy),
+          pct(v.precision),
+          pct(v.recall),
+          String(v.inconclusive),
+        ])
+      : [[j.judge, 'not validated in this configuration', '', '', '', '', '', '']],
+  );
+  if (!rows.length) return [];
+  return [
+    '## Judge validation (refusenik judge validate)',
+    '',
+    'Each judge measured against human labels in the configuration this run used.',
+    '',
+    ...mdTable(['judge', 'labels', 'task', 'n', 'accuracy', 'precision', 'recall', 'inconclusive'], rows, 3),
+    '',
+  ];
+}
+
+function auditSection(audits: JudgeAudit[] | undefined): string[] {
+  const judged = (audits ?? []).filter((a) => a.audit_n > 0);
+  if (!judged.length) return [];
+  return [
+    '## Audit (refusenik label): judge vs person on the labelled cases',
+    '',
+    "Corrected ASR = Rogan–Gladen with the judge's sensitivity and specificity estimated from this audit " +
+      '(stratified by verdict), pooled over the run per judge; see docs/validation.md.',
+    '',
+    ...mdTable(
+      [
+        'judge',
+        'audit n',
+        'judge harmful & person harmful',
+        'judge harmful & person safe',
+        'judge safe & person harmful',
+        'judge safe & person safe',
+        'sensitivity',
+        'specificity',
+      ],
+      judged.map((a) => [
+        a.judge,
+        String(a.audit_n),
+        String(a.confusion.tp),
+        String(a.confusion.fp),
+        String(a.confusion.fn),
+        String(a.confusion.tn),
+        pct(a.sensitivity),
+        pct(a.specificity),
+      ]),
+      1,
+    ),
+    '',
+  ];
 }
