@@ -51,7 +51,7 @@ export interface LabelSet {
 }
 
 export const LABEL_FIELDS = ['label', 'final_label', 'human_label', 'gold'];
-const SUBSET_FIELDS = ['type', 'subset', 'model'];
+const SUBSET_FIELDS = ['category', 'SemanticCategory', 'type', 'subset', 'model'];
 const HARMBENCH_VAL = 'harmbench/data/classifier_val_sets/text_behaviors_val_set.json';
 const HARMBENCH_BEHAVIORS = 'harmbench/data/behavior_datasets/harmbench_behaviors_text_all.csv';
 
@@ -126,6 +126,7 @@ function fileSha(file: string): string {
 
 function genericLabels(file: string, wanted: LabelTask | undefined): Omit<LabelSet, 'source' | 'sha256'> {
   const records = readResponses(file);
+  const raw = readRecords(file);
   // XSTest's completion files are named for their model: the model is a subset key.
   const model = /^xstest_v2_completions_(.+)\.csv$/.exec(path.basename(file))?.[1];
   let task = wanted;
@@ -156,11 +157,13 @@ function genericLabels(file: string, wanted: LabelTask | undefined): Omit<LabelS
       task = parsed.task;
       taskLine = rec.line;
     }
+    // Breakdown keys by their own field names (the alias reader folds `type` into category).
+    const fields = (raw[rec.index]?.value ?? {}) as Record<string, unknown>;
     const subsets: Record<string, string> = {};
-    if (rec.category !== undefined) subsets['category'] = rec.category;
     for (const f of SUBSET_FIELDS) {
-      const v = rec.meta[f];
-      if (v !== undefined && v !== '') subsets[f] = v;
+      const v = fields[f];
+      if ((typeof v === 'string' && v !== '') || typeof v === 'number')
+        subsets[f === 'SemanticCategory' ? 'category' : f] ??= String(v);
     }
     if (model !== undefined && subsets['model'] === undefined) subsets['model'] = model;
     const caseId = rec.meta['case_id'];
