@@ -78,7 +78,7 @@ describe('refusenik run / report (CLI, loopback server)', () => {
 
     const csv = await runCli(['report', String(out['run_id']), '--db', db, '--format', 'csv']);
     expect(csv.stdout.split('\n')[0]).toBe(
-      'target,attack,variant,judge,n,successes,attack_success_rate,ci_low,ci_high,refusals,refusal_rate,mean_score,errors,judge_errors,inconclusive',
+      'target,attack,variant,judge,n,successes,attack_success_rate,ci_low,ci_high,refusals,refusal_rate,mean_score,errors,judge_errors,inconclusive,asr_corrected,asr_corrected_ci_low,asr_corrected_ci_high,audit_n',
     );
     const md = await runCli(['report', String(out['run_id']), '--db', db, '--format', 'md']);
     expect(md.stdout).toContain(
