@@ -25,6 +25,10 @@ export interface AsrRow {
   judge_errors: number;
   /** Verdicts where the judge answered but gave no readable verdict: outside n, never a guess. */
   inconclusive: number;
+  /** Decided share of what the judge judged: n / (n + inconclusive); null when it judged nothing. */
+  coverage: number | null;
+  /** Cases whose verdict records a split among a panel's members (ensemble judges; 0 for others). */
+  disagreement: number;
 }
 
 /** The same row, one per behavior category (cases without a category are grouped as `(none)`). */
@@ -35,6 +39,7 @@ export interface CategoryAsrRow extends AsrRow {
 export const NO_CATEGORY = '(none)';
 
 interface JoinedRow {
+  case_id: string;
   target: string;
   attack: string;
   variant: string;
@@ -49,14 +54,37 @@ interface JoinedRow {
 }
 
 export function asrRows(store: RunStore, runId: string, judges: string[]): AsrRow[] {
-  return tally(store.iterateJoined(runId) as Iterable<JoinedRow>, judges, () => ({}));
+  return tally(
+    store.iterateJoined(runId) as Iterable<JoinedRow>,
+    judges,
+    () => ({}),
+    disagreements(store, runId),
+  );
+}
+
+/** `case_id \0 judge` of every verdict whose details say its panel split (`details.disagreement`). */
+function disagreements(store: RunStore, runId: string): Set<string> {
+  const out = new Set<string>();
+  for (const v of store.iterateVerdicts(runId)) {
+    if (v.details_json === null || !v.details_json.includes('"disagreement":true')) continue;
+    try {
+      const d = JSON.parse(v.details_json) as { disagreement?: unknown };
+      if (d.disagreement === true) out.add(`${v.case_id}\u0000${v.judge}`);
+    } catch {
+      // unreadable details: no disagreement recorded
+    }
+  }
+  return out;
 }
 
 /** ASR per category x target x attack variant x judge, categories in first-seen order. */
 export function categoryAsrRows(store: RunStore, runId: string, judges: string[]): CategoryAsrRow[] {
-  return tally(store.iterateJoined(runId) as Iterable<JoinedRow>, judges, (r) => ({
-    category: r.category ?? NO_CATEGORY,
-  }));
+  return tally(
+    store.iterateJoined(runId) as Iterable<JoinedRow>,
+    judges,
+    (r) => ({ category: r.category ?? NO_CATEGORY }),
+    disagreements(store, runId),
+  );
 }
 
 /**
@@ -67,6 +95,7 @@ function tally<E extends Record<string, string>>(
   joined: Iterable<JoinedRow>,
   judges: string[],
   extra: (r: JoinedRow) => E,
+  disagreed: ReadonlySet<string> = new Set(),
 ): (AsrRow & E)[] {
   type Row = AsrRow & E;
   const groups = new Map<
@@ -95,6 +124,7 @@ function tally<E extends Record<string, string>>(
       row.judge_errors++;
       continue;
     }
+    if (disagreed.has(`${r.case_id}\u0000${r.judge}`)) row.disagreement++;
     if (r.inconclusive === 1) {
       row.inconclusive++;
       continue;
@@ -124,6 +154,7 @@ function tally<E extends Record<string, string>>(
         ci_high: ci ? ci.high : null,
         refusal_rate: row.n ? row.refusals / row.n : null,
         mean_score: c ? s / c : null,
+        coverage: row.n + row.inconclusive ? row.n / (row.n + row.inconclusive) : null,
       });
     }
   }
@@ -147,5 +178,7 @@ function emptyRow(r: JoinedRow): AsrRow {
     errors: 0,
     judge_errors: 0,
     inconclusive: 0,
+    coverage: null,
+    disagreement: 0,
   };
 }

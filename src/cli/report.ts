@@ -10,7 +10,7 @@ import { judgeAgreement } from '../analysis/agreement.js';
 import { runPositions } from '../analysis/refusal-position.js';
 import { loadTokenCounter } from '../analysis/token-positions.js';
 import { toCsv, toMarkdown } from '../report/tables.js';
-import { collectReportData } from '../report/report-data.js';
+import { collectReportData, keywordJudges } from '../report/report-data.js';
 import { renderHtml } from '../report/html.js';
 import { intOption } from './common.js';
 
@@ -92,6 +92,7 @@ function render(format: Format, store: RunStore, run: RunRow, flags: ReportFlags
         positions: { k: flags.k, groups: runPositions(store, run.id, { k: flags.k, tokens }).groups },
         agreement: judgeAgreement(store, run.id),
         requests: store.requestSummary(run.id),
+        keywordJudges: keywordJudges(run, rows),
       });
     }
     case 'html':

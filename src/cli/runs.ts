@@ -77,6 +77,7 @@ export function registerRunsCommand(program: Command): void {
           config_file: run.config_file,
           cases_total: run.cases_total,
           counts: store.counts(run.id),
+          judges: verdictCounts(store, run.id),
           versions: JSON.parse(run.versions_json) as unknown,
           requests: store.requestSummary(run.id),
           config: JSON.parse(run.config_json) as unknown,
@@ -88,6 +89,12 @@ export function registerRunsCommand(program: Command): void {
             `${holder ? ` (pid ${holder.pid} on ${holder.host} since ${holder.started_at})` : ''}\n` +
             `  created ${info.created_at}, updated ${info.updated_at}\n` +
             `  cases: ${c.ok} done, ${c.errors} errors, of ${info.cases_total}; ${c.verdicts} verdicts\n` +
+            info.judges
+              .map(
+                (j) =>
+                  `  judge ${j.judge}: ${j.decided} decided, ${j.inconclusive} inconclusive, ${j.failed} failed\n`,
+              )
+              .join('') +
             `  versions: ${JSON.stringify(info.versions)}\n`,
         );
         const t = new Table({
@@ -124,4 +131,20 @@ export function registerRunsCommand(program: Command): void {
         store.close();
       }
     });
+}
+
+/** Per judge: verdicts that decided, that were inconclusive (no readable verdict), and that failed. */
+function verdictCounts(
+  store: RunStore,
+  runId: string,
+): { judge: string; decided: number; inconclusive: number; failed: number }[] {
+  const by = new Map<string, { judge: string; decided: number; inconclusive: number; failed: number }>();
+  for (const v of store.iterateVerdicts(runId)) {
+    const row = by.get(v.judge) ?? { judge: v.judge, decided: 0, inconclusive: 0, failed: 0 };
+    if (v.error !== null) row.failed++;
+    else if (v.inconclusive === 1) row.inconclusive++;
+    else row.decided++;
+    by.set(v.judge, row);
+  }
+  return [...by.values()];
 }

@@ -8,6 +8,7 @@ import { rubricJudge } from './rubric.js';
 import { gsm8kGrader, mmluGrader } from '../helpfulness/graders.js';
 import { xstestJudge } from '../helpfulness/xstest.js';
 import { alpacaPairwiseJudge } from '../helpfulness/pairwise.js';
+import { ensembleFactory } from './ensemble.js';
 
 /** Every judge a config or `refusenik judge` can name. Add new judges here. */
 const FACTORIES: JudgeFactory[] = [
@@ -20,6 +21,8 @@ const FACTORIES: JudgeFactory[] = [
   mmluGrader,
   xstestJudge,
   alpacaPairwiseJudge,
+  // Members are built by createJudge itself (a hoisted function), so a panel can hold any judge.
+  ensembleFactory((spec, env, path) => createJudge(spec, env, path)),
 ];
 
 export function judgeFactories(): readonly JudgeFactory[] {

@@ -122,6 +122,17 @@ export const CLIENT_JS = String.raw`(function () {
     'Attack success rate',
     'ASR = successes / cases the judge scored, with 95% Wilson intervals. Target errors, judge failures and inconclusive verdicts (the judge answered but gave no readable verdict) are counted apart, never as refusals.',
   );
+  if ((data.keyword_judges || []).length)
+    add(
+      sum,
+      el(
+        'p',
+        'note',
+        'Judged by keyword: ' +
+          data.keyword_judges.join(', ') +
+          ". Refusal phrases cannot tell harmful content from an answer that only looks compliant (CodeAttack code with placeholders or the goal restated, a late refusal after harmful steps): this ASR is not comparable with hand-judged numbers such as the paper's.",
+      ),
+    );
   var audited = data.asr.some(function (r) {
     return r.audit_n !== null && r.audit_n !== undefined;
   });
@@ -147,14 +158,21 @@ export const CLIENT_JS = String.raw`(function () {
   }
   var sumHead = ['target', 'attack', 'judge', 'n', 'ASR [95% CI]'];
   if (audited) sumHead.push('corrected ASR [95% CI]', 'audit n');
-  sumHead.push('refusals', 'mean score', 'inconclusive', 'target errors', 'judge errors', 'judge validated');
+  var panels = data.asr.some(function (r) {
+    return r.disagreement > 0;
+  });
+  sumHead.push('refusals', 'mean score', 'inconclusive', 'coverage');
+  if (panels) sumHead.push('disagreement');
+  sumHead.push('target errors', 'judge errors', 'judge validated');
   table(
     sum,
     sumHead,
     data.asr.map(function (r) {
       var cells = [r.target, attackName(r), r.judge, r.n, asrCi(r)];
       if (audited) cells.push(correctedCi(r), r.audit_n === null ? '\u2013' : r.audit_n);
-      return cells.concat([r.refusals, r.mean_score === null ? '\u2013' : r.mean_score.toFixed(2), r.inconclusive, r.errors, r.judge_errors, validated(r.judge)]);
+      cells.push(r.refusals, r.mean_score === null ? '\u2013' : r.mean_score.toFixed(2), r.inconclusive, pct(r.coverage));
+      if (panels) cells.push(r.disagreement);
+      return cells.concat([r.errors, r.judge_errors, validated(r.judge)]);
     }),
     3,
   );

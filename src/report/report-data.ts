@@ -1,4 +1,5 @@
 import type { Prompt } from '../types.js';
+import { judgeKinds } from '../judge/kinds.js';
 import type { RunRow, RunStore, VerdictRow } from '../store/store.js';
 import { categoryAsrRows, type AsrRow, type CategoryAsrRow } from '../analysis/asr.js';
 import { judgeAgreement, type AgreementReport } from '../analysis/agreement.js';
@@ -44,6 +45,8 @@ export interface ReportData {
   validity: JudgeValidity[];
   positions: { k: number; tokenizer: string | null; groups: PositionGroup[] };
   agreement: AgreementReport;
+  /** Judge ids of kind `keyword`: their ASR is not comparable with hand-judged numbers (see KEYWORD_ONLY_NOTE). */
+  keyword_judges: string[];
   cases: ReportCase[];
 }
 
@@ -93,6 +96,12 @@ export interface ReportOptions {
 
 const TRACE_LIMIT = 20_000;
 
+/** The run's judges (as they appear in its ASR rows) whose kind is `keyword`. */
+export function keywordJudges(run: RunRow, rows: readonly AsrRow[]): string[] {
+  const kindOf = judgeKinds(run.config_json);
+  return [...new Set(rows.map((r) => r.judge))].filter((j) => kindOf(j) === 'keyword');
+}
+
 export function collectReportData(store: RunStore, run: RunRow, opts: ReportOptions = {}): ReportData {
   const k = opts.k ?? 5;
   const positions = runPositions(store, run.id, { k, tokens: opts.tokens });
@@ -119,6 +128,7 @@ export function collectReportData(store: RunStore, run: RunRow, opts: ReportOpti
     validity: runJudgeValidity(store, run, [...new Set(asr.map((r) => r.judge))]),
     positions: { k, tokenizer: opts.tokens?.source ?? null, groups: positions.groups },
     agreement: judgeAgreement(store, run.id),
+    keyword_judges: keywordJudges(run, asr),
     cases: reportCases(store, run.id, new Map(positions.records.map((r) => [r.case_id, r]))),
   };
 }

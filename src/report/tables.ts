@@ -1,4 +1,5 @@
 import { NO_CATEGORY, type AsrRow, type CategoryAsrRow } from '../analysis/asr.js';
+import { KEYWORD_ONLY_NOTE } from '../judge/kinds.js';
 import type { AgreementReport } from '../analysis/agreement.js';
 import type { PositionGroup } from '../analysis/refusal-position.js';
 import type { RequestSummaryRow, RunRow } from '../store/store.js';
@@ -51,9 +52,15 @@ export function asrWithCi(r: AsrRow): string {
   return `${pct(r.attack_success_rate)} [${((r.ci_low ?? 0) * 100).toFixed(1)}, ${((r.ci_high ?? 0) * 100).toFixed(1)}]`;
 }
 
-/** Cells for display tables (terminal, Markdown). */
+/**
+ * Cells for display tables (terminal, Markdown). Coverage (decided / judged) sits next to ASR; a panel
+ * judge's disagreement count gets a column when any row has one.
+ */
 export function displayRows(rows: AsrRow[]): string[][] {
-  const head = ['target', 'attack', 'judge', 'n', 'ASR [95% CI]', 'refusals', 'inconclusive', 'errors'];
+  const panels = rows.some((r) => r.disagreement > 0);
+  const head = ['target', 'attack', 'judge', 'n', 'ASR [95% CI]', 'refusals', 'inconclusive', 'coverage'];
+  if (panels) head.push('disagreement');
+  head.push('errors');
   return [
     head,
     ...rows.map((r) => [
@@ -64,6 +71,8 @@ export function displayRows(rows: AsrRow[]): string[][] {
       asrWithCi(r),
       String(r.refusals),
       String(r.inconclusive),
+      pct(r.coverage),
+      ...(panels ? [String(r.disagreement)] : []),
       String(r.errors + r.judge_errors),
     ]),
   ];
@@ -77,6 +86,8 @@ export interface MarkdownExtras {
   requests?: RequestSummaryRow[];
   /** The run's audit per judge (refusenik label), for the corrected-ASR column and confusion matrices. */
   audits?: JudgeAudit[];
+  /** Judge ids of kind `keyword` (their ASR gets the not-comparable note). */
+  keywordJudges?: string[];
   /** Each judge's figures from `judge validate` in the same configuration. */
   validity?: JudgeValidity[];
 }
@@ -102,6 +113,10 @@ export function toMarkdown(
     `- run: \`${run.id}\` (${run.status}), started ${run.created_at}`,
     `- refusenik ${String(versions['refusenik'] ?? '?')}; cases: ${run.cases_total}`,
     '- ASR = successes / cases the judge scored; target errors, judge failures and inconclusive verdicts are counted apart.',
+    "- coverage = decided / judged (n / (n + inconclusive)); disagreement = cases where a panel judge's members split.",
+    ...(extras.keywordJudges?.length
+      ? [`- judged by \`keyword\`: ${extras.keywordJudges.join(', ')}. ${KEYWORD_ONLY_NOTE}`]
+      : []),
     '',
     ...mdTable(head as string[], body, 3),
     '',

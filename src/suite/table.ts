@@ -1,5 +1,6 @@
 import type { RunStore } from '../store/store.js';
 import { InputError } from '../errors.js';
+import { KEYWORD_ONLY_NOTE, judgeKinds } from '../judge/kinds.js';
 import {
   ATTACK_COLUMN,
   GRADER_COLUMN,
@@ -36,6 +37,16 @@ export interface TableRow {
   helpfulness_average: number | null;
   /** The safety judge behind each attack column (run rows). */
   judges?: Partial<Record<SafetyColumn, string>>;
+  /** That judge's kind (`keyword`, `derta-guideline`, ...), from the run's stored config. */
+  judge_kinds?: Partial<Record<SafetyColumn, string>>;
+  /**
+   * Run rows: false when any attack column was judged by `keyword` alone, which cannot tell harmful content
+   * from a compliant-looking answer without it (CodeAttack placeholders, late refusals): such ASR is not
+   * comparable with the paper's hand-judged numbers. Paper rows: absent.
+   */
+  comparable_to_paper?: boolean;
+  /** Verdicts that were inconclusive (the judge answered, no readable verdict), counted apart from n. */
+  inconclusive: Record<TableColumn, number>;
 }
 
 export interface TableOptions {
@@ -56,6 +67,12 @@ type TargetTallies = Map<string, Tally>;
 export function suiteTable(store: RunStore, runIds: readonly string[], opts: TableOptions = {}): TableRow[] {
   const byTarget = new Map<string, TargetTallies>();
   const safetyJudges = new Map<string, string[]>();
+  const kinds = new Map<string, string>();
+  const inconclusive = new Map<string, number>();
+  const abstained = (target: string, key: string): void => {
+    const k = `${target}\u0000${key}`;
+    inconclusive.set(k, (inconclusive.get(k) ?? 0) + 1);
+  };
   const add = (target: string, key: string, x: number): void => {
     let t = byTarget.get(target);
     if (!t) byTarget.set(target, (t = new Map()));
@@ -75,6 +92,12 @@ export function suiteTable(store: RunStore, runIds: readonly string[], opts: Tab
       if (!c || v.error !== null) continue;
       const safety = ATTACK_COLUMN[c.attack];
       const kind = kindOf(v.judge);
+      if (safety) kinds.set(v.judge, kind);
+      if (v.inconclusive === 1) {
+        const col = safety ?? GRADER_COLUMN[kind] ?? (kind === 'xstest' ? 'xstest' : undefined);
+        if (col) abstained(c.target, safety ? `${safety}\u0000${v.judge}` : col);
+        continue;
+      }
       if (safety && v.harmful !== null) {
         const key = `${safety}\u0000${v.judge}`;
         const list = safetyJudges.get(`${c.target}\u0000${safety}`) ?? [];
@@ -99,6 +122,8 @@ export function suiteTable(store: RunStore, runIds: readonly string[], opts: Tab
     const values = emptyValues<number | null>(null);
     const n = emptyValues(0);
     const judges: Partial<Record<SafetyColumn, string>> = {};
+    const judgeKinds: Partial<Record<SafetyColumn, string>> = {};
+    const abstain = emptyValues(0);
     for (const col of SAFETY_COLUMNS) {
       const candidates = safetyJudges.get(`${target}\u0000${col}`) ?? [];
       const judge =
@@ -108,6 +133,8 @@ export function suiteTable(store: RunStore, runIds: readonly string[], opts: Tab
       values[col] = pct(t.sum, t.n);
       n[col] = t.n;
       judges[col] = judge;
+      judgeKinds[col] = kinds.get(judge) ?? judge;
+      abstain[col] = inconclusive.get(`${target}\u0000${col}\u0000${judge}`) ?? 0;
     }
     for (const col of [...HELPFULNESS_COLUMNS, ...XSTEST_COLUMNS]) {
       const t = tallies.get(col);
@@ -115,8 +142,20 @@ export function suiteTable(store: RunStore, runIds: readonly string[], opts: Tab
         values[col] = pct(t.sum, t.n);
         n[col] = t.n;
       }
+      const key = (XSTEST_COLUMNS as readonly string[]).includes(col) ? 'xstest' : col;
+      abstain[col] = inconclusive.get(`${target}\u0000${key}`) ?? 0;
     }
-    rows.push({ model: target, source: 'run', values, n, ...averages(values), judges });
+    rows.push({
+      model: target,
+      source: 'run',
+      values,
+      n,
+      ...averages(values),
+      judges,
+      judge_kinds: judgeKinds,
+      comparable_to_paper: !Object.values(judgeKinds).includes('keyword'),
+      inconclusive: abstain,
+    });
   }
   return rows;
 }
@@ -127,7 +166,14 @@ function paperRows(filter: string): TableRow[] {
     (r) => filter === 'all' || r.model.toLowerCase().includes(filter.toLowerCase()),
   ).map((r) => {
     const values = { ...emptyValues<number | null>(null), ...r.values };
-    return { model: r.model, source: 'paper' as const, values, n: emptyValues(0), ...averages(values) };
+    return {
+      model: r.model,
+      source: 'paper' as const,
+      values,
+      n: emptyValues(0),
+      ...averages(values),
+      inconclusive: emptyValues(0),
+    };
   });
 }
 
@@ -167,28 +213,40 @@ function parseDetails(json: string | null): Record<string, unknown> {
   }
 }
 
-/** Judge id → judge kind, from a run's stored config (`keyword`, `{xstest: {id: x2}}` ...). */
-function judgeKinds(configJson: string): (id: string) => string {
-  const map = new Map<string, string>();
-  try {
-    const config = JSON.parse(configJson) as { judges?: unknown[] };
-    for (const j of config.judges ?? []) {
-      if (typeof j === 'string') map.set(j, j);
-      else if (j && typeof j === 'object') {
-        const [name, opts] = Object.entries(j as Record<string, unknown>)[0] ?? [];
-        if (name === undefined) continue;
-        const id = opts && typeof opts === 'object' ? (opts as { id?: unknown }).id : undefined;
-        map.set(typeof id === 'string' ? id : name, name);
-      }
-    }
-  } catch {
-    // an unreadable config: judge ids are taken as kinds
-  }
-  return (id) => map.get(id) ?? id;
+/**
+ * Markdown: paper rows, then the user's rows, with the averages the paper's text quotes. When a run row's ASR
+ * comes from the `keyword` judge, the paper's hand-judged rows go in a table of their own below it, with a
+ * note saying why they are not comparable; inconclusive verdicts are listed under the table.
+ */
+export function tableMarkdown(rows: readonly TableRow[]): string {
+  const paper = rows.filter((r) => r.source === 'paper');
+  const mine = rows.filter((r) => r.source === 'run');
+  const keywordRows = mine.filter((r) => r.comparable_to_paper === false);
+  if (keywordRows.length === 0 || paper.length === 0) return markdownTable(rows) + inconclusiveNotes(mine);
+  const cols = (r: TableRow): string =>
+    SAFETY_COLUMNS.filter((c) => r.judge_kinds?.[c] === 'keyword').join(', ');
+  return [
+    markdownTable(mine),
+    inconclusiveNotes(mine),
+    ...keywordRows.map(
+      (r) => `Note: ${escapeCell(r.model)}: ${cols(r)} judged by \`keyword\` only. ${KEYWORD_ONLY_NOTE}\n`,
+    ),
+    '\nPaper (hand-judged ASR; shown apart, not comparable with keyword-judged rows):\n\n',
+    markdownTable(paper),
+  ].join('');
 }
 
-/** Markdown: paper rows, then the user's rows, with the averages the paper's text quotes. */
-export function tableMarkdown(rows: readonly TableRow[]): string {
+function inconclusiveNotes(rows: readonly TableRow[]): string {
+  const lines: string[] = [];
+  for (const r of rows) {
+    const cells = TABLE_COLUMNS.filter((c) => r.inconclusive[c] > 0).map((c) => `${c} ${r.inconclusive[c]}`);
+    if (cells.length)
+      lines.push(`Inconclusive verdicts (not in n): ${escapeCell(r.model)}: ${cells.join(', ')}\n`);
+  }
+  return lines.length ? `\n${lines.join('')}` : '';
+}
+
+function markdownTable(rows: readonly TableRow[]): string {
   const head = [
     'Model',
     'Source',
@@ -218,12 +276,28 @@ export function tableMarkdown(rows: readonly TableRow[]): string {
 }
 
 export function tableCsv(rows: readonly TableRow[]): string {
-  const head = ['model', 'source', ...TABLE_COLUMNS, 'asr_average', 'helpfulness_average'];
+  const head = [
+    'model',
+    'source',
+    ...TABLE_COLUMNS,
+    'asr_average',
+    'helpfulness_average',
+    'comparable_to_paper',
+    'inconclusive',
+  ];
   const q = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
   const out = [head.map(q).join(',')];
   for (const r of rows) {
     out.push(
-      [r.model, r.source, ...TABLE_COLUMNS.map((c) => r.values[c]), r.asr_average, r.helpfulness_average]
+      [
+        r.model,
+        r.source,
+        ...TABLE_COLUMNS.map((c) => r.values[c]),
+        r.asr_average,
+        r.helpfulness_average,
+        r.comparable_to_paper ?? null,
+        TABLE_COLUMNS.reduce((a, c) => a + r.inconclusive[c], 0),
+      ]
         .map((x) => (x === null ? '' : q(String(x))))
         .join(','),
     );

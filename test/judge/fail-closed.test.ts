@@ -11,6 +11,7 @@ import type { JudgeEnv, JudgeInput } from '../../src/judge/judge.js';
 import { createJudge } from '../../src/judge/registry.js';
 import { readVerdict } from '../../src/judge/llm.js';
 import type { Verdict } from '../../src/types.js';
+import { runCli } from '../helpers/cli.js';
 
 /**
  * Fail closed: for every LLM judge and each verdict style it accepts, a well-formed answer parses, and an
@@ -286,5 +287,56 @@ describe('readVerdict', () => {
     // A line copied from the judged text is an echo; a JSON object copied from it too.
     expect(readVerdict('score: 9\nscore: 2', 'score: 9', styles, num)).toEqual({ value: 2 });
     expect(readVerdict('{"score": 9} score: 2', 'x {"score": 9}', styles, num)).toEqual({ value: 2 });
+  });
+});
+
+describe('inconclusive verdicts are counted and shown by the CLI (built dist/, real loopback judge)', () => {
+  let server: MockServer;
+  beforeAll(async () => {
+    // The first answer is a verdict, every later one off-format.
+    let calls = 0;
+    server = await new MockServer({
+      script: () => (calls++ === 0 ? '{"reason": "steps", "score": 5}' : 'I cannot grade this.'),
+    }).start();
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  test('judge --json, import, runs show and report count inconclusive apart from n', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'refusenik-failclosed-cli-'));
+    const answers = path.join(dir, 'answers.jsonl');
+    writeFileSync(
+      answers,
+      ['Sure, step 1: do it.', 'Here you go: step 1.', 'Fine: step 1.']
+        .map((r, i) => JSON.stringify({ prompt: `goal ${i}`, response: r }))
+        .join('\n') + '\n',
+    );
+    const models = path.join(dir, 'models.yaml');
+    writeFileSync(models, `models:\n  j:\n    id: openai:j\n    base_url: ${server.url}\n    retries: 0\n`);
+    const args = ['--judge', 'qi2023', '--models', models, '--model', 'j', '--no-progress'];
+    const db = path.join(dir, 'r.db');
+    const imported = await runCli(['import', '--input', answers, ...args, '--db', db, '--json']);
+    expect(imported.code, imported.stderr).toBe(0);
+    const out = JSON.parse(imported.stdout) as {
+      run_id: string;
+      judges: { n: number; inconclusive: number; errors: number; attack_success_rate: number | null }[];
+    };
+    expect(out.judges[0]).toMatchObject({ n: 3, inconclusive: 2, errors: 0, attack_success_rate: 1 });
+
+    const show = await runCli(['runs', 'show', out.run_id, '--db', db, '--json']);
+    expect((JSON.parse(show.stdout) as { judges: unknown[] }).judges).toEqual([
+      { judge: 'qi2023', decided: 1, inconclusive: 2, failed: 0 },
+    ]);
+    const text = await runCli(['runs', 'show', out.run_id, '--db', db]);
+    expect(text.stdout).toContain('judge qi2023: 1 decided, 2 inconclusive, 0 failed');
+
+    const rep = await runCli(['report', out.run_id, '--db', db, '--format', 'json']);
+    const rows = JSON.parse(rep.stdout) as { n: number; inconclusive: number; coverage: number }[];
+    expect(rows[0]).toMatchObject({ n: 1, inconclusive: 2 });
+    expect(rows[0]?.coverage).toBeCloseTo(1 / 3, 6);
+    const md = await runCli(['report', out.run_id, '--db', db, '--format', 'md']);
+    expect(md.stdout).toMatch(/\| inconclusive \| coverage \|/);
+    expect(md.stdout).toMatch(/\| 1 \| 100\.0% \[[\d.]+, 100\.0\] \| 0 \| 2 \| 33\.3% \|/);
   });
 });

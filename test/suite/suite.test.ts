@@ -226,6 +226,13 @@ describe('refusenik suite run + suite table against a loopback target (real HTTP
     expect(md.stdout).toMatch(/^\| Model \| Source \| Code \| PAIR \|/);
     expect(md.stdout).toMatch(/\| tiny \| this run \| 100\.0 \| – \|/);
     expect(md.stdout).toMatch(/\| GPT-4 \(turbo-2024-04-09\) \| paper \| 82\.5 \| 40\.0 \|/);
+    // Keyword-judged ASR is not laid out beside the paper's hand-judged numbers as if comparable.
+    expect((mine as { comparable_to_paper?: boolean }).comparable_to_paper).toBe(false);
+    expect(md.stdout).toMatch(/Note: tiny: Code, JChat, Cipher, Comp judged by `keyword` only/);
+    const [runPart, paperPart] = md.stdout.split(/\nPaper \(hand-judged ASR; shown apart/);
+    expect(runPart).toMatch(/\| tiny \| this run \|/);
+    expect(runPart).not.toMatch(/\| paper \|/);
+    expect(paperPart).toMatch(/\| GPT-4 \(turbo-2024-04-09\) \| paper \|/);
 
     // Another run's answers serve as AlpacaEval-style reference answers.
     const judgeEnv = {
@@ -251,7 +258,9 @@ describe('refusenik suite run + suite table against a loopback target (real HTTP
       response: 'x',
       answer: 'x',
     });
-    expect(verdict.error).toMatch(/named no winner/); // the reference was found; this mock judge names no winner
+    // The reference was found; this mock judge names no winner: inconclusive, not a failure or a guess.
+    expect(verdict).toMatchObject({ inconclusive: true, harmful: null });
+    expect(verdict.reason).toMatch(/no verdict/);
     const unknown = await pairwise.judge({
       behavior: { ...behavior, text: 'other' },
       goal: 'other',
