@@ -138,7 +138,7 @@ async function obtain(pack: Pack, file: PackFile, opts: PullOptions, dl: Downloa
   }
   switch (file.kind) {
     case 'upstream':
-      return download(pack, file, target, fileUrl(opts.baseUrl, pack, file.path), dl);
+      return download(pack, file, target, fileUrl(opts.baseUrl, pack, file.path, file.commit), dl);
     case 'mirror':
       if (isDefaultBase(opts.baseUrl)) {
         return {

@@ -33,7 +33,15 @@ const RelPath = z
 
 const FileBase = { path: RelPath, sha256: Sha256, bytes: z.number().int().nonnegative() };
 
-const UpstreamFile = z.strictObject({ kind: z.literal('upstream'), ...FileBase });
+const UpstreamFile = z.strictObject({
+  kind: z.literal('upstream'),
+  ...FileBase,
+  /** The commit this file is pinned at, when it is not the pack's (a file upstream later removed). */
+  commit: z
+    .string()
+    .regex(/^[0-9a-f]{40}$/, 'expected a 40-hex-digit commit')
+    .optional(),
+});
 const DerivedFile = z.strictObject({
   kind: z.literal('derived'),
   ...FileBase,
@@ -67,11 +75,12 @@ export type DerivedFile = z.infer<typeof DerivedFile>;
 export type Pack = z.infer<typeof Pack>;
 export type Registry = z.infer<typeof RegistryDoc>;
 
-const upstream = (path: string, sha256: string, bytes: number): PackFile => ({
+const upstream = (path: string, sha256: string, bytes: number, commit?: string): PackFile => ({
   kind: 'upstream',
   path,
   sha256,
   bytes,
+  ...(commit ? { commit } : {}),
 });
 const derived = (
   path: string,
@@ -326,6 +335,106 @@ export const BUILTIN_REGISTRY: Registry = {
         ),
       ],
     },
+    {
+      name: 'harmbench',
+      repo: 'centerforaisafety/HarmBench',
+      commit: '8e1604d1171fe8a48d8febecd22f600e462bdcdd',
+      licence: 'MIT',
+      files: [
+        upstream('LICENSE', 'fe29c68dd1216e81e98a6069165e1c720757b23bbcaa6c0cb8f9a957bdaaca80', 1074),
+        upstream(
+          'data/behavior_datasets/harmbench_behaviors_text_all.csv',
+          '8d81accedd38eaaf8b760618622bb888417d1fd0c86eba65c427a16f1cbb4afc',
+          198850,
+        ),
+        upstream(
+          'data/behavior_datasets/harmbench_behaviors_text_test.csv',
+          '75d257b3e7428c52eb7b0154318f455af3e01b09a3794b5e2f3d36054f3c0e29',
+          160828,
+        ),
+        upstream(
+          'data/behavior_datasets/harmbench_behaviors_text_val.csv',
+          '7bfaaa5e2b9b95002c89e2d33c019f58e9e8496e2fc65d368f1eeb8179e69534',
+          38024,
+        ),
+        upstream(
+          'data/behavior_datasets/harmbench_behaviors_multimodal_all.csv',
+          '0a4dd6bd0df2a52d1d9ee25f3d018af49b52b61ee2ccdaaac16b9660f753145d',
+          137713,
+        ),
+        upstream(
+          'data/classifier_val_sets/text_behaviors_val_set.json',
+          'e740727b6874e492063e097122a9916833d57f9bd2ce3e86713ec188741a41c8',
+          1875939,
+        ),
+        upstream(
+          'data/classifier_val_sets/multimodal_behaviors_val_set.json',
+          '92fd5d3c27395db4af0d641e2b0f9fefbb5739380b5b97e5079b2d1e55334347',
+          360084,
+        ),
+        mirrorOnly(
+          'judge/harmbench_cls_prompts.json',
+          '51fb2f5bbf2d55e61ae3136aa1533215a393013b4593518faaab92263d8a0cd4',
+          12410,
+          'derived from upstream Python source by ast.literal_eval, not a file upstream (see the pack SOURCE.md)',
+        ),
+      ],
+    },
+    {
+      name: 'jailbreakbench',
+      repo: 'JailbreakBench/jailbreakbench',
+      commit: '04f9f94844f09bd2168d3d83e5dd870cded9fc57',
+      licence: 'MIT',
+      files: [
+        upstream('LICENSE', '7e1ae8f3676f39ff6e62af1743385c176a9476b1157f35bb9d05b4e6c65b7d94', 1076),
+        upstream(
+          'src/jailbreakbench/data/behaviors.csv',
+          '45e9a8923b28f547bb372fbaa9af7df8b38c818a80ae50c3bab97704197ff516',
+          23111,
+          '28aa816c03c30d0d6c69befa19089dae6ec29e88',
+        ),
+        mirrorOnly(
+          'judge/jbb_judge_prompts.json',
+          '1a8da1825e2a72154090f5f14f912906dcbb548e01bbaba99884c0b85665a559',
+          8377,
+          'derived from upstream Python source by ast.literal_eval, not a file upstream (see the pack SOURCE.md)',
+        ),
+      ],
+    },
+    {
+      name: 'jailbreakbench-artifacts',
+      repo: 'JailbreakBench/artifacts',
+      commit: '909e68c01d94222b8ad2e397a017e2e12e2adb73',
+      licence: 'MIT',
+      files: [
+        upstream('LICENSE', '09017abee723a7b715866bbcd1bd2569e0a5fa7e996dd1d9d1ec4b36fb5ca51c', 1098),
+        upstream(
+          'attack-artifacts/PAIR/black_box/vicuna-13b-v1.5.json',
+          '18b101386419a98fbdf45cb987069f83af3a40d5e0f7f0d32c4e9dc5ecc049b4',
+          149383,
+        ),
+        upstream(
+          'attack-artifacts/GCG/white_box/vicuna-13b-v1.5.json',
+          '9eff8b6f78cae002737868ca8cdd886be5afcd1cbbbe4cf51ff837bc688b01b1',
+          134533,
+        ),
+      ],
+    },
+    {
+      name: 'wildguard',
+      repo: 'allenai/wildguard',
+      commit: '495b9dc837be594c6c5665b0f7f56169baf0d5be',
+      licence: 'Apache-2.0',
+      files: [
+        upstream('LICENSE.md', '36ea8072e4d544e094f6c50d2b53bfede0e06cfa050dfdba9a579de22051dc47', 688),
+        mirrorOnly(
+          'judge/wildguard_input_format.json',
+          'c07c0c653f6618842594d0b43429ec852b026c2fcab59b44a2e0aa4c857d3b7a',
+          2161,
+          'derived from upstream Python source by ast.literal_eval, not a file upstream (see the pack SOURCE.md)',
+        ),
+      ],
+    },
   ],
 };
 
@@ -365,9 +474,9 @@ export function selectPacks(registry: Registry, names: string[] = []): Pack[] {
 }
 
 /** Where a pack's file lives upstream (or on a mirror with the same layout). */
-export function fileUrl(baseUrl: string, pack: Pack, path: string): string {
+export function fileUrl(baseUrl: string, pack: Pack, path: string, commit = pack.commit): string {
   const encoded = path.split('/').map(encodeURIComponent).join('/');
-  return `${baseUrl.replace(/\/+$/, '')}/${pack.repo}/${pack.commit}/${encoded}`;
+  return `${baseUrl.replace(/\/+$/, '')}/${pack.repo}/${commit}/${encoded}`;
 }
 
 /** Pack name → pinned upstream commit; recorded with every run. */
