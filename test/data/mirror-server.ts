@@ -28,7 +28,7 @@ export class MirrorServer {
         if (file.kind === 'derived') continue; // only their sources are upstream
         try {
           this.files.set(
-            this.key(pack.repo, pack.commit, file.path),
+            this.key(pack.repo, (file.kind === 'upstream' && file.commit) || pack.commit, file.path),
             readFileSync(path.join(dataDir, pack.name, file.path)),
           );
         } catch {

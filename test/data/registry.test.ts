@@ -11,7 +11,8 @@ import { SHARED } from './fixture.js';
 
 function sourceMd(pack: string): { repo: string; commit: string; files: Map<string, [string, number]> } {
   const text = readFileSync(path.join(SHARED, pack, 'SOURCE.md'), 'utf8');
-  const head = /Upstream: https:\/\/github\.com\/([\w.-]+\/[\w.-]+) at commit `([0-9a-f]{40})`/.exec(text);
+  // Most packs pin one commit ("at commit `…`"); jailbreakbench lists its commits below the upstream line.
+  const head = /Upstream: https:\/\/github\.com\/([\w.-]+\/[\w.-]+)[^`]*?`([0-9a-f]{40})`/.exec(text);
   if (!head) throw new Error(`${pack}/SOURCE.md: no upstream line`);
   const files = new Map<string, [string, number]>();
   for (const m of text.matchAll(/^\| (\S[^|]*?) \| ([0-9a-f]{64}) \| (\d+) \|/gm)) {
@@ -39,7 +40,10 @@ describe('built-in registry', () => {
     expect(kinds.map(([p, f]) => `${p as string}/${(f as { path: string }).path}`).sort()).toEqual([
       'codeattack/judge/qi2023_gpt4_judge.json',
       'derta/judge/appendix_c_guideline.txt',
+      'harmbench/judge/harmbench_cls_prompts.json',
+      'jailbreakbench/judge/jbb_judge_prompts.json',
       'pair/prompts/pair_system_prompts.json',
+      'wildguard/judge/wildguard_input_format.json',
     ]);
     const judge = BUILTIN_REGISTRY.packs[0]!.files.find((f) => f.kind === 'derived')!;
     expect(judge.kind === 'derived' && judge.sources).toEqual([
@@ -63,12 +67,30 @@ describe('built-in registry', () => {
       derta: '70bdb52b5e139f32f5a723b5f09d2b0befa81657',
       pair: '6379ef705a0fc745530f7d895963510c021b496a',
       xstest: 'd7bb5bd738c1fcbc36edd83d5e7d1b71a3e2d84d',
+      harmbench: '8e1604d1171fe8a48d8febecd22f600e462bdcdd',
+      jailbreakbench: '04f9f94844f09bd2168d3d83e5dd870cded9fc57',
+      'jailbreakbench-artifacts': '909e68c01d94222b8ad2e397a017e2e12e2adb73',
+      wildguard: '495b9dc837be594c6c5665b0f7f56169baf0d5be',
     });
+    // A file upstream removed later is pinned at its own, older commit.
+    const jbb = BUILTIN_REGISTRY.packs.find((p) => p.name === 'jailbreakbench')!;
+    const csv = jbb.files.find((f) => f.path === 'src/jailbreakbench/data/behaviors.csv')!;
+    expect(csv.kind === 'upstream' && csv.commit).toBe('28aa816c03c30d0d6c69befa19089dae6ec29e88');
+    expect(
+      fileUrl(
+        'https://raw.githubusercontent.com',
+        jbb,
+        csv.path,
+        csv.kind === 'upstream' ? csv.commit : undefined,
+      ),
+    ).toBe(
+      'https://raw.githubusercontent.com/JailbreakBench/jailbreakbench/28aa816c03c30d0d6c69befa19089dae6ec29e88/src/jailbreakbench/data/behaviors.csv',
+    );
   });
 
   it('rejects unknown pack names, naming the known ones', () => {
     expect(() => selectPacks(BUILTIN_REGISTRY, ['codeattack', 'nope'])).toThrow(
-      /unknown data pack 'nope' \(known packs: codeattack, derta, pair, xstest\)/,
+      /unknown data pack 'nope' \(known packs: codeattack, derta, pair, xstest, harmbench, jailbreakbench, jailbreakbench-artifacts, wildguard\)/,
     );
   });
 });
@@ -87,7 +109,17 @@ describe('registry files (for mirrors)', () => {
     const xstest = { ...structuredClone(BUILTIN_REGISTRY.packs[3]!), commit: 'c'.repeat(40) };
     const file = writeFile(dir, 'reg.json', JSON.stringify({ packs: [xstest, own] }, null, 2));
     const reg = loadRegistry(file);
-    expect(reg.packs.map((p) => p.name)).toEqual(['codeattack', 'derta', 'pair', 'xstest', 'mine']);
+    expect(reg.packs.map((p) => p.name)).toEqual([
+      'codeattack',
+      'derta',
+      'pair',
+      'harmbench',
+      'jailbreakbench',
+      'jailbreakbench-artifacts',
+      'wildguard',
+      'xstest',
+      'mine',
+    ]);
     expect(packCommits(reg)['xstest']).toBe('c'.repeat(40));
   });
 

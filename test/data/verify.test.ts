@@ -10,14 +10,27 @@ describe('data verify', () => {
   it('accepts the shared data folder; SOURCE.md files are only unknown-file warnings', async () => {
     const report = await verifyDir(SHARED, BUILTIN_REGISTRY.packs, false);
     expect(report.ok).toBe(true);
-    expect(report.packs.map((p) => p.name)).toEqual(['codeattack', 'derta', 'pair', 'xstest']);
-    expect(report.files).toHaveLength(43);
+    expect(report.packs.map((p) => p.name)).toEqual([
+      'codeattack',
+      'derta',
+      'pair',
+      'xstest',
+      'harmbench',
+      'jailbreakbench',
+      'jailbreakbench-artifacts',
+      'wildguard',
+    ]);
+    expect(report.files).toHaveLength(59);
     expect(report.files.every((f) => f.status === 'ok' && f.actualSha256 === f.expectedSha256)).toBe(true);
     expect(report.unknown).toEqual([
       'codeattack/SOURCE.md',
       'derta/SOURCE.md',
       'pair/SOURCE.md',
       'xstest/SOURCE.md',
+      'harmbench/SOURCE.md',
+      'jailbreakbench/SOURCE.md',
+      'jailbreakbench-artifacts/SOURCE.md',
+      'wildguard/SOURCE.md',
     ]);
   });
 
@@ -34,7 +47,15 @@ describe('data verify', () => {
 
     const report = await verifyDir(dir, BUILTIN_REGISTRY.packs, false);
     expect(report.ok).toBe(false);
-    expect(report.skipped).toEqual(['derta', 'pair', 'xstest']);
+    expect(report.skipped).toEqual([
+      'derta',
+      'pair',
+      'xstest',
+      'harmbench',
+      'jailbreakbench',
+      'jailbreakbench-artifacts',
+      'wildguard',
+    ]);
     const bad = report.files.filter((f) => f.status !== 'ok').map((f) => [f.path, f.status]);
     expect(bad).toEqual([
       ['LICENSE', 'wrong-sha256'],
