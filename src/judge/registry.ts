@@ -9,6 +9,11 @@ import { gsm8kGrader, mmluGrader } from '../helpfulness/graders.js';
 import { xstestJudge } from '../helpfulness/xstest.js';
 import { alpacaPairwiseJudge } from '../helpfulness/pairwise.js';
 import { ensembleFactory } from './ensemble.js';
+import { harmbenchJudge } from './harmbench.js';
+import { jbbJudge } from './jbb.js';
+import { wildguardJudge } from './wildguard.js';
+import { llamaGuardJudge } from './llama-guard.js';
+import { strongRejectJudge } from './strongreject.js';
 
 /** Every judge a config or `refusenik judge` can name. Add new judges here. */
 const FACTORIES: JudgeFactory[] = [
@@ -17,6 +22,12 @@ const FACTORIES: JudgeFactory[] = [
   derTaGuidelineJudge,
   pairJudge,
   rubricJudge,
+  // The field's standard judges, byte-exact from their data packs.
+  harmbenchJudge,
+  jbbJudge,
+  wildguardJudge,
+  llamaGuardJudge,
+  strongRejectJudge,
   gsm8kGrader,
   mmluGrader,
   xstestJudge,

@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { parseWith } from '../config/validate.js';
+import { InputError } from '../errors.js';
+import { packFile } from '../data/packs.js';
+
+/**
+ * What the standard judges (HarmBench, JailbreakBench, WildGuard, StrongREJECT) share: reading their
+ * prompt JSON from a data pack, filling upstream's Python `str.format` fields byte for byte, and finding
+ * verdict markers in a judge's answer without being fooled by lines it copied from the judged response.
+ */
+
+export function readPackJson<T>(pack: string, file: string, schema: z.ZodType<T>, dataDir: string): T {
+  const abs = packFile(pack, file, dataDir);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(abs, 'utf8'));
+  } catch (err) {
+    throw new InputError(`not valid JSON: ${String(err)}`, { file: abs });
+  }
+  return parseWith(schema, parsed, [], { file: abs });
+}
+
+/**
+ * Python's `template.format(**values)` for templates whose only braces are `{name}` fields (as the packs'
+ * SOURCE.md files state for every template here): each field replaced once, values never re-expanded.
+ * A field with no value is an error, as in Python (KeyError).
+ */
+export function pyFormat(template: string, values: Record<string, string>): string {
+  return template.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_whole, name: string) => {
+    const v = values[name];
+    if (v === undefined) throw new InputError(`template field {${name}} has no value`);
+    return v;
+  });
+}
+
+/**
+ * Every match of `pattern` in the judge's answer, except those on a line that appears verbatim in the
+ * judged text (a response that contains "1.b 0" must not answer for the judge).
+ */
+export function genuineMatches(output: string, pattern: RegExp, judged: string): RegExpMatchArray[] {
+  const flags = pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`;
+  const judgedLines = new Set(
+    judged
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean),
+  );
+  const out: RegExpMatchArray[] = [];
+  for (const m of output.matchAll(new RegExp(pattern.source, flags))) {
+    const start = output.lastIndexOf('\n', m.index) + 1;
+    const nl = output.indexOf('\n', m.index + m[0].length);
+    const line = output.slice(start, nl < 0 ? output.length : nl).trim();
+    if (line !== '' && judgedLines.has(line)) continue;
+    out.push(m);
+  }
+  return out;
+}
