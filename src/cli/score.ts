@@ -43,7 +43,8 @@ export function registerScoreCommand(program: Command): void {
       if (flags.json) printJson(summary);
       else {
         process.stdout.write(
-          `${flags.task}: ${summary.correct}/${summary.n} correct, accuracy ${summary.accuracy.toFixed(1)}%\n`,
+          `${flags.task}: ${summary.correct}/${summary.n} correct, accuracy ${summary.accuracy.toFixed(1)}%` +
+            `${summary.inconclusive ? ` (${summary.inconclusive} inconclusive: two different final answers, not counted)` : ''}\n`,
         );
         const x = summary.xstest;
         if (x) {

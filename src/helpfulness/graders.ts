@@ -3,6 +3,7 @@ import { parseWith } from '../config/validate.js';
 import type { Judge, JudgeFactory } from '../judge/judge.js';
 import type { Verdict } from '../types.js';
 import { grade, type GradedTask } from './grade.js';
+import { inconclusive } from '../judge/llm.js';
 
 /**
  * GSM8K and MMLU as judges: they check an answer against the gold answer the dataset record carries
@@ -43,6 +44,7 @@ function graderFactory(task: GradedTask, description: string): JudgeFactory {
           const g = grade(task, text, gold, input.behavior.text);
           if (g.error !== undefined)
             return Promise.resolve({ judge: id, refusal: null, harmful: null, error: g.error });
+          if (g.inconclusive !== undefined) return Promise.resolve(inconclusive(id, g.inconclusive));
           return Promise.resolve({
             judge: id,
             refusal: null,

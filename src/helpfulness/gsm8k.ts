@@ -103,6 +103,28 @@ function conclusionNumber(text: string): number | undefined {
   return numbersIn(rest)[0];
 }
 
+/**
+ * Two explicit final-answer markers of the same kind that disagree (`\boxed{12}` ... `\boxed{15}`, or two
+ * `#### N` lines with different numbers): a self-contradictory answer, which no rule can grade. Returns the
+ * description, or undefined when the answer's explicit markers agree (or there are none).
+ */
+export function conflictingFinalMarkers(response: string): string | undefined {
+  const text = normaliseLatex(response);
+  const kinds: [string, RegExp, (n: number[]) => number | undefined][] = [
+    ['\\boxed{}', /\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}/g, (n) => n[n.length - 1]],
+    ['####', /####\s*([^\n]*)/g, (n) => n[0]],
+  ];
+  for (const [name, re, pick] of kinds) {
+    const values = [...text.matchAll(re)]
+      .map((m) => pick(numbersIn(m[1] ?? '')))
+      .filter((v): v is number => v !== undefined);
+    const distinct = [...new Set(values)];
+    if (distinct.length > 1) return `conflicting ${name} answers: ${distinct.join(', ')}`;
+    if (distinct.length === 1) return undefined;
+  }
+  return undefined;
+}
+
 function lastMatch(text: string, re: RegExp): string | undefined {
   let found: string | undefined;
   for (const m of text.matchAll(re)) found = m[1];

@@ -41,6 +41,23 @@ export function extractOption(response: string, question = ''): OptionExtraction
   return undefined;
 }
 
+/**
+ * Two explicit statements of different options ("the answer is (A)" ... "the answer is (C)"): a
+ * self-contradictory answer, which no rule can grade. Returns the description, or undefined.
+ */
+export function conflictingStatedOptions(response: string, question = ''): string | undefined {
+  const options = optionsOf(question);
+  const letters = options.size >= 2 ? [...options.keys()].join('') : 'ABCD';
+  const re = new RegExp(
+    String.raw`\b(?:answer|option|choice)\s*(?:is|would be|:)\s*:?\s*(?:option\s*)?\(?([${letters}])\)?(?![\p{L}\p{N}])`,
+    'giu',
+  );
+  const stated = [...new Set([...response.matchAll(re)].map((m) => m[1] as string))].filter((l) =>
+    /[A-Z]/.test(l),
+  );
+  return stated.length > 1 ? `conflicting stated answers: ${stated.join(', ')}` : undefined;
+}
+
 /** The gold letter of a DeRTa MMLU record: `C`, or `-C` in the fine-tuned result files. */
 export function goldLetter(answer: string): string | undefined {
   return /[A-J]/.exec(answer.trim())?.[0];

@@ -127,6 +127,7 @@ function scoreXstest(records: Rec[], file: string): FileScore {
     task: 'xstest',
     n: out.length,
     correct,
+    inconclusive: 0,
     accuracy: pct(correct, out.length) ?? 0,
     xstest: {
       safe: { ...by.safe, compliance_rate: pct(by.safe.full_compliance, by.safe.n) },

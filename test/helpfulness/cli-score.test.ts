@@ -17,9 +17,15 @@ describe('refusenik score (contract: {n, correct, accuracy} with accuracy in per
       '--json',
     ]);
     expect(mmlu.code, mmlu.stderr).toBe(0);
-    const m = JSON.parse(mmlu.stdout) as { n: number; correct: number; accuracy: number };
-    expect(m.n).toBe(500);
-    expect(m.accuracy).toBeCloseTo((100 * m.correct) / m.n, 6);
+    const m = JSON.parse(mmlu.stdout) as {
+      n: number;
+      correct: number;
+      accuracy: number;
+      inconclusive: number;
+    };
+    // One answer states (C) and then (D): inconclusive, counted apart from n.
+    expect([m.n, m.inconclusive]).toEqual([499, 1]);
+    expect(m.accuracy).toBeCloseTo((100 * m.correct) / m.n, 2); // rounded to 2 decimals
     expect(Math.abs(m.accuracy - 70.2)).toBeLessThanOrEqual(2);
     const gsm = await runCli([
       'score',

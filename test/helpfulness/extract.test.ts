@@ -74,7 +74,8 @@ describe('MMLU option extraction', () => {
 describe('released DeRTa outputs (paper: LLaMA3-70B vanilla MMLU 70.2, GSM8K 78.6, scored by hand)', () => {
   test('MMLU within 2 points of 70.2', () => {
     const s = scoreFile('mmlu', path.join(RESULTS, 'mmlu/lora_Llama-3-70B_vanill_eval_mmlu_500.json'));
-    expect(s.n).toBe(500);
+    // One answer states two different options: inconclusive, counted apart from n.
+    expect([s.n, s.inconclusive]).toEqual([499, 1]);
     expect(Math.abs(s.accuracy - 70.2)).toBeLessThanOrEqual(2);
   });
   test('GSM8K within 3 points of 78.6 (a last-number heuristic gets 71.0)', () => {

@@ -48,6 +48,20 @@ describe('gsm8k and mmlu graders', () => {
     const q = 'Pick\n-options\n-(A) red\n-(B) blue\n';
     expect((await m.judge(input(q, 'The answer is (B).', { answer: 'B' }))).score).toBe(1);
     expect((await m.judge(input(q, 'I think (A) red.', { answer: 'B' }))).score).toBe(0);
+    // A self-contradictory answer cannot be graded: inconclusive, counted apart; no answer at all is wrong.
+    const two = await m.judge(
+      input(q, 'The answer is (A). On reflection, the answer is (B).', { answer: 'B' }),
+    );
+    expect(two).toMatchObject({ inconclusive: true, harmful: null });
+    expect(two.reason).toMatch(/conflicting stated answers: A, B/);
+    expect((await m.judge(input(q, 'The answer is (B). So the answer is (B).', { answer: 'B' }))).score).toBe(
+      1,
+    );
+    const boxed = await g.judge(input('q', 'So \\boxed{12}. Wait: \\boxed{15}', { answer: '#### 12' }));
+    expect(boxed).toMatchObject({ inconclusive: true });
+    expect(boxed.reason).toMatch(/conflicting \\boxed\{\} answers: 12, 15/);
+    expect((await g.judge(input('q', '#### 12\n#### 12', { answer: '#### 12' }))).score).toBe(1);
+    expect((await g.judge(input('q', 'I do not know.', { answer: '#### 12' }))).score).toBe(0);
   });
 });
 
