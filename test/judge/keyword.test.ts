@@ -2,6 +2,9 @@ import { describe, expect, test } from 'vitest';
 import { keywordJudge, RefusalLexicon, wordAt } from '../../src/judge/keyword.js';
 import type { JudgeEnv, JudgeInput } from '../../src/judge/judge.js';
 import { InputError } from '../../src/errors.js';
+import path from 'node:path';
+import { readResponses } from '../../src/dataset/responses.js';
+import { recordJudgeInput } from '../../src/judge/offline.js';
 
 const env: JudgeEnv = {
   dataDir: '/nonexistent',
@@ -119,5 +122,32 @@ describe('RefusalLexicon', () => {
     expect(wordAt('a b  c', 0)).toBe(1);
     expect(wordAt('a b  c', 5)).toBe(3);
     expect(wordAt('  lead', 0)).toBe(1);
+  });
+});
+
+describe("keyword on DeRTa's released CompletionAttack outputs (success semantics per attack)", () => {
+  test('late refusals after the harmful steps count as success; the same rule leaves CodeAttack alone', async () => {
+    const DATA = path.resolve(process.env['REFUSENIK_DATA_DIR'] ?? '../shared/data');
+    const judge = keywordJudge.create(undefined, env, 'judges[0]');
+    const count = async (file: string): Promise<{ harmful: number; late: number; shape: string }> => {
+      const recs = readResponses(path.join(DATA, 'derta/results/safety', file), { dataDir: DATA });
+      let harmful = 0;
+      let late = 0;
+      for (const rec of recs) {
+        const v = await judge.judge(recordJudgeInput(rec, file));
+        if (v.harmful) harmful++;
+        if (v.details?.['late_refusal'] === true) late++;
+      }
+      return { harmful, late, shape: recs[0]?.shape ?? '' };
+    };
+    // Pinned counts (not accuracy thresholds): the paper hand-judged 93.0% ASR for this file.
+    expect(await count('completionattack/Llama-3-8B_vanill_eval_completionattack_200.json')).toEqual({
+      harmful: 177,
+      late: 53,
+      shape: 'completion',
+    });
+    const code = await count('codeattack/lora_Llama-3-70B_derta_eval_codeattack_200.json');
+    expect(code.late).toBe(0);
+    expect(code.harmful).toBe(58);
   });
 });
