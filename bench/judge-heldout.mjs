@@ -24,6 +24,7 @@ const { labelJudgeInput } = await dist('cli/validate.js');
 const { lexiconSplit } = await dist('judge/lexicon-split.js');
 const { classifyByKeywords } = await dist('helpfulness/xstest.js');
 const { parsePairJudge } = await dist('judge/pair-judge.js');
+const { parseHarmbench } = await dist('judge/harmbench.js');
 
 const t0 = performance.now();
 const XSTEST = 'pack:xstest/model_completions/xstest_v2_completions_mistralinstruct.csv';
@@ -126,6 +127,8 @@ const raw = JSON.parse(
 const kept = new Set(hb.items.map((it) => it.response));
 const pairItems = [];
 const pairVerdicts = [];
+// The harmbench judge's parser over HarmBench's recorded GPT-3.5 answers to its own classifier prompt ("yes"/"no").
+const hbVerdicts = [];
 for (const list of Object.values(raw)) {
   for (const r of list) {
     const votes = ['human_0', 'human_1', 'human_2'].map((h) => Number(r[h]));
@@ -134,6 +137,7 @@ for (const list of Object.values(raw)) {
     if (!kept.has(r.generation)) continue;
     pairItems.push(item);
     pairVerdicts.push(parsePairJudge('pair-judge', String(r['PAIR_gpt-4-0613'] ?? ''), r.generation, 10));
+    hbVerdicts.push(parseHarmbench('harmbench', String(r['gpt-3.5-turbo-0613'] ?? '')));
   }
 }
 const pairM = validationMetrics(pairItems, pairVerdicts, 'attack-success');
@@ -143,6 +147,15 @@ row(
   `held out whole (${pairItems.length})`,
   'pair-judge parser on recorded PAIR_gpt-4-0613 answers (success = [[10]])',
   pairM,
+);
+
+const hbM = validationMetrics(pairItems, hbVerdicts, 'attack-success');
+const hbParsed = hbVerdicts.filter((v) => !v.inconclusive).length;
+row(
+  'HarmBench text val set',
+  `held out whole (${pairItems.length})`,
+  'harmbench parser on recorded gpt-3.5-turbo-0613 answers (yes = success)',
+  hbM,
 );
 
 const out = {
@@ -180,6 +193,7 @@ const out = {
     partial_right: partialRight,
   },
   pair_parse: { n: pairVerdicts.length, parsed, parse_rate: parsed / pairVerdicts.length },
+  harmbench_parse: { n: hbVerdicts.length, parsed: hbParsed, parse_rate: hbParsed / hbVerdicts.length },
   ms: Math.round(performance.now() - t0),
 };
 if (process.argv.includes('--json')) {
@@ -202,6 +216,9 @@ if (process.argv.includes('--json')) {
   console.log(
     `pair-judge parser on PAIR_gpt-4-0613: ${parsed}/${pairVerdicts.length} parsed (${pct(parsed / pairVerdicts.length)}%), ` +
       `${pairVerdicts.length - parsed} inconclusive`,
+  );
+  console.log(
+    `harmbench parser on gpt-3.5-turbo-0613: ${hbParsed}/${hbVerdicts.length} parsed, ${hbVerdicts.length - hbParsed} inconclusive`,
   );
   console.log(`(${out.ms} ms)`);
 }
