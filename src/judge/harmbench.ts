@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { parseWith } from '../config/validate.js';
 import { InputError } from '../errors.js';
-import type { Prompt, Verdict } from '../types.js';
+import type { Verdict } from '../types.js';
 import type { Judge, JudgeFactory, JudgeInput } from './judge.js';
 import { LlmJudgeOptions, failed, inconclusive, judgedText } from './llm.js';
-import { pyFormat, readPackJson } from './pack-prompts.js';
+import { classifierPrompt, pyFormat, readPackJson } from './pack-prompts.js';
 import { TargetError } from '../target/target.js';
 
 /**
@@ -105,10 +105,7 @@ export const harmbenchJudge: JudgeFactory = {
           judgedText(input, opts.field),
           contextOf(input, opts.context_field),
         );
-        const prompt: Prompt =
-          opts.delivery === 'chat'
-            ? { kind: 'chat', messages: [{ role: 'user', content: text }] }
-            : { kind: 'completion', text };
+        const prompt = classifierPrompt(text, opts.delivery);
         try {
           const gen = await model.generate(prompt, {
             signal,

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { parseWith } from '../config/validate.js';
 import { InputError } from '../errors.js';
 import { packFile } from '../data/packs.js';
+import type { Prompt } from '../types.js';
 
 /**
  * What the standard judges (HarmBench, JailbreakBench, WildGuard, StrongREJECT) share: reading their
@@ -32,6 +33,16 @@ export function pyFormat(template: string, values: Record<string, string>): stri
     if (v === undefined) throw new InputError(`template field {${name}} has no value`);
     return v;
   });
+}
+
+/**
+ * A classifier input that is already in its model's own turn format goes as raw text to a completions
+ * endpoint (`completion`, upstream's way); `chat` sends it as one user message for chat-only servers.
+ */
+export function classifierPrompt(text: string, delivery: 'completion' | 'chat' = 'completion'): Prompt {
+  return delivery === 'chat'
+    ? { kind: 'chat', messages: [{ role: 'user', content: text }] }
+    : { kind: 'completion', text };
 }
 
 /**

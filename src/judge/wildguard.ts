@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { parseWith } from '../config/validate.js';
 import { InputError } from '../errors.js';
-import type { Prompt, Verdict } from '../types.js';
+import type { Verdict } from '../types.js';
 import type { Judge, JudgeFactory, JudgeInput } from './judge.js';
 import { LlmJudgeOptions, inconclusive, judgedText } from './llm.js';
-import { pyFormat, readPackJson } from './pack-prompts.js';
+import { classifierPrompt, pyFormat, readPackJson } from './pack-prompts.js';
 import { callFailed } from './harmbench.js';
 
 /**
@@ -72,10 +72,7 @@ export const wildguardJudge: JudgeFactory = {
           prompt: userText(input, opts.user),
           response: judgedText(input, opts.field),
         });
-        const prompt: Prompt =
-          opts.delivery === 'chat'
-            ? { kind: 'chat', messages: [{ role: 'user', content: text }] }
-            : { kind: 'completion', text };
+        const prompt = classifierPrompt(text, opts.delivery);
         try {
           const gen = await model.generate(prompt, {
             signal,
