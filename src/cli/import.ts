@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { InputError } from '../errors.js';
+import { InputError, RuntimeFailure } from '../errors.js';
 import { DEFAULT_DB, RunStore, emptyCase, type CaseRow } from '../store/store.js';
 import type { RunLease } from '../store/lease.js';
 import type { ResponseRecord } from '../dataset/responses.js';
@@ -182,7 +182,13 @@ async function importCommand(flags: ImportFlags): Promise<number> {
         flags,
         flags.progress && !flags.json,
         (k, v) => store.putVerdict(runId, caseIds[todo[k] as number] as string, v),
-      );
+        lease.signal,
+      ).catch((err: unknown) => {
+        // Another process took this import over (our lease expired): stop writing, keep what is stored.
+        if (lease?.signal.aborted)
+          throw new RuntimeFailure(`import ${runId}: another process took over its lease; stopped`);
+        throw err;
+      });
       store.flush();
       summaries.push(summarizeVerdicts(judge.id, storedVerdicts(store, runId, caseIds, judge.id)));
     }

@@ -193,6 +193,8 @@ export async function runJudge(
   flags: { input: string; concurrency: number },
   progress: boolean,
   onVerdict?: (index: number, v: Verdict) => void,
+  /** Stops judging (in-flight calls are dropped): e.g. the run's lease was taken over. */
+  signal?: AbortSignal,
 ): Promise<Verdict[]> {
   const bar = progressBar(progress, records.length);
   let done = 0;
@@ -203,6 +205,7 @@ export async function runJudge(
       records.map((r) => recordJudgeInput(r, flags.input)),
       {
         concurrency: flags.concurrency,
+        ...(signal ? { signal } : {}),
         onVerdict: (i, v) => {
           onVerdict?.(i, v);
           done++;
