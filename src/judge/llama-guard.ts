@@ -22,6 +22,8 @@ const Options = z.strictObject({
   ...LlmJudgeOptions,
   /** tokenizer_config.json (its chat_template and bos_token) or a .jinja file: render here, send as completion. */
   chat_template: z.string().min(1).optional(),
+  /** The same as `chat_template`, by the name of the file it usually is. */
+  tokenizer_config: z.string().min(1).optional(),
   /** The user turn: the plain goal (default) or the attack prompt actually sent. */
   user: z.enum(['goal', 'prompt']).optional(),
 });
@@ -86,13 +88,18 @@ export const llamaGuardJudge: JudgeFactory = {
     if (opts.model === undefined)
       throw new InputError('the llama-guard judge needs a `model`', { field: `${where}.model` });
     const model = env.model(opts.model, `${where}.model`);
-    const rendered = opts.chat_template ? loadChatTemplate(opts.chat_template) : undefined;
+    if (opts.chat_template !== undefined && opts.tokenizer_config !== undefined)
+      throw new InputError('give `chat_template` or `tokenizer_config`, not both', {
+        field: `${where}.tokenizer_config`,
+      });
+    const templateFile = opts.chat_template ?? opts.tokenizer_config;
+    const rendered = templateFile !== undefined ? loadChatTemplate(templateFile) : undefined;
     let template: Template | undefined;
     try {
       template = rendered ? new Template(rendered.template) : undefined;
     } catch (err) {
       throw new InputError(`chat template does not parse: ${String(err)}`, {
-        field: `${where}.chat_template`,
+        field: `${where}.${opts.chat_template !== undefined ? 'chat_template' : 'tokenizer_config'}`,
       });
     }
     const id = opts.id ?? 'llama-guard';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseWith } from '../config/validate.js';
-import { InputError } from '../errors.js';
+import { InputError, type SourceLocation } from '../errors.js';
 import { packFile } from '../data/packs.js';
 import type { Prompt } from '../types.js';
 
@@ -23,14 +23,25 @@ export function readPackJson<T>(pack: string, file: string, schema: z.ZodType<T>
 }
 
 /**
- * Python's `template.format(**values)` for templates whose only braces are `{name}` fields (as the packs'
- * SOURCE.md files state for every template here): each field replaced once, values never re-expanded.
- * A field with no value is an error, as in Python (KeyError).
+ * Python's `template.format(**values)` for `{name}` fields: each field replaced once, values never
+ * re-expanded, `{{` and `}}` read as literal braces, a lone `{` or `}` an error (Python's ValueError), a
+ * field with no value an error (KeyError). Positional, attribute, index, conversion and format-spec fields
+ * are rejected: no template here uses them, and filling them differently from Python would not be exact.
  */
-export function pyFormat(template: string, values: Record<string, string>): string {
-  return template.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_whole, name: string) => {
-    const v = values[name];
-    if (v === undefined) throw new InputError(`template field {${name}} has no value`);
+export function pyFormat(
+  template: string,
+  values: Record<string, string>,
+  where: SourceLocation = {},
+): string {
+  return template.replace(/\{\{|\}\}|\{([^{}]*)\}|[{}]/g, (whole, field: string | undefined) => {
+    if (whole === '{{') return '{';
+    if (whole === '}}') return '}';
+    if (field === undefined)
+      throw new InputError(`single '${whole}' in the template (Python: ValueError)`, where);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(field))
+      throw new InputError(`template field {${field}} is not a plain {name} field`, where);
+    const v = values[field];
+    if (v === undefined) throw new InputError(`template field {${field}} has no value`, where);
     return v;
   });
 }
