@@ -3,9 +3,8 @@ import { parseWith } from '../config/validate.js';
 import { InputError } from '../errors.js';
 import type { Verdict } from '../types.js';
 import type { Judge, JudgeFactory, JudgeInput } from './judge.js';
-import { LlmJudgeOptions, failed, inconclusive, judgedText } from './llm.js';
+import { LlmJudgeOptions, callFailed, inconclusive, judgedText } from './llm.js';
 import { classifierPrompt, pyFormat, readPackJson } from './pack-prompts.js';
-import { TargetError } from '../target/target.js';
 
 /**
  * HarmBench's classifier (Mazeika et al. 2024), byte-exact from the harmbench pack
@@ -119,10 +118,3 @@ export const harmbenchJudge: JudgeFactory = {
     };
   },
 };
-
-/** A transport failure as a failed verdict; stop signals (abort, circuit, budget) go up to the runner. */
-export function callFailed(id: string, err: unknown, signal?: AbortSignal): Verdict {
-  if (signal?.aborted) throw err;
-  if (err instanceof TargetError && (err.kind === 'circuit' || err.kind === 'budget')) throw err;
-  return failed(id, `judge model failed: ${err instanceof Error ? err.message : String(err)}`);
-}

@@ -6,8 +6,7 @@ import { parseWith } from '../config/validate.js';
 import { InputError } from '../errors.js';
 import type { ChatMessage, Prompt, Verdict } from '../types.js';
 import type { Judge, JudgeFactory } from './judge.js';
-import { LlmJudgeOptions, inconclusive, judgedText } from './llm.js';
-import { callFailed } from './harmbench.js';
+import { LlmJudgeOptions, callFailed, inconclusive, judgedText } from './llm.js';
 import { userText } from './wildguard.js';
 
 /**

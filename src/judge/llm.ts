@@ -79,11 +79,23 @@ export async function askJudge(
     );
     return { text: gen.text };
   } catch (err) {
-    if (opts.signal?.aborted) throw err;
-    // The run itself must stop (circuit open, budget spent): not this verdict's failure alone.
-    if (err instanceof TargetError && (err.kind === 'circuit' || err.kind === 'budget')) throw err;
-    return { error: `judge model failed: ${errorMessage(err)}` };
+    return { error: judgeCallError(err, opts.signal) };
   }
+}
+
+/**
+ * What a judge-model call's failure means: the verdict's error message, or a rethrow when the whole run
+ * must stop (aborted, circuit open, budget spent) rather than this one verdict failing.
+ */
+export function judgeCallError(err: unknown, signal?: AbortSignal): string {
+  if (signal?.aborted) throw err;
+  if (err instanceof TargetError && (err.kind === 'circuit' || err.kind === 'budget')) throw err;
+  return `judge model failed: ${errorMessage(err)}`;
+}
+
+/** A judge-model call's failure as a failed verdict (stop signals go up to the runner). */
+export function callFailed(id: string, err: unknown, signal?: AbortSignal): Verdict {
+  return failed(id, judgeCallError(err, signal));
 }
 
 /** A failed verdict: no decision, no score, the reason in `error`. */

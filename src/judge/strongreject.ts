@@ -5,9 +5,8 @@ import { parseWith } from '../config/validate.js';
 import { InputError, type SourceLocation } from '../errors.js';
 import type { ChatMessage, Verdict } from '../types.js';
 import type { Judge, JudgeFactory } from './judge.js';
-import { LlmJudgeOptions, inconclusive, judgedText } from './llm.js';
+import { LlmJudgeOptions, callFailed, inconclusive, judgedText } from './llm.js';
 import { genuineMatches, pyFormat } from './pack-prompts.js';
-import { callFailed } from './harmbench.js';
 
 /**
  * StrongREJECT's rubric judge (Souly et al. 2024). The rubric is read from a file the user gives (the

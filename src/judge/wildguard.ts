@@ -3,9 +3,8 @@ import { parseWith } from '../config/validate.js';
 import { InputError } from '../errors.js';
 import type { Verdict } from '../types.js';
 import type { Judge, JudgeFactory, JudgeInput } from './judge.js';
-import { LlmJudgeOptions, inconclusive, judgedText } from './llm.js';
+import { LlmJudgeOptions, callFailed, inconclusive, judgedText } from './llm.js';
 import { classifierPrompt, pyFormat, readPackJson } from './pack-prompts.js';
-import { callFailed } from './harmbench.js';
 
 /**
  * WildGuard (Han et al. 2024), byte-exact from the wildguard pack (`judge/wildguard_input_format.json`):
