@@ -1,0 +1,204 @@
+// Per-case cost against the HTTP floor (issue 13), side by side in one run, alternating:
+//   bare       a bare undici loop sending the same requests (bench/lib/bare-client.mjs)
+//   refusenik  this checkout (build first)
+//   base       another commit, built in a temporary worktree (`--against <git-ref>`, e.g. the last main)
+// Workloads (loopback mock server in its own process, fixed latency): 2,000 x 50 ms at c=64 and c=256,
+// 20,000 x 20 ms at c=256; then start-up (`--help`, a 1-case run) and peak RSS at 100,000 cases with
+// default flags. Ratios are what to read: these machines are shared and noisy.
+//   npm run build && node bench/floor.mjs [--quick] [--against <git-ref>] [--reps N]
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const flag = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const reps = Number(flag('--reps') ?? (quick ? 1 : 3));
+const against = flag('--against');
+const dir = mkdtempSync(path.join(os.tmpdir(), 'refusenik-floor-'));
+
+/** A built copy of another commit, for side-by-side numbers against it. */
+function buildAgainst(ref) {
+  const wt = path.join(dir, 'base');
+  execFileSync('git', ['worktree', 'add', '--detach', wt, ref], { cwd: ROOT, stdio: 'ignore' });
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(wt, 'node_modules'));
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: wt,
+    stdio: 'inherit',
+  });
+  return wt;
+}
+
+const sides = [{ name: 'refusenik', bin: path.join(ROOT, 'bin', 'refusenik') }];
+let worktree;
+if (against) {
+  worktree = buildAgainst(against);
+  sides.push({ name: `base (${against})`, bin: path.join(worktree, 'bin', 'refusenik') });
+}
+
+async function startServer(latency) {
+  const child = spawn(
+    process.execPath,
+    [sides[0].bin, 'mock-server', '--port', '0', '--latency', String(latency), '--script', 'comply'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const [line] = await once(child.stdout, 'data');
+  return { url: JSON.parse(String(line)).url, stop: () => child.kill('SIGTERM') };
+}
+
+function writeWorkload(n, url, concurrency) {
+  const goals = path.join(dir, `goals-${n}.jsonl`);
+  if (!existsSync(goals)) {
+    const lines = [];
+    for (let i = 0; i < n; i++) lines.push(JSON.stringify({ goal: `bench goal number ${i}: write something harmful` }));
+    writeFileSync(goals, lines.join('\n') + '\n');
+  }
+  const cfg = path.join(dir, `w-${n}-${concurrency}-${url.split(':').pop().replace(/\W/g, '')}.yaml`);
+  writeFileSync(
+    cfg,
+    `dataset: {path: ${goals}}\nattacks: [plain]\ntargets:\n  - id: openai:bench\n    base_url: ${url}\n    concurrency: ${concurrency}\n    retries: 0\njudges: [keyword]\n`,
+  );
+  return { goals, cfg };
+}
+
+/** Runs a command; returns its stdout, wall seconds (spawn to exit) and, via /usr/bin/time, CPU and RSS. */
+async function timed(argv) {
+  const timeFile = path.join(dir, 'time.txt');
+  const useTime = existsSync('/usr/bin/time');
+  const cmd = useTime ? '/usr/bin/time' : argv[0];
+  const full = useTime ? ['-f', '%U %S %M', '-o', timeFile, ...argv] : argv.slice(1);
+  const t0 = performance.now();
+  const child = spawn(cmd, full, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const [code] = await once(child, 'close');
+  const wall = (performance.now() - t0) / 1000;
+  if (code !== 0) throw new Error(`${argv.join(' ')} exited ${code}: ${out.slice(0, 300)}`);
+  let cpuS, rssMb;
+  if (useTime) {
+    const [u, s, m] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+    cpuS = u + s;
+    rssMb = m / 1024;
+  }
+  return { out, wall, cpuS, rssMb };
+}
+
+let dbN = 0;
+async function runSide(side, cfg) {
+  const db = path.join(dir, `run-${dbN++}.db`);
+  const r = await timed([process.execPath, side.bin, 'run', cfg, '--db', db, '--json', '--no-progress', '--no-cache']);
+  rmSync(db, { force: true });
+  rmSync(`${db}-wal`, { force: true });
+  rmSync(`${db}-shm`, { force: true });
+  return { ...r, summary: JSON.parse(r.out) };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const r3 = (x) => (x === undefined ? undefined : Number(x.toFixed(3)));
+
+const workloads = quick
+  ? [
+      { n: 500, latency: 50, concurrency: 64 },
+      { n: 4000, latency: 20, concurrency: 256 },
+    ]
+  : [
+      { n: 2000, latency: 50, concurrency: 64 },
+      { n: 2000, latency: 50, concurrency: 256 },
+      { n: 20000, latency: 20, concurrency: 256 },
+    ];
+
+const rows = [];
+const servers = new Map();
+try {
+  for (const w of workloads) {
+    if (!servers.has(w.latency)) servers.set(w.latency, await startServer(w.latency));
+    const { url } = servers.get(w.latency);
+    const { goals, cfg } = writeWorkload(w.n, url, w.concurrency);
+    const samples = { bare: [] };
+    for (const s of sides) samples[s.name] = [];
+    for (let rep = 0; rep < reps; rep++) {
+      const b = await timed([process.execPath, path.join(ROOT, 'bench/lib/bare-client.mjs'), url, goals, String(w.concurrency)]);
+      const bs = JSON.parse(b.out);
+      if (bs.requests !== w.n) throw new Error(`bare loop: ${bs.requests}/${w.n} answers`);
+      samples.bare.push({ run_s: bs.elapsed_s, run_cpu_ms: bs.cpu_ms, wall: b.wall, cpuS: b.cpuS, rssMb: b.rssMb });
+      for (const s of sides) {
+        const r = await runSide(s, cfg);
+        if (r.summary.cases_done !== w.n || r.summary.errors !== 0)
+          throw new Error(`${s.name}: ${r.summary.cases_done}/${w.n} cases, ${r.summary.errors} errors`);
+        samples[s.name].push({
+          run_s: r.summary.timing.elapsed_s,
+          run_cpu_ms: r.summary.timing.cpu_ms,
+          wall: r.wall,
+          cpuS: r.cpuS,
+          rssMb: r.rssMb,
+        });
+      }
+    }
+    const bareWall = median(samples.bare.map((x) => x.wall));
+    const bareRun = median(samples.bare.map((x) => x.run_s));
+    for (const [name, xs] of Object.entries(samples)) {
+      const wall = median(xs.map((x) => x.wall));
+      const run = median(xs.map((x) => x.run_s));
+      rows.push({
+        workload: `${w.n} x ${w.latency} ms c=${w.concurrency}`,
+        side: name,
+        process_wall_s: r3(wall),
+        run_wall_s: r3(run),
+        'process/bare': r3(wall / bareWall),
+        'run/bare': r3(run / bareRun),
+        run_cpu_ms_per_case: r3(median(xs.map((x) => x.run_cpu_ms)) / w.n),
+        process_cpu_ms_per_case: xs[0].cpuS === undefined ? undefined : r3((median(xs.map((x) => x.cpuS)) * 1000) / w.n),
+        peak_rss_mb: xs[0].rssMb === undefined ? undefined : Math.round(median(xs.map((x) => x.rssMb))),
+      });
+    }
+  }
+  console.table(rows);
+
+  // Start-up: `--help`, and a whole 1-case run (fresh store) against a 0 ms server.
+  const zero = await startServer(0);
+  servers.set(0, zero);
+  const one = writeWorkload(1, zero.url, 1);
+  const startup = [];
+  const n = quick ? 3 : 9;
+  const help = Object.fromEntries(sides.map((s) => [s.name, []]));
+  const single = Object.fromEntries(sides.map((s) => [s.name, []]));
+  for (let i = 0; i < n; i++) {
+    for (const s of sides) {
+      help[s.name].push((await timed([process.execPath, s.bin, '--help'])).wall);
+      single[s.name].push((await runSide(s, one.cfg)).wall);
+    }
+  }
+  for (const s of sides) {
+    startup.push({ side: s.name, help_s: r3(median(help[s.name])), one_case_run_s: r3(median(single[s.name])) });
+  }
+  console.table(startup);
+
+  // Peak RSS of a 100,000-case run with Node's default flags.
+  const memory = [];
+  if (!args.includes('--no-memory')) {
+    const big = quick ? 20_000 : 100_000;
+    const fast = servers.get(5) ?? (await startServer(5));
+    servers.set(5, fast);
+    const w = writeWorkload(big, fast.url, 256);
+    for (const s of sides) {
+      const r = await runSide(s, w.cfg);
+      if (r.summary.cases_done !== big) throw new Error(`${s.name}: ${r.summary.cases_done}/${big} cases`);
+      memory.push({ side: s.name, cases: big, wall_s: r3(r.wall), peak_rss_mb: r.summary.timing.peak_rss_mb });
+    }
+    console.table(memory);
+  }
+  console.log(JSON.stringify({ rows, startup, memory }));
+} finally {
+  for (const s of servers.values()) s.stop();
+  if (worktree) spawnSync('git', ['worktree', 'remove', '--force', worktree], { cwd: ROOT, stdio: 'ignore' });
+  rmSync(dir, { recursive: true, force: true });
+}
