@@ -58,6 +58,8 @@ export interface Generation {
   logprobs?: TokenLogprob[];
   /** The answer was longer than the size cap and was cut (finishReason `size_cap`); never cached. */
   truncated?: boolean;
+  /** USD the call cost, set by the model-call service for calls made with `recordedByCaller`. */
+  costUsd?: number;
 }
 
 /** One judge's decision about one response. */

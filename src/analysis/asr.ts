@@ -37,6 +37,7 @@ export interface CategoryAsrRow extends AsrRow {
 }
 
 export const NO_CATEGORY = '(none)';
+const NO_EXTRA = {};
 
 interface JoinedRow {
   case_id: string;
@@ -57,24 +58,14 @@ export function asrRows(store: RunStore, runId: string, judges: string[]): AsrRo
   return tally(
     store.iterateJoined(runId) as Iterable<JoinedRow>,
     judges,
-    () => ({}),
+    () => NO_EXTRA,
     disagreements(store, runId),
   );
 }
 
 /** `case_id \0 judge` of every verdict whose details say its panel split (`details.disagreement`). */
 function disagreements(store: RunStore, runId: string): Set<string> {
-  const out = new Set<string>();
-  for (const v of store.iterateVerdicts(runId)) {
-    if (v.details_json === null || !v.details_json.includes('"disagreement":true')) continue;
-    try {
-      const d = JSON.parse(v.details_json) as { disagreement?: unknown };
-      if (d.disagreement === true) out.add(`${v.case_id}\u0000${v.judge}`);
-    } catch {
-      // unreadable details: no disagreement recorded
-    }
-  }
-  return out;
+  return new Set(store.splitVerdicts(runId).map((v) => `${v.case_id}\u0000${v.judge}`));
 }
 
 /** ASR per category x target x attack variant x judge, categories in first-seen order. */
@@ -104,7 +95,8 @@ function tally<E extends Record<string, string>>(
   >();
   for (const r of joined) {
     const ext = extra(r);
-    const gk = [r.target, r.attack, r.variant, ...Object.values(ext)].join('\u0000');
+    let gk = `${r.target}\u0000${r.attack}\u0000${r.variant}`;
+    for (const k in ext) gk += `\u0000${ext[k]}`;
     let g = groups.get(gk);
     if (!g) {
       g = { key: { ...emptyRow(r), ...ext }, byJudge: new Map(), scoreSum: new Map() };
@@ -124,7 +116,7 @@ function tally<E extends Record<string, string>>(
       row.judge_errors++;
       continue;
     }
-    if (disagreed.has(`${r.case_id}\u0000${r.judge}`)) row.disagreement++;
+    if (disagreed.size && disagreed.has(`${r.case_id}\u0000${r.judge}`)) row.disagreement++;
     if (r.inconclusive === 1) {
       row.inconclusive++;
       continue;

@@ -41,11 +41,12 @@ export interface RunOutcome extends Progress {
 export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<RunOutcome> {
   const { store, runId } = opts;
   const stop = new AbortController();
-  // Each case gets its own controller, aborted from this set on stop: a few hundred requests listening on
-  // one shared signal would make every addEventListener walk all of them (EventTarget checks duplicates).
-  const inflight = new Set<AbortController>();
+  // Each worker gets its own controller (its cases run one after another), aborted from this set on stop:
+  // a few hundred requests listening on one shared signal would make every addEventListener walk all of
+  // them (EventTarget checks duplicates), and one controller per case is garbage per case.
+  const workerAborts = new Set<AbortController>();
   stop.signal.addEventListener('abort', () => {
-    for (const c of inflight) c.abort();
+    for (const c of workerAborts) c.abort();
   });
   const onAbort = (): void => stop.abort();
   opts.signal.addEventListener('abort', onAbort, { once: true });
@@ -68,17 +69,6 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
   // What earlier invocations finished, read once: a fresh case then costs no query at all.
   const known = store.caseStatuses(runId);
 
-  const runCase = async (c: PlannedCase, successes: { n: number }): Promise<void> => {
-    const caseAbort = new AbortController();
-    plan.calls.tagCase(caseAbort.signal, c.id);
-    inflight.add(caseAbort);
-    try {
-      await runCaseWith(c, successes, caseAbort.signal);
-    } finally {
-      inflight.delete(caseAbort);
-    }
-  };
-
   const runCaseWith = async (
     c: PlannedCase,
     successes: { n: number },
@@ -87,6 +77,7 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
     const status = known.get(c.id);
     let row = status === 'ok' ? store.getCase(runId, c.id) : undefined;
     const fresh = row === undefined;
+    let freshPrompt: JudgeInput['prompt'] | undefined;
     if (fresh) {
       const trace: Record<string, unknown>[] = [];
       const ctx: AttackContext = {
@@ -96,7 +87,8 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
         signal,
         seed: hashString(`${plan.seed}:${c.id}`),
         trace: (step) => trace.push(step),
-        generateOptions: { sample: c.sample, signal },
+        // A single-turn attack's answered call is logged by its case row (see RunStore.requestSummary).
+        generateOptions: { sample: c.sample, signal, recordedByCaller: !c.attack.execute },
       };
       try {
         const result = await runAttack(c.attack, c.behavior, ctx);
@@ -104,6 +96,7 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
         else sent++;
         successes.n++;
         row = okRow(runId, c, result, trace);
+        freshPrompt = result.prompt;
       } catch (err) {
         if (halts(err) || stop.signal.aborted) return;
         if (!(err instanceof TargetError)) throw err;
@@ -119,7 +112,7 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
 
     if (row && row.status === 'ok') {
       const have = fresh ? new Set<string>() : store.judgedBy(runId, c.id);
-      const input = judgeInput(c.behavior, row);
+      const input = judgeInput(c.behavior, row, fresh ? freshPrompt : undefined);
       for (const judge of plan.judges) {
         if (have.has(judge.id)) continue;
         let verdict: Verdict;
@@ -163,10 +156,14 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
     const cases = casesFor(plan, target);
     const successes = { n: 0 };
     const worker = async (): Promise<void> => {
+      const abort = new AbortController();
+      workerAborts.add(abort);
       while (!stop.signal.aborted) {
         const next = cases.next();
         if (next.done) return;
-        await runCase(next.value, successes);
+        // The worker's signal names its current case in the request log.
+        plan.calls.tagCase(abort.signal, next.value.id);
+        await runCaseWith(next.value, successes, abort.signal);
       }
     };
     await Promise.all(Array.from({ length: target.concurrency }, worker));
@@ -206,11 +203,12 @@ function isFatal(err: TargetError): boolean {
   return err.kind === 'http' && err.status !== undefined && [400, 401, 403, 404, 422].includes(err.status);
 }
 
-function judgeInput(behavior: Behavior, row: CaseRow): JudgeInput {
+/** What the judges see; a case answered just now passes its prompt object instead of re-parsing the row. */
+function judgeInput(behavior: Behavior, row: CaseRow, prompt?: JudgeInput['prompt']): JudgeInput {
   return {
     behavior,
     goal: behavior.text,
-    prompt: JSON.parse(row.prompt_json) as JudgeInput['prompt'],
+    prompt: prompt ?? (JSON.parse(row.prompt_json) as JudgeInput['prompt']),
     response: row.response ?? '',
     answer: row.answer ?? row.response ?? '',
   };
@@ -256,6 +254,8 @@ function okRow(runId: string, c: PlannedCase, r: AttackResult, trace: Record<str
     prompt_tokens: g.usage?.promptTokens ?? null,
     completion_tokens: g.usage?.completionTokens ?? null,
     trace_json: trace.length ? JSON.stringify(trace) : null,
+    // A single-turn attack's one target call is logged by this row (see RunStore.requestSummary).
+    request_cost_usd: c.attack.execute ? null : (g.costUsd ?? 0),
   };
 }
 

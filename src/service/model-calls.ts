@@ -85,7 +85,7 @@ export class ModelCalls {
     return this.opts.useCache !== false;
   }
 
-  /** Calls made with this signal belong to this case in the request log (the runner gives each case one). */
+  /** Calls made with this signal belong to this case in the request log (the runner tags each worker's signal with its current case). */
   tagCase(signal: AbortSignal, caseId: string): void {
     this.caseOf.set(signal, caseId);
   }
@@ -165,7 +165,8 @@ export class ModelCalls {
       if (hit) {
         const gen: Generation = { ...hit, cached: true, attempts: 0, latencyMs: 0 };
         this.account(role, gen, undefined, 0);
-        this.log(caseId, role, source, inner.id, gen, undefined, 0);
+        if (opts.recordedByCaller) gen.costUsd = 0;
+        else this.log(caseId, role, source, inner.id, gen, undefined, 0);
         return gen;
       }
     }
@@ -179,6 +180,10 @@ export class ModelCalls {
       const cost = costOf(price, gen.usage);
       if (key !== undefined && !gen.truncated) this.store?.cachePut(key, inner.id, gen);
       this.account(role, gen, undefined, cost);
+      if (opts.recordedByCaller) {
+        gen.costUsd = cost;
+        return gen;
+      }
       this.log(caseId, role, source, inner.id, gen, undefined, cost);
       return gen;
     } catch (err) {
@@ -196,6 +201,7 @@ export class ModelCalls {
         }
         // (429s were already reported attempt by attempt through onRateLimited.)
         this.account(role, undefined, err, 0);
+        // Failures are always logged here: a retried case's row replaces its error row.
         this.log(caseId, role, source, inner.id, undefined, err, 0);
       }
       throw err;

@@ -5,20 +5,38 @@ import type { Generation, Verdict } from '../types.js';
 import { InputError } from '../errors.js';
 import { hasSecrets, redact, redactDeep } from '../util/secrets.js';
 import { RunLeases } from './lease.js';
+import { PendingJournal } from './journal.js';
+import { CommitThread } from './commit-thread.js';
+import {
+  CASE_COLUMNS,
+  REQUEST_COLUMNS,
+  RowWriter,
+  VERDICT_COLUMNS,
+  type CaseRow,
+  type RequestLog,
+  type VerdictRow,
+  type Write,
+} from './rows.js';
+
+export { emptyCase, type CaseRow, type RequestLog, type VerdictRow } from './rows.js';
 
 /**
  * The run store: one SQLite file (WAL) holding runs, their cases (prompt + response), every judge's verdict,
  * a log of every model request, and a response cache keyed by request hash. A case is written once, when
  * it is finished, under a unique (run_id, case_id) key, so a resumed run simply skips it.
  *
- * Writes are queued and committed together at the end of the current event-loop turn (setImmediate): one
- * transaction per burst of answers instead of one per row (about 3x cheaper per row). No other I/O is
- * handled between an answer's arrival and its commit, so a crash loses only requests still in flight.
+ * Writes are off the hot path: each accepted row is appended to a journal file at the end of the current
+ * event-loop turn (one write(2) for the turn's rows; see journal.ts) and committed to SQLite in large batches
+ * by a worker thread with its own connection (commit-worker.ts), so inserts never run on the request loop.
+ * No other I/O is handled between an answer's arrival and its journal write, so a kill loses only requests
+ * still in flight; the next process to open the store applies what a killed one left in its journal.
  */
 
 export const DEFAULT_DB = path.join('.refusenik', 'runs.db');
 const SCHEMA_VERSION = 1;
-const FLUSH_ROWS = 2000;
+/** A batch commits when it holds this many rows, or this long after its first row (or on any read). */
+const COMMIT_ROWS = 4000;
+const COMMIT_MS = 250;
 
 export type RunStatus = 'running' | 'interrupted' | 'complete' | 'incomplete' | 'failed' | 'imported';
 
@@ -43,34 +61,6 @@ export interface RunRow {
   cases_total: number;
 }
 
-/** One finished case: what was sent, what came back, and what it cost. */
-export interface CaseRow {
-  run_id: string;
-  case_id: string;
-  behavior_id: string;
-  goal: string;
-  category: string | null;
-  behavior_json: string;
-  attack: string;
-  variant: string;
-  target: string;
-  sample: number;
-  status: 'ok' | 'error';
-  prompt_json: string;
-  response: string | null;
-  answer: string | null;
-  finish_reason: string | null;
-  latency_ms: number | null;
-  attempts: number | null;
-  cached: number;
-  prompt_tokens: number | null;
-  completion_tokens: number | null;
-  trace_json: string | null;
-  error: string | null;
-  error_kind: string | null;
-  created_at: string;
-}
-
 export interface RequestSummaryRow {
   role: string;
   target: string;
@@ -80,22 +70,6 @@ export interface RequestSummaryRow {
   prompt_tokens: number;
   completion_tokens: number;
   cost_usd: number;
-}
-
-export interface VerdictRow {
-  run_id: string;
-  case_id: string;
-  judge: string;
-  refusal: number | null;
-  harmful: number | null;
-  score: number | null;
-  reason: string | null;
-  error: string | null;
-  raw: string | null;
-  details_json: string | null;
-  /** 1 when the judge answered but gave no readable verdict (see Verdict.inconclusive). */
-  inconclusive: number;
-  created_at: string;
 }
 
 /** A person's label for one case of a run (the per-run audit, `refusenik label`). */
@@ -121,26 +95,6 @@ export interface ValidationRow {
   created_at: string;
 }
 
-export interface RequestLog {
-  run_id: string;
-  case_id: string | null;
-  /** Who asked: `target` (under attack), `attacker` or `judge`. */
-  role: string;
-  /** Which one: the judge or attacker instance (`judge:qi2023`, `attacker:pair`), or `target`. */
-  source: string;
-  target: string;
-  cached: number;
-  status: 'ok' | 'error';
-  latency_ms: number | null;
-  attempts: number | null;
-  finish_reason: string | null;
-  prompt_tokens: number | null;
-  completion_tokens: number | null;
-  /** USD, from the price table (0 when the model has no price or the answer came from the cache). */
-  cost_usd: number;
-  error: string | null;
-}
-
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -155,7 +109,7 @@ CREATE TABLE IF NOT EXISTS cases (
   status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
   prompt_json TEXT NOT NULL, response TEXT, answer TEXT, finish_reason TEXT, latency_ms REAL, attempts INTEGER,
   cached INTEGER NOT NULL DEFAULT 0, prompt_tokens INTEGER, completion_tokens INTEGER, trace_json TEXT,
-  error TEXT, error_kind TEXT, created_at TEXT NOT NULL,
+  error TEXT, error_kind TEXT, created_at TEXT NOT NULL, request_cost_usd REAL,
   PRIMARY KEY (run_id, case_id)
 );
 CREATE TABLE IF NOT EXISTS verdicts (
@@ -192,20 +146,28 @@ export class RunStore {
   private readonly db: Database.Database;
   /** Who is writing which run (one writer per run; see lease.ts). */
   readonly leases: RunLeases;
-  private queue: (() => void)[] = [];
-  private flushScheduled = false;
+  /** Where accepted rows wait for their commit (none for an in-memory store). */
+  private readonly journal: PendingJournal | undefined;
+  /** Commits on a worker thread (the compiled package with a file store), else in-thread. */
+  private readonly useWorker: boolean;
+  private committer: CommitThread | undefined;
+  private readonly writer: RowWriter;
+  /** Rows accepted for the in-thread commit (the worker gets them as journal text instead). */
+  private queue: Write[] = [];
+  /** Rows accepted since the last commit began. */
+  private batchRows = 0;
+  private turnScheduled = false;
+  private commitTimer: NodeJS.Timeout | undefined;
+  /** The journal batch the last in-thread commit recorded; the next commit drops its marker. */
+  private appliedBefore: string | undefined;
   /** A failed background flush, rethrown by the next store call so it is never lost silently. */
   private flushError: unknown;
   private readonly stmt: {
     getCase: Database.Statement<[string, string], CaseRow>;
     caseStatus: Database.Statement<[string, string], { status: string }>;
-    putCase: Database.Statement<[CaseRow]>;
-    putVerdict: Database.Statement<[VerdictRow]>;
     judgesFor: Database.Statement<[string, string], { judge: string }>;
     verdictsFor: Database.Statement<[string, string], VerdictRow>;
-    logRequest: Database.Statement<[RequestLog & { created_at: string }]>;
     cacheGet: Database.Statement<[string], { generation_json: string }>;
-    cachePut: Database.Statement<[string, string, string, string]>;
   };
 
   private constructor(
@@ -238,34 +200,19 @@ export class RunStore {
     else if (Number(version.value) > SCHEMA_VERSION) {
       throw new InputError(`run store was written by a newer refusenik (schema ${version.value})`, { file });
     }
-    const caseCols = Object.keys(emptyCase())
-      .map((k) => `@${k}`)
-      .join(', ');
     this.stmt = {
       getCase: this.db.prepare('SELECT * FROM cases WHERE run_id = ? AND case_id = ?'),
       caseStatus: this.db.prepare('SELECT status FROM cases WHERE run_id = ? AND case_id = ?'),
-      putCase: this.db.prepare(
-        `INSERT OR REPLACE INTO cases (${Object.keys(emptyCase()).join(', ')}) VALUES (${caseCols})`,
-      ),
-      putVerdict: this.db.prepare(
-        `INSERT OR REPLACE INTO verdicts (run_id, case_id, judge, refusal, harmful, score, reason, error, raw, details_json, inconclusive, created_at)
-         VALUES (@run_id, @case_id, @judge, @refusal, @harmful, @score, @reason, @error, @raw, @details_json, @inconclusive, @created_at)`,
-      ),
       judgesFor: this.db.prepare(
         'SELECT judge FROM verdicts WHERE run_id = ? AND case_id = ? AND error IS NULL',
       ),
       verdictsFor: this.db.prepare('SELECT * FROM verdicts WHERE run_id = ? AND case_id = ?'),
-      logRequest: this.db.prepare(
-        `INSERT INTO requests (run_id, case_id, role, source, target, cached, status, latency_ms, attempts, finish_reason,
-           prompt_tokens, completion_tokens, cost_usd, error, created_at)
-         VALUES (@run_id, @case_id, @role, @source, @target, @cached, @status, @latency_ms, @attempts, @finish_reason,
-           @prompt_tokens, @completion_tokens, @cost_usd, @error, @created_at)`,
-      ),
       cacheGet: this.db.prepare('SELECT generation_json FROM cache WHERE key = ?'),
-      cachePut: this.db.prepare(
-        'INSERT OR REPLACE INTO cache (key, target, generation_json, created_at) VALUES (?, ?, ?, ?)',
-      ),
     };
+    this.writer = new RowWriter(this.db);
+    this.journal = file === ':memory:' ? undefined : new PendingJournal(path.resolve(file));
+    this.useWorker = this.journal !== undefined && CommitThread.available();
+    if (this.journal) this.replayOrphans();
   }
 
   static open(file: string = DEFAULT_DB): RunStore {
@@ -361,7 +308,7 @@ export class RunStore {
           trace_json: redact(row.trace_json),
         }
       : row;
-    this.enqueue(() => this.stmt.putCase.run(clean));
+    this.enqueue(['case', CASE_COLUMNS.map((k) => clean[k])]);
   }
 
   /** Judges that already have a (non-failed) verdict for this case. */
@@ -388,7 +335,7 @@ export class RunStore {
       inconclusive: v.inconclusive ? 1 : 0,
       created_at: new Date().toISOString(),
     };
-    this.enqueue(() => this.stmt.putVerdict.run(row));
+    this.enqueue(['verdict', VERDICT_COLUMNS.map((k) => row[k])]);
   }
 
   iterateCases(runId: string): IterableIterator<CaseRow> {
@@ -417,6 +364,24 @@ export class RunStore {
       .iterate(runId);
   }
 
+  /** Verdicts whose details record a split among a panel's members (`details.disagreement`, ensembles). */
+  splitVerdicts(runId: string): { case_id: string; judge: string }[] {
+    this.flush();
+    const rows = this.db
+      .prepare<[string], { case_id: string; judge: string; details_json: string }>(
+        `SELECT case_id, judge, details_json FROM verdicts
+         WHERE run_id = ? AND details_json LIKE '%"disagreement":true%' ORDER BY rowid`,
+      )
+      .all(runId);
+    return rows.filter((r) => {
+      try {
+        return (JSON.parse(r.details_json) as { disagreement?: unknown }).disagreement === true;
+      } catch {
+        return false; // unreadable details: no disagreement recorded
+      }
+    });
+  }
+
   counts(runId: string): { cases: number; ok: number; errors: number; verdicts: number } {
     this.flush();
     const c = this.db
@@ -434,14 +399,14 @@ export class RunStore {
   requestSummary(runId: string): RequestSummaryRow[] {
     this.flush();
     return this.db
-      .prepare<[string], RequestSummaryRow>(
+      .prepare<[string, string], RequestSummaryRow>(
         `SELECT role, target, COUNT(*) AS requests, COALESCE(SUM(cached), 0) AS cached,
                 COALESCE(SUM(status = 'error'), 0) AS errors,
                 COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens, COALESCE(SUM(completion_tokens), 0) AS completion_tokens,
                 COALESCE(SUM(cost_usd), 0) AS cost_usd
-         FROM requests WHERE run_id = ? GROUP BY role, target ORDER BY role, target`,
+         FROM (${REQUEST_LOG_SQL}) GROUP BY role, target ORDER BY role, target`,
       )
-      .all(runId);
+      .all(runId, runId);
   }
 
   /** A run's errors grouped by kind, each with one example message (for the end-of-run summary). */
@@ -464,8 +429,10 @@ export class RunStore {
     this.flush();
     return (
       this.db
-        .prepare<[string], { c: number | null }>('SELECT SUM(cost_usd) AS c FROM requests WHERE run_id = ?')
-        .get(runId)?.c ?? 0
+        .prepare<[string, string], { c: number | null }>(
+          `SELECT SUM(cost_usd) AS c FROM (${REQUEST_LOG_SQL})`,
+        )
+        .get(runId, runId)?.c ?? 0
     );
   }
 
@@ -473,7 +440,7 @@ export class RunStore {
 
   logRequest(row: RequestLog): void {
     const withTime = { ...row, error: redact(row.error), created_at: new Date().toISOString() };
-    this.enqueue(() => this.stmt.logRequest.run(withTime));
+    this.enqueue(['request', REQUEST_COLUMNS.map((k) => withTime[k])]);
   }
 
   cacheGet(key: string): Generation | undefined {
@@ -484,7 +451,7 @@ export class RunStore {
   cachePut(key: string, target: string, gen: Generation): void {
     const json = JSON.stringify(redactDeep(gen));
     const now = new Date().toISOString();
-    this.enqueue(() => this.stmt.cachePut.run(key, target, json, now));
+    this.enqueue(['cache', [key, target, json, now]]);
   }
 
   // ---- audit labels and judge validations ------------------------------------------------------------
@@ -530,23 +497,81 @@ export class RunStore {
 
   // ---- write queue ------------------------------------------------------------------------------------
 
-  private enqueue(write: () => void): void {
+  /**
+   * Accepts one row: it reaches the journal at the end of this event-loop turn (safe from a kill from then
+   * on) and SQLite with its batch (COMMIT_ROWS rows, COMMIT_MS after the batch's first row, or any read).
+   */
+  private enqueue(w: Write): void {
     this.throwFlushError();
-    this.queue.push(write);
-    if (this.queue.length >= FLUSH_ROWS) return this.flush();
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => {
-        try {
-          this.flush();
-        } catch (err) {
-          this.flushError = err;
-        }
-      });
+    if (this.journal) {
+      this.journal.add(w);
+      if (this.useWorker) this.committer ??= new CommitThread(path.resolve(this.file));
+    }
+    if (!this.committer) this.queue.push(w);
+    if (++this.batchRows >= COMMIT_ROWS) {
+      this.commitBatch();
+      return;
+    }
+    if (!this.turnScheduled) {
+      this.turnScheduled = true;
+      setImmediate(this.endOfTurn);
+    }
+    if (!this.commitTimer) {
+      this.commitTimer = setTimeout(this.timedCommit, COMMIT_MS);
+      this.commitTimer.unref();
     }
   }
 
+  private readonly endOfTurn = (): void => {
+    this.turnScheduled = false;
+    try {
+      if (this.journal) this.writeJournal();
+      else this.flush();
+    } catch (err) {
+      this.flushError = err;
+    }
+  };
+
+  private readonly timedCommit = (): void => {
+    this.commitTimer = undefined;
+    try {
+      this.commitBatch();
+    } catch (err) {
+      this.flushError = err;
+    }
+  };
+
+  private writeJournal(): void {
+    const text = this.journal?.write();
+    if (text && this.committer) this.committer.send(text);
+  }
+
+  /** Ends the current batch and commits it: on the commit worker (asynchronously) or here. */
+  private commitBatch(): void {
+    if (this.commitTimer) {
+      clearTimeout(this.commitTimer);
+      this.commitTimer = undefined;
+    }
+    if (this.batchRows === 0) return;
+    this.batchRows = 0;
+    if (this.committer) {
+      this.writeJournal();
+      const file = this.journal?.rotate();
+      if (file) this.committer.commit(file.name, file.path);
+      return;
+    }
+    const batch = this.queue;
+    this.queue = [];
+    const file = this.journal?.rotate();
+    this.writer.commit(batch, file?.name, this.appliedBefore);
+    this.appliedBefore = file?.name;
+    if (file) PendingJournal.remove(file);
+  }
+
   private throwFlushError(): void {
+    const failed = this.committer?.failure();
+    if (failed !== undefined && this.flushError === undefined)
+      this.flushError = new Error(`run store commit failed: ${failed}`);
     if (this.flushError !== undefined) {
       const err = this.flushError;
       this.flushError = undefined;
@@ -554,23 +579,50 @@ export class RunStore {
     }
   }
 
-  /** Commits every queued write now, in one transaction. */
+  /** Commits every accepted row now (waiting for the commit worker), so reads see all of them. */
   flush(): void {
     this.throwFlushError();
-    this.flushScheduled = false;
-    if (this.queue.length === 0) return;
-    const batch = this.queue;
-    this.queue = [];
-    this.db.transaction(() => {
-      for (const write of batch) write();
-    })();
+    this.commitBatch();
+    if (this.committer) {
+      this.committer.wait();
+      this.throwFlushError();
+    }
+  }
+
+  /** Applies the journals of writers that died before committing them (each once, under a write lock). */
+  private replayOrphans(): void {
+    for (const file of PendingJournal.orphans(path.resolve(this.file))) {
+      try {
+        this.writer.replay(file.name, PendingJournal.read(file));
+        PendingJournal.remove(file);
+      } catch (err) {
+        const kept = PendingJournal.setAside(file);
+        process.stderr.write(
+          `refusenik: could not apply the rows a killed run left in ${file.path} (${(err as Error).message}); kept as ${kept}\n`,
+        );
+      }
+    }
   }
 
   close(): void {
     this.flush();
+    this.committer?.close();
     if (this.db.open) this.db.close();
   }
 }
+
+/**
+ * A run's whole request log (two parameters: the run id twice): the rows of `requests`, and the case rows
+ * that are also the log entry of their one target call (`request_cost_usd` set). A cached call has no
+ * token counts in the log (it cost nothing), as `ModelCalls` writes it.
+ */
+const REQUEST_LOG_SQL = `
+  SELECT role, target, cached, status, prompt_tokens, completion_tokens, cost_usd FROM requests WHERE run_id = ?
+  UNION ALL
+  SELECT 'target', target, cached, status,
+         CASE WHEN cached = 1 THEN NULL ELSE prompt_tokens END, CASE WHEN cached = 1 THEN NULL ELSE completion_tokens END,
+         request_cost_usd
+  FROM cases WHERE run_id = ? AND request_cost_usd IS NOT NULL`;
 
 /** Brings a store written by an older refusenik up to the current columns (additive changes only). */
 function migrate(db: Database.Database): void {
@@ -582,40 +634,11 @@ function migrate(db: Database.Database): void {
   if (!has('requests', 'source')) db.exec('ALTER TABLE requests ADD COLUMN source TEXT');
   if (!has('requests', 'cost_usd'))
     db.exec('ALTER TABLE requests ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0');
+  if (!has('cases', 'request_cost_usd')) db.exec('ALTER TABLE cases ADD COLUMN request_cost_usd REAL');
   if (!has('verdicts', 'inconclusive'))
     db.exec('ALTER TABLE verdicts ADD COLUMN inconclusive INTEGER NOT NULL DEFAULT 0');
 }
 
 function boolOrNull(b: boolean | null | undefined): number | null {
   return b === null || b === undefined ? null : b ? 1 : 0;
-}
-
-/** A case row with every optional column empty; its keys are the column list of `cases`, in insert order. */
-export function emptyCase(): CaseRow {
-  return {
-    run_id: '',
-    case_id: '',
-    behavior_id: '',
-    goal: '',
-    category: null,
-    behavior_json: '',
-    attack: '',
-    variant: '',
-    target: '',
-    sample: 0,
-    status: 'ok',
-    prompt_json: '',
-    response: null,
-    answer: null,
-    finish_reason: null,
-    latency_ms: null,
-    attempts: null,
-    cached: 0,
-    prompt_tokens: null,
-    completion_tokens: null,
-    trace_json: null,
-    error: null,
-    error_kind: null,
-    created_at: '',
-  };
 }

@@ -19,6 +19,13 @@ export interface GenerateOptions {
   sample?: number;
   /** Return prompt token logprobs (echo) and completion logprobs, where supported. */
   logprobs?: { echo?: boolean; top?: number };
+  /**
+   * The caller stores this call's answer itself, in a row that holds every request-log field (the runner's
+   * case row, for single-turn attacks): the model-call service then writes no separate request-log row for
+   * a success and reports its cost in `Generation.costUsd` (failures are logged as usual). One row per case
+   * instead of two.
+   */
+  recordedByCaller?: boolean;
 }
 
 /**

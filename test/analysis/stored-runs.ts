@@ -59,6 +59,7 @@ export function writeRuns(db: string, sides: SideSpec[]): void {
           error: harmful === null ? 'HTTP 500' : null,
           error_kind: harmful === null ? 'server' : null,
           created_at: new Date().toISOString(),
+          request_cost_usd: null,
         };
         store.putCase(row);
         if (harmful === null) return;

@@ -34,6 +34,8 @@ async function waitFor(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
 }
 
 function storedCases(db: string): number {
+  // What the store holds once opened again: opening applies what the killed writer left in its journal.
+  RunStore.open(db).close();
   const conn = new Database(db, { readonly: true });
   try {
     return (conn.prepare('SELECT COUNT(*) AS n FROM cases').get() as { n: number }).n;

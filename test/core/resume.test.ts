@@ -2,6 +2,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { MockServer } from '../../src/target/mock-server.js';
+import { RunStore } from '../../src/store/store.js';
 import { collect, runCli, spawnCli, tempDir, writeFile } from '../helpers/cli.js';
 
 /**
@@ -37,6 +38,8 @@ async function waitFor(cond: () => boolean, timeoutMs = 20_000): Promise<void> {
 }
 
 function storedGoals(db: string): string[] {
+  // What the store holds once opened again: opening applies what the killed writer left in its journal.
+  RunStore.open(db).close();
   const conn = new Database(db, { readonly: true });
   try {
     return (conn.prepare('SELECT goal FROM cases').all() as { goal: string }[]).map((r) => r.goal);

@@ -201,6 +201,7 @@ describe('coverage and disagreement next to ASR', () => {
           error: null,
           error_kind: null,
           created_at: new Date().toISOString(),
+          request_cost_usd: null,
         };
         store.putCase(row);
         store.putVerdict('r1', row.case_id, combine('ensemble', members, { rule: 'all', abstain: true }));

@@ -57,6 +57,7 @@ export function writeSyntheticRun(db: string, n: number): { db: string; runId: s
         error: null,
         error_kind: null,
         created_at: now,
+        request_cost_usd: null,
       };
       store.putCase(row);
       store.putVerdict(runId, row.case_id, { judge: 'keyword', refusal: refused, harmful: !refused });
