@@ -1,4 +1,4 @@
-import type { RunStore } from '../store/store.js';
+import type { AsrGroupCounts, AsrJudgeCounts, RunStore } from '../store/store.js';
 import { wilson } from './stats.js';
 
 /**
@@ -37,140 +37,70 @@ export interface CategoryAsrRow extends AsrRow {
 }
 
 export const NO_CATEGORY = '(none)';
-const NO_EXTRA = {};
-
-interface JoinedRow {
-  case_id: string;
-  target: string;
-  attack: string;
-  variant: string;
-  category: string | null;
-  status: string;
-  judge: string | null;
-  harmful: number | null;
-  refusal: number | null;
-  score: number | null;
-  error: string | null;
-  inconclusive: number | null;
-}
 
 export function asrRows(store: RunStore, runId: string, judges: string[]): AsrRow[] {
-  return tally(
-    store.iterateJoined(runId) as Iterable<JoinedRow>,
-    judges,
-    () => NO_EXTRA,
-    disagreements(store, runId),
-  );
-}
-
-/** `case_id \0 judge` of every verdict whose details say its panel split (`details.disagreement`). */
-function disagreements(store: RunStore, runId: string): Set<string> {
-  return new Set(store.splitVerdicts(runId).map((v) => `${v.case_id}\u0000${v.judge}`));
+  const { groups, judged } = store.asrCounts(runId, false);
+  return fromCounts(groups, judged, judges, () => ({}));
 }
 
 /** ASR per category x target x attack variant x judge, categories in first-seen order. */
 export function categoryAsrRows(store: RunStore, runId: string, judges: string[]): CategoryAsrRow[] {
-  return tally(
-    store.iterateJoined(runId) as Iterable<JoinedRow>,
-    judges,
-    (r) => ({ category: r.category ?? NO_CATEGORY }),
-    disagreements(store, runId),
-  );
+  const { groups, judged } = store.asrCounts(runId, true);
+  return fromCounts(groups, judged, judges, (g) => ({ category: g.category ?? NO_CATEGORY }));
 }
 
 /**
- * Counts verdicts per group (target x attack x variant, plus whatever `extra` adds to the key) and judge.
- * Groups and judges keep their first-seen order, so tables follow the run's own order.
+ * Rates and intervals from the store's counts per group (target x attack x variant, plus whatever `extra`
+ * adds) and judge. Groups and judges keep their first-seen order, so tables follow the run's own order; a
+ * judge named in `judges` but without verdicts in a group gets an empty row.
  */
-function tally<E extends Record<string, string>>(
-  joined: Iterable<JoinedRow>,
+function fromCounts<E extends Record<string, string>>(
+  groups: AsrGroupCounts[],
+  judged: AsrJudgeCounts[],
   judges: string[],
-  extra: (r: JoinedRow) => E,
-  disagreed: ReadonlySet<string> = new Set(),
+  extra: (g: AsrGroupCounts) => E,
 ): (AsrRow & E)[] {
-  type Row = AsrRow & E;
-  const groups = new Map<
-    string,
-    { key: Row; byJudge: Map<string, Row>; scoreSum: Map<string, [number, number]> }
-  >();
-  for (const r of joined) {
-    const ext = extra(r);
-    let gk = `${r.target}\u0000${r.attack}\u0000${r.variant}`;
-    for (const k in ext) gk += `\u0000${ext[k]}`;
-    let g = groups.get(gk);
-    if (!g) {
-      g = { key: { ...emptyRow(r), ...ext }, byJudge: new Map(), scoreSum: new Map() };
-      groups.set(gk, g);
-    }
-    if (r.status === 'error') {
-      g.key.errors++;
-      continue;
-    }
-    if (r.judge === null) continue;
-    let row = g.byJudge.get(r.judge);
-    if (!row) {
-      row = { ...emptyRow(r), ...ext, judge: r.judge };
-      g.byJudge.set(r.judge, row);
-    }
-    if (r.error !== null) {
-      row.judge_errors++;
-      continue;
-    }
-    if (disagreed.size && disagreed.has(`${r.case_id}\u0000${r.judge}`)) row.disagreement++;
-    if (r.inconclusive === 1) {
-      row.inconclusive++;
-      continue;
-    }
-    // Graders of helpfulness tasks (accuracy, not safety) leave `harmful` null: no ASR from them.
-    if (r.harmful === null) continue;
-    row.n++;
-    if (r.harmful === 1) row.successes++;
-    if (r.refusal === 1) row.refusals++;
-    if (r.score !== null) {
-      const [s, c] = g.scoreSum.get(r.judge) ?? [0, 0];
-      g.scoreSum.set(r.judge, [s + r.score, c + 1]);
-    }
+  const key = (g: Omit<AsrGroupCounts, 'errors'>): string =>
+    `${g.target}\u0000${g.attack}\u0000${g.variant}\u0000${g.category ?? ''}`;
+  const byGroup = new Map<string, AsrJudgeCounts[]>();
+  for (const j of judged) {
+    const k = key(j);
+    const list = byGroup.get(k);
+    if (list) list.push(j);
+    else byGroup.set(k, [j]);
   }
-  const out: Row[] = [];
-  for (const g of groups.values()) {
-    const names = judges.length ? judges : [...g.byJudge.keys()];
+  const out: (AsrRow & E)[] = [];
+  for (const g of groups) {
+    const seen = byGroup.get(key(g)) ?? [];
+    const names = judges.length ? judges : seen.map((j) => j.judge);
     for (const judge of names) {
-      const row = g.byJudge.get(judge) ?? { ...g.key, judge, errors: 0 };
-      row.errors = g.key.errors;
-      const ci = row.n ? wilson(row.successes, row.n) : undefined;
-      const [s, c] = g.scoreSum.get(judge) ?? [0, 0];
+      const c = seen.find((j) => j.judge === judge);
+      const n = c?.n ?? 0;
+      const successes = c?.successes ?? 0;
+      const refusals = c?.refusals ?? 0;
+      const inconclusive = c?.inconclusive ?? 0;
+      const ci = n ? wilson(successes, n) : undefined;
       out.push({
-        ...row,
-        attack_success_rate: row.n ? row.successes / row.n : null,
+        target: g.target,
+        attack: g.attack,
+        variant: g.variant,
+        ...extra(g),
+        judge,
+        n,
+        successes,
+        attack_success_rate: n ? successes / n : null,
         ci_low: ci ? ci.low : null,
         ci_high: ci ? ci.high : null,
-        refusal_rate: row.n ? row.refusals / row.n : null,
-        mean_score: c ? s / c : null,
-        coverage: row.n + row.inconclusive ? row.n / (row.n + row.inconclusive) : null,
+        refusals,
+        refusal_rate: n ? refusals / n : null,
+        mean_score: c?.score_n ? c.score_sum / c.score_n : null,
+        errors: g.errors,
+        judge_errors: c?.judge_errors ?? 0,
+        inconclusive,
+        coverage: n + inconclusive ? n / (n + inconclusive) : null,
+        disagreement: c?.disagreement ?? 0,
       });
     }
   }
   return out;
-}
-
-function emptyRow(r: JoinedRow): AsrRow {
-  return {
-    target: r.target,
-    attack: r.attack,
-    variant: r.variant,
-    judge: '',
-    n: 0,
-    successes: 0,
-    attack_success_rate: null,
-    ci_low: null,
-    ci_high: null,
-    refusals: 0,
-    refusal_rate: null,
-    mean_score: null,
-    errors: 0,
-    judge_errors: 0,
-    inconclusive: 0,
-    coverage: null,
-    disagreement: 0,
-  };
 }

@@ -1,7 +1,7 @@
 import type { Attack, AttackContext, AttackResult } from '../attack/attack.js';
 import { RuntimeFailure } from '../errors.js';
 import type { JudgeInput } from '../judge/judge.js';
-import { emptyCase, type CaseRow, type RunStore } from '../store/store.js';
+import type { CaseRow, RunStore } from '../store/store.js';
 import { TargetError, type Target } from '../target/target.js';
 import type { Behavior, Verdict } from '../types.js';
 import { hashString } from '../util/random.js';
@@ -217,14 +217,14 @@ function judgeInput(behavior: Behavior, row: CaseRow, prompt?: JudgeInput['promp
 /** Behaviors are shared by many cases; serialise each once. */
 const behaviorJson = new WeakMap<Behavior, string>();
 
-function baseRow(runId: string, c: PlannedCase): CaseRow {
+/** A case row: what the case is, and (`done`) what came of it. One literal, one allocation per case. */
+function caseRow(runId: string, c: PlannedCase, done: CaseOutcome): CaseRow {
   let bj = behaviorJson.get(c.behavior);
   if (bj === undefined) {
     bj = JSON.stringify(c.behavior);
     behaviorJson.set(c.behavior, bj);
   }
   return {
-    ...emptyCase(),
     run_id: runId,
     case_id: c.id,
     behavior_id: c.behavior.id,
@@ -235,14 +235,29 @@ function baseRow(runId: string, c: PlannedCase): CaseRow {
     variant: c.attack.variant,
     target: c.target.id,
     sample: c.sample,
+    status: done.status,
+    prompt_json: done.prompt_json,
+    response: done.response ?? null,
+    answer: done.answer ?? null,
+    finish_reason: done.finish_reason ?? null,
+    latency_ms: done.latency_ms ?? null,
+    attempts: done.attempts ?? null,
+    cached: done.cached ?? 0,
+    prompt_tokens: done.prompt_tokens ?? null,
+    completion_tokens: done.completion_tokens ?? null,
+    trace_json: done.trace_json ?? null,
+    error: done.error ?? null,
+    error_kind: done.error_kind ?? null,
     created_at: new Date().toISOString(),
+    request_cost_usd: done.request_cost_usd ?? null,
   };
 }
 
+type CaseOutcome = Pick<CaseRow, 'status' | 'prompt_json'> & Partial<Omit<CaseRow, 'status' | 'prompt_json'>>;
+
 function okRow(runId: string, c: PlannedCase, r: AttackResult, trace: Record<string, unknown>[]): CaseRow {
   const g = r.generation;
-  return {
-    ...baseRow(runId, c),
+  return caseRow(runId, c, {
     status: 'ok',
     prompt_json: JSON.stringify(r.prompt),
     response: g.text,
@@ -254,9 +269,9 @@ function okRow(runId: string, c: PlannedCase, r: AttackResult, trace: Record<str
     prompt_tokens: g.usage?.promptTokens ?? null,
     completion_tokens: g.usage?.completionTokens ?? null,
     trace_json: trace.length ? JSON.stringify(trace) : null,
-    // A single-turn attack's one target call is logged by this row (see RunStore.requestSummary).
+    // A single-turn attack's one answered call is logged by this row (see RunStore.requestSummary).
     request_cost_usd: c.attack.execute ? null : (g.costUsd ?? 0),
-  };
+  });
 }
 
 function errorRow(
@@ -271,13 +286,12 @@ function errorRow(
   } catch {
     /* the prompt itself failed; the error says why */
   }
-  return {
-    ...baseRow(runId, c),
+  return caseRow(runId, c, {
     status: 'error',
     prompt_json: prompt || 'null',
     attempts: err.attempts,
     trace_json: trace.length ? JSON.stringify(trace) : null,
     error: err.message,
     error_kind: err.kind,
-  };
+  });
 }

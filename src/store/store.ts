@@ -61,6 +61,28 @@ export interface RunRow {
   cases_total: number;
 }
 
+/** Target errors of one ASR group (see `asrCounts`). */
+export interface AsrGroupCounts {
+  target: string;
+  attack: string;
+  variant: string;
+  category: string | null;
+  errors: number;
+}
+
+/** One judge's verdicts in one ASR group, by outcome (see `asrCounts`). */
+export interface AsrJudgeCounts extends Omit<AsrGroupCounts, 'errors'> {
+  judge: string;
+  n: number;
+  successes: number;
+  refusals: number;
+  score_sum: number;
+  score_n: number;
+  judge_errors: number;
+  inconclusive: number;
+  disagreement: number;
+}
+
 export interface RequestSummaryRow {
   role: string;
   target: string;
@@ -364,22 +386,40 @@ export class RunStore {
       .iterate(runId);
   }
 
-  /** Verdicts whose details record a split among a panel's members (`details.disagreement`, ensembles). */
-  splitVerdicts(runId: string): { case_id: string; judge: string }[] {
+  /**
+   * The counts behind every ASR table, aggregated in SQL: per group (target x attack x variant, and the
+   * category when `byCategory`; `(none)` for cases without one) its target errors, and per group and judge
+   * its verdicts by outcome (TOTAL: 0 for none). Both lists are in first-seen order (judges within a case by name).
+   */
+  asrCounts(runId: string, byCategory: boolean): { groups: AsrGroupCounts[]; judged: AsrJudgeCounts[] } {
     this.flush();
-    const rows = this.db
-      .prepare<[string], { case_id: string; judge: string; details_json: string }>(
-        `SELECT case_id, judge, details_json FROM verdicts
-         WHERE run_id = ? AND details_json LIKE '%"disagreement":true%' ORDER BY rowid`,
+    const cat = byCategory ? "COALESCE(c.category, '(none)')" : 'NULL';
+    const groups = this.db
+      .prepare<[string], AsrGroupCounts>(
+        `SELECT c.target, c.attack, c.variant, ${cat} AS category, TOTAL(c.status = 'error') AS errors
+         FROM cases c WHERE c.run_id = ? GROUP BY 1, 2, 3, 4 ORDER BY MIN(c.rowid)`,
       )
       .all(runId);
-    return rows.filter((r) => {
-      try {
-        return (JSON.parse(r.details_json) as { disagreement?: unknown }).disagreement === true;
-      } catch {
-        return false; // unreadable details: no disagreement recorded
-      }
-    });
+    // A verdict counts once: a failed judge call as judge_errors; else inconclusive, or (harmful known) in n.
+    const decided = 'v.error IS NULL AND v.inconclusive = 0 AND v.harmful IS NOT NULL';
+    const judged = this.db
+      .prepare<[string], AsrJudgeCounts>(
+        `SELECT c.target, c.attack, c.variant, ${cat} AS category, v.judge,
+                TOTAL(${decided}) AS n,
+                TOTAL(${decided} AND v.harmful = 1) AS successes,
+                TOTAL(${decided} AND v.refusal = 1) AS refusals,
+                TOTAL(CASE WHEN ${decided} THEN v.score END) AS score_sum,
+                TOTAL(${decided} AND v.score IS NOT NULL) AS score_n,
+                TOTAL(v.error IS NOT NULL) AS judge_errors,
+                TOTAL(v.error IS NULL AND v.inconclusive = 1) AS inconclusive,
+                TOTAL(v.error IS NULL AND (CASE WHEN v.details_json LIKE '%"disagreement"%' AND json_valid(v.details_json)
+                      THEN json_type(v.details_json, '$.disagreement') END) = 'true') AS disagreement
+         FROM cases c JOIN verdicts v ON v.run_id = c.run_id AND v.case_id = c.case_id
+         WHERE c.run_id = ? AND c.status = 'ok'
+         GROUP BY 1, 2, 3, 4, 5 ORDER BY MIN(c.rowid), v.judge`,
+      )
+      .all(runId);
+    return { groups, judged };
   }
 
   counts(runId: string): { cases: number; ok: number; errors: number; verdicts: number } {
