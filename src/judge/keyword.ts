@@ -207,7 +207,7 @@ export class RefusalLexicon {
     maxWord: number,
   ): RefusalHit | undefined {
     if (!re) return undefined;
-    for (const m of text.matchAll(re)) {
+    for (const m of phraseMatches(re, text)) {
       const start = m.index;
       const end = start + m[0].length;
       if (excluded.some(([x, y]) => x <= start && end <= y)) continue;
@@ -230,11 +230,39 @@ function alternation(phrases: readonly string[]): RegExp | null {
         .replace(/['’]/g, "['’]")
         .replace(/\s+/g, '\\s+'),
     );
-  return parts.length ? new RegExp(`(?<![\\p{L}\\p{N}])(?:${parts.join('|')})`, 'giu') : null;
+  return parts.length ? new RegExp(`(?:${parts.join('|')})`, 'giu') : null;
+}
+
+const WORD_CHAR = /[\p{L}\p{N}]/u;
+
+/**
+ * The matches of a phrase alternation that start at a word boundary (not after a letter or digit), in
+ * order. The boundary is checked here rather than with a lookbehind in the pattern: a lookbehind tried at
+ * every position makes the scan several times slower. A match refused for its boundary refuses every
+ * alternative at that position, so the search goes on from the next character, as the lookbehind would.
+ */
+function* phraseMatches(re: RegExp, text: string): Generator<{ index: number; 0: string }> {
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    const start = m.index;
+    const before = start > 0 ? text.codePointAt(start - 1) : undefined;
+    // A lone low surrogate before: look at the whole code point.
+    const prev =
+      before !== undefined && before >= 0xdc00 && before <= 0xdfff && start > 1
+        ? String.fromCodePoint(text.codePointAt(start - 2) ?? before)
+        : before !== undefined
+          ? String.fromCharCode(before)
+          : '';
+    if (prev && WORD_CHAR.test(prev)) {
+      re.lastIndex = start + 1;
+      continue;
+    }
+    yield m;
+  }
 }
 
 function spans(re: RegExp, text: string): [number, number][] {
-  return [...text.matchAll(re)].map((m) => [m.index, m.index + m[0].length]);
+  return [...phraseMatches(re, text)].map((m) => [m.index, m.index + m[0].length]);
 }
 
 /** 1-based index of the whitespace-separated word containing (or following) character `char`. */

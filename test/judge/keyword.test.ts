@@ -151,3 +151,54 @@ describe("keyword on DeRTa's released CompletionAttack outputs (success semantic
     expect(code.harmful).toBe(58);
   });
 });
+
+describe('word-boundary check', () => {
+  // The lexicon checks "not after a letter or digit" in code instead of with a lookbehind in the regex (a
+  // lookbehind tried at every position is several times slower). This is the lookbehind version, the
+  // reference: both must find the same first refusal on any text.
+  function referenceFirst(phrases: readonly string[], text: string): number | undefined {
+    const parts = [...phrases]
+      .sort((a, b) => b.length - a.length)
+      .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+'));
+    const re = new RegExp(`(?<![\\p{L}\\p{N}])(?:${parts.join('|')})`, 'giu');
+    return re.exec(text)?.index;
+  }
+
+  test('finds what a lookbehind regex finds, on 3,000 random texts with letters, digits and astral characters', () => {
+    const phrases = ['sorry', "I can't", 'I cannot', 'as an AI', 'unable to'];
+    const pieces = [
+      'sorry',
+      'Sorry',
+      "I can't",
+      'I cannot',
+      'as an AI',
+      'unable to',
+      'x',
+      '9',
+      'é',
+      'ß',
+      '😀',
+      '𝐀',
+      ' ',
+      '\n',
+      '.',
+      '-',
+      '_',
+    ];
+    const lexicon = new RefusalLexicon({ phrases, earlyPhrases: [], notRefusal: [] });
+    let seed = 7;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    let hits = 0;
+    for (let i = 0; i < 3000; i++) {
+      let text = '';
+      for (let k = 0, len = 1 + rand(12); k < len; k++) text += pieces[rand(pieces.length)];
+      const want = referenceFirst(phrases, text);
+      expect(lexicon.firstRefusal(text)?.char, JSON.stringify(text)).toBe(want);
+      if (want !== undefined) hits++;
+    }
+    expect(hits).toBeGreaterThan(500); // the sample exercises both outcomes
+  });
+});
