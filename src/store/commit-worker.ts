@@ -1,7 +1,7 @@
 import { unlinkSync } from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { RowWriter, isWrite, type Write } from './rows.js';
+import { RowWriter, splitJournalLine, type Write } from './rows.js';
 
 /**
  * The run store's commit worker: its own SQLite connection, on its own thread, applying the rows the
@@ -31,16 +31,17 @@ db.pragma('synchronous = NORMAL');
 db.pragma('busy_timeout = 10000');
 db.pragma('foreign_keys = ON');
 const writer = new RowWriter(db);
-let batch: Write[] = [];
+const emptyBatch = (): Record<Write[0], string[]> => ({ case: [], verdict: [], request: [], cache: [] });
+let batch = emptyBatch();
 /** The journal batch committed last: its marker is dropped by the next commit (its file is gone). */
 let forget: string | undefined;
 
 parentPort?.on('message', (m: CommitMessage) => {
   if (m.kind === 'rows') {
+    // Rows stay JSON text: SQLite takes each kind's batch as one JSON array (RowWriter.commitJson).
     for (const line of m.text.split('\n')) {
-      if (!line) continue;
-      const record: unknown = JSON.parse(line);
-      if (isWrite(record)) batch.push(record);
+      const row = line ? splitJournalLine(line) : undefined;
+      if (row) batch[row[0]].push(row[1]);
     }
     return;
   }
@@ -51,8 +52,8 @@ parentPort?.on('message', (m: CommitMessage) => {
   }
   try {
     if (Atomics.load(flags, 1) === 0) {
-      writer.commit(batch, m.journal, forget);
-      batch = [];
+      writer.commitJson(batch, m.journal, forget);
+      batch = emptyBatch();
       unlinkSync(m.journalPath);
       forget = m.journal;
     }
