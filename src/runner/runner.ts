@@ -6,6 +6,7 @@ import { TargetError, type Target } from '../target/target.js';
 import type { Behavior, Verdict } from '../types.js';
 import { hashString } from '../util/random.js';
 import { casesFor, type PlannedCase, type RunPlan } from './plan.js';
+import { boundHeapForLongRuns } from './heap.js';
 
 /**
  * Runs a plan's cases against the store: each target gets `concurrency` workers pulling its cases lazily;
@@ -40,6 +41,7 @@ export interface RunOutcome extends Progress {
 
 export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<RunOutcome> {
   const { store, runId } = opts;
+  boundHeapForLongRuns(plan.casesTotal);
   const stop = new AbortController();
   // Each worker gets its own controller (its cases run one after another), aborted from this set on stop:
   // a few hundred requests listening on one shared signal would make every addEventListener walk all of
@@ -214,16 +216,20 @@ function judgeInput(behavior: Behavior, row: CaseRow, prompt?: JudgeInput['promp
   };
 }
 
-/** Behaviors are shared by many cases; serialise each once. */
-const behaviorJson = new WeakMap<Behavior, string>();
+/**
+ * A behavior's cases are consecutive (attacks x samples), so its JSON is kept for the last behavior only:
+ * a cache of every behavior would hold 100,000 strings through a long run for nothing.
+ */
+let lastBehavior: { behavior: Behavior; json: string } | undefined;
+
+function behaviorJsonOf(behavior: Behavior): string {
+  if (lastBehavior?.behavior !== behavior) lastBehavior = { behavior, json: JSON.stringify(behavior) };
+  return lastBehavior.json;
+}
 
 /** A case row: what the case is, and (`done`) what came of it. One literal, one allocation per case. */
 function caseRow(runId: string, c: PlannedCase, done: CaseOutcome): CaseRow {
-  let bj = behaviorJson.get(c.behavior);
-  if (bj === undefined) {
-    bj = JSON.stringify(c.behavior);
-    behaviorJson.set(c.behavior, bj);
-  }
+  const bj = behaviorJsonOf(c.behavior);
   return {
     run_id: runId,
     case_id: c.id,

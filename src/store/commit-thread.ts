@@ -11,6 +11,7 @@ import type { CommitMessage, CommitWorkerData } from './commit-worker.js';
 const WORKER_URL = new URL('./commit-worker.js', import.meta.url);
 /** A commit this long overdue means the worker is gone (it has died or hangs). */
 const WAIT_LIMIT_MS = 120_000;
+const WORKER_OLD_SPACE_MB = 96;
 
 export class CommitThread {
   private readonly worker: Worker;
@@ -29,7 +30,13 @@ export class CommitThread {
     const { port1, port2 } = new MessageChannel();
     this.errors = port1;
     const data: CommitWorkerData = { file, state, errors: port2 };
-    this.worker = new Worker(WORKER_URL, { workerData: data, transferList: [port2] });
+    this.worker = new Worker(WORKER_URL, {
+      workerData: data,
+      transferList: [port2],
+      // Its live data is one batch (COMMIT_BYTES of journal text, a few copies): a small heap makes V8
+      // collect its garbage early instead of letting it pile up to hundreds of MB of RSS.
+      resourceLimits: { maxOldGenerationSizeMb: WORKER_OLD_SPACE_MB, maxYoungGenerationSizeMb: 8 },
+    });
     this.worker.unref();
     port1.unref();
   }

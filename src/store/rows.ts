@@ -174,7 +174,11 @@ export class RowWriter {
       cache: db.prepare<Value[]>(insertSql('INSERT OR REPLACE', 'cache', CACHE_COLUMNS)),
     };
     // The same inserts fed by one JSON array of value arrays: SQLite parses it (json_each), not JavaScript.
-    const fromJson = (verb: string, table: string, columns: readonly string[]): Database.Statement<[string]> =>
+    const fromJson = (
+      verb: string,
+      table: string,
+      columns: readonly string[],
+    ): Database.Statement<[string]> =>
       db.prepare<[string]>(
         `${verb} INTO ${table} (${columns.join(', ')}) SELECT ${columns.map((_, i) => `value ->> ${i}`).join(', ')} FROM json_each(?)`,
       );

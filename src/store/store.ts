@@ -37,6 +37,8 @@ const SCHEMA_VERSION = 1;
 /** A batch commits when it holds this many rows, or this long after its first row (or on any read). */
 const COMMIT_ROWS = 4000;
 const COMMIT_MS = 250;
+/** ...or this much journal text (long answers: the commit worker's heap holds one batch). */
+const COMMIT_BYTES = 8 << 20;
 
 export type RunStatus = 'running' | 'interrupted' | 'complete' | 'incomplete' | 'failed' | 'imported';
 
@@ -176,8 +178,9 @@ export class RunStore {
   private readonly writer: RowWriter;
   /** Rows accepted for the in-thread commit (the worker gets them as journal text instead). */
   private queue: Write[] = [];
-  /** Rows accepted since the last commit began. */
+  /** Rows accepted, and journal text written, since the last commit began. */
   private batchRows = 0;
+  private batchBytes = 0;
   private turnScheduled = false;
   private commitTimer: NodeJS.Timeout | undefined;
   /** The journal batch the last in-thread commit recorded; the next commit drops its marker. */
@@ -539,7 +542,8 @@ export class RunStore {
 
   /**
    * Accepts one row: it reaches the journal at the end of this event-loop turn (safe from a kill from then
-   * on) and SQLite with its batch (COMMIT_ROWS rows, COMMIT_MS after the batch's first row, or any read).
+   * on) and SQLite with its batch (COMMIT_ROWS rows, COMMIT_BYTES of text, COMMIT_MS after the batch's
+   * first row, or any read).
    */
   private enqueue(w: Write): void {
     this.throwFlushError();
@@ -583,7 +587,10 @@ export class RunStore {
 
   private writeJournal(): void {
     const text = this.journal?.write();
-    if (text && this.committer) this.committer.send(text);
+    if (!text) return;
+    this.committer?.send(text);
+    this.batchBytes += text.length;
+    if (this.batchBytes >= COMMIT_BYTES) this.commitBatch();
   }
 
   /** Ends the current batch and commits it: on the commit worker (asynchronously) or here. */
@@ -594,8 +601,10 @@ export class RunStore {
     }
     if (this.batchRows === 0) return;
     this.batchRows = 0;
+    this.batchBytes = 0;
     if (this.committer) {
-      this.writeJournal();
+      const text = this.journal?.write();
+      if (text) this.committer.send(text);
       const file = this.journal?.rotate();
       if (file) this.committer.commit(file.name, file.path);
       return;
