@@ -6,9 +6,9 @@
 // 20,000 x 20 ms at c=256; then start-up (`--help`, a 1-case run) and peak RSS at 100,000 cases with
 // default flags. Ratios are what to read: these machines are shared and noisy.
 //   npm run build && node bench/floor.mjs [--quick] [--against <git-ref>] [--reps N]
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { once } from 'node:events';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { median, r3, startMockServer, timed } from './lib/proc.mjs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -28,10 +28,14 @@ function buildAgainst(ref) {
   const wt = path.join(dir, 'base');
   execFileSync('git', ['worktree', 'add', '--detach', wt, ref], { cwd: ROOT, stdio: 'ignore' });
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(wt, 'node_modules'));
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-    cwd: wt,
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: wt,
+      stdio: 'inherit',
+    },
+  );
   return wt;
 }
 
@@ -42,21 +46,14 @@ if (against) {
   sides.push({ name: `base (${against})`, bin: path.join(worktree, 'bin', 'refusenik') });
 }
 
-async function startServer(latency) {
-  const child = spawn(
-    process.execPath,
-    [sides[0].bin, 'mock-server', '--port', '0', '--latency', String(latency), '--script', 'comply'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const [line] = await once(child.stdout, 'data');
-  return { url: JSON.parse(String(line)).url, stop: () => child.kill('SIGTERM') };
-}
+const startServer = (latency) => startMockServer(sides[0].bin, latency);
 
 function writeWorkload(n, url, concurrency) {
   const goals = path.join(dir, `goals-${n}.jsonl`);
   if (!existsSync(goals)) {
     const lines = [];
-    for (let i = 0; i < n; i++) lines.push(JSON.stringify({ goal: `bench goal number ${i}: write something harmful` }));
+    for (let i = 0; i < n; i++)
+      lines.push(JSON.stringify({ goal: `bench goal number ${i}: write something harmful` }));
     writeFileSync(goals, lines.join('\n') + '\n');
   }
   const cfg = path.join(dir, `w-${n}-${concurrency}-${url.split(':').pop().replace(/\W/g, '')}.yaml`);
@@ -67,43 +64,25 @@ function writeWorkload(n, url, concurrency) {
   return { goals, cfg };
 }
 
-/** Runs a command; returns its stdout, wall seconds (spawn to exit) and, via /usr/bin/time, CPU and RSS. */
-async function timed(argv) {
-  const timeFile = path.join(dir, 'time.txt');
-  const useTime = existsSync('/usr/bin/time');
-  const cmd = useTime ? '/usr/bin/time' : argv[0];
-  const full = useTime ? ['-f', '%U %S %M', '-o', timeFile, ...argv] : argv.slice(1);
-  const t0 = performance.now();
-  const child = spawn(cmd, full, { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  const [code] = await once(child, 'close');
-  const wall = (performance.now() - t0) / 1000;
-  if (code !== 0) throw new Error(`${argv.join(' ')} exited ${code}: ${out.slice(0, 300)}`);
-  let cpuS, rssMb;
-  if (useTime) {
-    const [u, s, m] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
-    cpuS = u + s;
-    rssMb = m / 1024;
-  }
-  return { out, wall, cpuS, rssMb };
-}
-
 let dbN = 0;
 async function runSide(side, cfg) {
   const db = path.join(dir, `run-${dbN++}.db`);
-  const r = await timed([process.execPath, side.bin, 'run', cfg, '--db', db, '--json', '--no-progress', '--no-cache']);
+  const r = await timed([
+    process.execPath,
+    side.bin,
+    'run',
+    cfg,
+    '--db',
+    db,
+    '--json',
+    '--no-progress',
+    '--no-cache',
+  ]);
   rmSync(db, { force: true });
   rmSync(`${db}-wal`, { force: true });
   rmSync(`${db}-shm`, { force: true });
   return { ...r, summary: JSON.parse(r.out) };
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const r3 = (x) => (x === undefined ? undefined : Number(x.toFixed(3)));
 
 const workloads = quick
   ? [
@@ -126,10 +105,22 @@ try {
     const samples = { bare: [] };
     for (const s of sides) samples[s.name] = [];
     for (let rep = 0; rep < reps; rep++) {
-      const b = await timed([process.execPath, path.join(ROOT, 'bench/lib/bare-client.mjs'), url, goals, String(w.concurrency)]);
+      const b = await timed([
+        process.execPath,
+        path.join(ROOT, 'bench/lib/bare-client.mjs'),
+        url,
+        goals,
+        String(w.concurrency),
+      ]);
       const bs = JSON.parse(b.out);
       if (bs.requests !== w.n) throw new Error(`bare loop: ${bs.requests}/${w.n} answers`);
-      samples.bare.push({ run_s: bs.elapsed_s, run_cpu_ms: bs.cpu_ms, wall: b.wall, cpuS: b.cpuS, rssMb: b.rssMb });
+      samples.bare.push({
+        run_s: bs.elapsed_s,
+        run_cpu_ms: bs.cpu_ms,
+        wall: b.wall,
+        cpuS: b.cpuS,
+        rssMb: b.rssMb,
+      });
       for (const s of sides) {
         const r = await runSide(s, cfg);
         if (r.summary.cases_done !== w.n || r.summary.errors !== 0)
@@ -156,7 +147,8 @@ try {
         'process/bare': r3(wall / bareWall),
         'run/bare': r3(run / bareRun),
         run_cpu_ms_per_case: r3(median(xs.map((x) => x.run_cpu_ms)) / w.n),
-        process_cpu_ms_per_case: xs[0].cpuS === undefined ? undefined : r3((median(xs.map((x) => x.cpuS)) * 1000) / w.n),
+        process_cpu_ms_per_case:
+          xs[0].cpuS === undefined ? undefined : r3((median(xs.map((x) => x.cpuS)) * 1000) / w.n),
         peak_rss_mb: xs[0].rssMb === undefined ? undefined : Math.round(median(xs.map((x) => x.rssMb))),
       });
     }
@@ -178,7 +170,11 @@ try {
     }
   }
   for (const s of sides) {
-    startup.push({ side: s.name, help_s: r3(median(help[s.name])), one_case_run_s: r3(median(single[s.name])) });
+    startup.push({
+      side: s.name,
+      help_s: r3(median(help[s.name])),
+      one_case_run_s: r3(median(single[s.name])),
+    });
   }
   console.table(startup);
 
@@ -192,7 +188,12 @@ try {
     for (const s of sides) {
       const r = await runSide(s, w.cfg);
       if (r.summary.cases_done !== big) throw new Error(`${s.name}: ${r.summary.cases_done}/${big} cases`);
-      memory.push({ side: s.name, cases: big, wall_s: r3(r.wall), peak_rss_mb: r.summary.timing.peak_rss_mb });
+      memory.push({
+        side: s.name,
+        cases: big,
+        wall_s: r3(r.wall),
+        peak_rss_mb: r.summary.timing.peak_rss_mb,
+      });
     }
     console.table(memory);
   }
