@@ -165,16 +165,22 @@ try {
         samples.promptfoo.push(p);
       }
       const pick = (xs, k) => median(xs.map((x) => x[k]));
-      const pf = { wall: pick(samples.promptfoo, 'wall'), cpu: pick(samples.promptfoo, 'cpuS') };
+      const pf = {
+        wall: pick(samples.promptfoo, 'wall'),
+        cpu: pick(samples.promptfoo, 'cpuS'),
+        rss: pick(samples.promptfoo, 'rssMb'),
+      };
       for (const [side, xs] of Object.entries(samples)) {
-        const wall = pick(xs, 'wall');
+        const [wall, cpu, rss] = [pick(xs, 'wall'), pick(xs, 'cpuS'), pick(xs, 'rssMb')];
         rows.push({
           workload: `${w.name}: ${w.n} x ${w.latency} ms c=${w.concurrency}`,
           side,
           wall_s: r3(wall),
-          cpu_ms_per_case: r3((pick(xs, 'cpuS') * 1000) / w.n),
-          peak_rss_mb: Math.round(pick(xs, 'rssMb')),
-          'wall / promptfoo': r3(wall / pf.wall),
+          cpu_ms_per_case: r3((cpu * 1000) / w.n),
+          peak_rss_mb: Math.round(rss),
+          'wall / pf': r3(wall / pf.wall),
+          'cpu / pf': r3(cpu / pf.cpu),
+          'rss / pf': r3(rss / pf.rss),
         });
       }
     } finally {
