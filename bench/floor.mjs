@@ -5,7 +5,7 @@
 // Workloads (loopback mock server in its own process, fixed latency): 2,000 x 50 ms at c=64 and c=256,
 // 20,000 x 20 ms at c=256; then start-up (`--help`, a 1-case run) and peak RSS at 100,000 cases with
 // default flags. Ratios are what to read: these machines are shared and noisy.
-//   npm run build && node bench/floor.mjs [--quick] [--against <git-ref>] [--reps N]
+//   npm run build && node bench/floor.mjs [--quick] [--startup-only] [--against <git-ref>] [--reps N]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { median, r3, startMockServer, timed } from './lib/proc.mjs';
@@ -36,6 +36,9 @@ function buildAgainst(ref) {
       stdio: 'inherit',
     },
   );
+  // Builds since the lazy CLI also write the help manifest (`npm run build` does both).
+  const manifest = path.join(wt, 'dist/cli/help-manifest.js');
+  if (existsSync(manifest)) execFileSync(process.execPath, [manifest], { cwd: wt, stdio: 'inherit' });
   return wt;
 }
 
@@ -84,16 +87,20 @@ async function runSide(side, cfg) {
   return { ...r, summary: JSON.parse(r.out) };
 }
 
-const workloads = quick
-  ? [
-      { n: 500, latency: 50, concurrency: 64 },
-      { n: 4000, latency: 20, concurrency: 256 },
-    ]
-  : [
-      { n: 2000, latency: 50, concurrency: 64 },
-      { n: 2000, latency: 50, concurrency: 256 },
-      { n: 20000, latency: 20, concurrency: 256 },
-    ];
+// --startup-only: just the start-up figures (no workloads, no 100k-case memory run).
+const startupOnly = args.includes('--startup-only');
+const workloads = startupOnly
+  ? []
+  : quick
+    ? [
+        { n: 500, latency: 50, concurrency: 64 },
+        { n: 4000, latency: 20, concurrency: 256 },
+      ]
+    : [
+        { n: 2000, latency: 50, concurrency: 64 },
+        { n: 2000, latency: 50, concurrency: 256 },
+        { n: 20000, latency: 20, concurrency: 256 },
+      ];
 
 const rows = [];
 const servers = new Map();
@@ -180,7 +187,7 @@ try {
 
   // Peak RSS of a 100,000-case run with Node's default flags.
   const memory = [];
-  if (!args.includes('--no-memory')) {
+  if (!args.includes('--no-memory') && !startupOnly) {
     const big = quick ? 20_000 : 100_000;
     const fast = servers.get(5) ?? (await startServer(5));
     servers.set(5, fast);

@@ -55,7 +55,6 @@ export interface AttackEnv {
 /** Builds attacks from config options; a list-valued option expands to one attack per value. */
 export interface AttackFactory {
   readonly name: string;
-  readonly description: string;
   /** `options` is the raw config value; `path` names it in errors (e.g. `attacks[1].codeattack`). */
   create(options: unknown, env: AttackEnv, path: string): Attack[];
 }

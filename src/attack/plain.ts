@@ -10,7 +10,6 @@ const PlainOptions = z.strictObject({
 /** The baseline: the goal itself as the user message. */
 export const plainAttack: AttackFactory = {
   name: 'plain',
-  description: 'the goal as the user message (the no-attack baseline)',
   create(options, _env, path): Attack[] {
     const opts = parseWith(PlainOptions, options ?? {}, [path]);
     return [

@@ -1,49 +1,67 @@
-import { InputError } from '../errors.js';
+import { PluginRegistry, pluginSpec } from '../util/plugin-registry.js';
 import type { Attack, AttackEnv, AttackFactory } from './attack.js';
-import { plainAttack } from './plain.js';
-import { codeAttack } from './codeattack/index.js';
-import { pairAttack } from './pair/pair.js';
-import { autodanAttack } from './autodan/autodan.js';
-import { helpfulnessAttack } from './helpfulness/index.js';
-import { completionAttack } from './completion/index.js';
-import { jailbreakChatAttack } from './jailbreakchat/index.js';
-import { selfCipherAttack } from './selfcipher/index.js';
 
-/** Every attack a config or `refusenik prompts` can name. Add new attack families here. */
-const FACTORIES: AttackFactory[] = [
-  plainAttack,
-  pairAttack,
-  codeAttack,
-  autodanAttack,
-  helpfulnessAttack,
-  completionAttack,
-  jailbreakChatAttack,
-  selfCipherAttack,
-];
-
-export function attackFactories(): readonly AttackFactory[] {
-  return FACTORIES;
-}
-
-export function attackFactory(name: string, path = 'attack'): AttackFactory {
-  const f = FACTORIES.find((x) => x.name === name);
-  if (!f) {
-    throw new InputError(`unknown attack '${name}'; available: ${FACTORIES.map((x) => x.name).join(', ')}`, {
-      field: path,
-    });
-  }
-  return f;
-}
+/** Every attack a config or `refusenik prompts` can name, loaded when named. Add new attack families here. */
+export const ATTACKS = new PluginRegistry<AttackFactory>('attack', [
+  {
+    name: 'plain',
+    description: 'the goal as the user message (the no-attack baseline)',
+    load: async () => (await import('./plain.js')).plainAttack,
+  },
+  {
+    name: 'pair',
+    description:
+      'PAIR: an attacker model iteratively refines jailbreak prompts, steered by a 1-10 judge (search)',
+    load: async () => (await import('./pair/pair.js')).pairAttack,
+  },
+  {
+    name: 'codeattack',
+    description:
+      'CodeAttack (Ren et al., 2024): the goal encoded in a code-completion task; modes paper|head|derta|refusenik',
+    load: async () => (await import('./codeattack/index.js')).codeAttack,
+  },
+  {
+    name: 'autodan',
+    description:
+      'AutoDAN-HGA: genetic search over jailbreak prompts, log-likelihood or judge fitness (search)',
+    load: async () => (await import('./autodan/autodan.js')).autodanAttack,
+  },
+  {
+    name: 'helpfulness',
+    description:
+      'helpfulness prompt formats (not an attack): task gsm8k|mmlu|alpaca, format chat (default) or derta ' +
+      "(DeRTa evaluation.py's raw [INST] text for base-model checkpoints)",
+    load: async () => (await import('./helpfulness/index.js')).helpfulnessAttack,
+  },
+  {
+    name: 'completion',
+    description:
+      'CompletionAttack (DeRTa): a declarative prefix ("I will explain how to ...:\\n Step 1:") completed as raw ' +
+      'text with no chat template; modes derta (the prefix as given), generate (attacker model), rule; ' +
+      'delivery prefill for chat-only APIs (a different threat model)',
+    load: async () => (await import('./completion/index.js')).completionAttack,
+  },
+  {
+    name: 'jailbreakchat',
+    description:
+      'JailbreakChat templates around the goal (the 50 DeRTa used, recovered from the derta pack, plus your ' +
+      'own files); modes derta (the paper pairing), random (one per goal by seed), all (one variant each)',
+    load: async () => (await import('./jailbreakchat/index.js')).jailbreakChatAttack,
+  },
+  {
+    name: 'selfcipher',
+    description:
+      'SelfCipher / CipherChat (Yuan et al., 2023): modes derta (DeRTa safety_selfcipher.json), codeattack ' +
+      '(CodeAttack data_ciphers.json), cipherchat (cipher: selfcipher|caesar|atbash|morse|ascii|unicode|base64)',
+    load: async () => (await import('./selfcipher/index.js')).selfCipherAttack,
+  },
+]);
 
 /** A config entry: `name` or `{name: options}`. */
 export type AttackSpec = string | Record<string, unknown>;
 
-export function createAttacks(spec: AttackSpec, env: AttackEnv, path: string): Attack[] {
-  if (typeof spec === 'string') return attackFactory(spec, path).create(undefined, env, path);
-  const keys = Object.keys(spec);
-  if (keys.length !== 1) {
-    throw new InputError('an attack entry is a name or a one-key map {name: options}', { field: path });
-  }
-  const name = keys[0] as string;
-  return attackFactory(name, path).create(spec[name], env, `${path}.${name}`);
+export async function createAttacks(spec: AttackSpec, env: AttackEnv, path: string): Promise<Attack[]> {
+  const entry = pluginSpec(spec, 'attack', path);
+  const factory = await ATTACKS.load(entry.name, path);
+  return factory.create(entry.options, env, entry.path);
 }

@@ -1,40 +1,43 @@
 import type { Command } from 'commander';
-import { registerDataCommand } from './data.js';
-import { registerPromptsCommand } from './prompts.js';
-import { registerRunCommand } from './run.js';
-import { registerReportCommand } from './report.js';
-import { registerRunsCommand } from './runs.js';
-import { registerAnalyzeCommand } from './analyze.js';
-import { registerCompareCommand } from './compare.js';
-import { registerMockServerCommand } from './mock-server.js';
-import { registerScoreCommand } from './score.js';
-import { registerSuiteCommand } from './suite.js';
-import { registerJudgeCommand } from './judge.js';
-import { registerImportCommand } from './import.js';
-import { registerJudgeValidateCommand } from './validate.js';
-import { registerLabelCommand } from './label.js';
-import { registerDertaCommand } from './derta.js';
-import { registerTrainCommand } from './train.js';
 
 /**
  * Every verb, in the order `--help` lists them. Each module exports one `register…` function that adds its
- * command (and sub-commands) to the program.
+ * command (and sub-commands) to the program; modules are imported only when their verb runs (or when help for
+ * every verb is wanted), so `refusenik run` never loads the trainer launcher or the HTML report.
  */
-export function registerCommands(program: Command): void {
-  registerRunCommand(program);
-  registerReportCommand(program);
-  registerRunsCommand(program);
-  registerAnalyzeCommand(program);
-  registerCompareCommand(program);
-  registerPromptsCommand(program);
-  registerDataCommand(program);
-  registerMockServerCommand(program);
-  registerScoreCommand(program);
-  registerSuiteCommand(program);
-  registerJudgeCommand(program);
-  registerJudgeValidateCommand(program.commands.find((c) => c.name() === 'judge') as Command);
-  registerImportCommand(program);
-  registerLabelCommand(program);
-  registerDertaCommand(program);
-  registerTrainCommand(program);
+export interface Verb {
+  name: string;
+  register(program: Command): Promise<void>;
+}
+
+export const VERBS: readonly Verb[] = [
+  { name: 'run', register: async (p) => (await import('./run.js')).registerRunCommand(p) },
+  { name: 'report', register: async (p) => (await import('./report.js')).registerReportCommand(p) },
+  { name: 'runs', register: async (p) => (await import('./runs.js')).registerRunsCommand(p) },
+  { name: 'analyze', register: async (p) => (await import('./analyze.js')).registerAnalyzeCommand(p) },
+  { name: 'compare', register: async (p) => (await import('./compare.js')).registerCompareCommand(p) },
+  { name: 'prompts', register: async (p) => (await import('./prompts.js')).registerPromptsCommand(p) },
+  { name: 'data', register: async (p) => (await import('./data.js')).registerDataCommand(p) },
+  {
+    name: 'mock-server',
+    register: async (p) => (await import('./mock-server.js')).registerMockServerCommand(p),
+  },
+  { name: 'score', register: async (p) => (await import('./score.js')).registerScoreCommand(p) },
+  { name: 'suite', register: async (p) => (await import('./suite.js')).registerSuiteCommand(p) },
+  {
+    name: 'judge',
+    register: async (p) => {
+      const [judge, validate] = await Promise.all([import('./judge.js'), import('./validate.js')]);
+      validate.registerJudgeValidateCommand(judge.registerJudgeCommand(p));
+    },
+  },
+  { name: 'import', register: async (p) => (await import('./import.js')).registerImportCommand(p) },
+  { name: 'label', register: async (p) => (await import('./label.js')).registerLabelCommand(p) },
+  { name: 'derta', register: async (p) => (await import('./derta.js')).registerDertaCommand(p) },
+  { name: 'train', register: async (p) => (await import('./train.js')).registerTrainCommand(p) },
+];
+
+/** Registers every verb, in order (the full program: tests, the help manifest). */
+export async function registerCommands(program: Command): Promise<void> {
+  for (const verb of VERBS) await verb.register(program);
 }

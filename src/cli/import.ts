@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { InputError, RuntimeFailure } from '../errors.js';
 import { DEFAULT_DB, RunStore, emptyCase, type CaseRow } from '../store/store.js';
 import type { RunLease } from '../store/lease.js';
+import type { Judge } from '../judge/judge.js';
 import type { ResponseRecord } from '../dataset/responses.js';
 import type { Verdict } from '../types.js';
 import { recordBehavior, recordPrompt, summarizeVerdicts } from '../judge/offline.js';
@@ -126,7 +127,8 @@ async function importCommand(flags: ImportFlags): Promise<number> {
   let lease: RunLease | undefined;
   try {
     // Build every judge before writing anything, so a bad judge option leaves no half-made run behind.
-    const built = judges.map((name) => buildJudge(name, flags, models, judges.length > 1));
+    const built: Judge[] = [];
+    for (const name of judges) built.push(await buildJudge(name, flags, models, judges.length > 1));
     // One writer per run: a second import of the same file is refused while the first is alive.
     lease = store.leases.acquire(runId);
     const earlier = store.getRun(runId);

@@ -11,7 +11,7 @@ import { readResponses, type ResponseRecord } from '../dataset/responses.js';
 import { createTarget } from '../target/create.js';
 import type { Target } from '../target/target.js';
 import type { Judge, JudgeEnv } from '../judge/judge.js';
-import { judgeFactories, judgeFactory } from '../judge/registry.js';
+import { JUDGES } from '../judge/registry.js';
 import { judgeAll, recordJudgeInput, summarizeVerdicts } from '../judge/offline.js';
 import type { Verdict } from '../types.js';
 import { progressBar } from '../runner/progress.js';
@@ -87,7 +87,7 @@ export function addJudgeModelOptions(cmd: Command): Command {
     .option('--concurrency <n>', 'judge requests in flight at once', intOption('--concurrency', 1), 8);
 }
 
-export function registerJudgeCommand(program: Command): void {
+export function registerJudgeCommand(program: Command): Command {
   const cmd = program
     .command('judge')
     .description(
@@ -105,9 +105,7 @@ export function registerJudgeCommand(program: Command): void {
       'after',
       '\nEach output line: {index, line, id?, judge, refusal, harmful, score, reason, error?, details?, raw?}.\n' +
         'Judges: ' +
-        judgeFactories()
-          .map((f) => `\n  ${f.name}: ${f.description}`)
-          .join('') +
+        JUDGES.helpList() +
         '\n\nExamples:\n' +
         '  refusenik judge --input results.jsonl --judge keyword --out verdicts.jsonl\n' +
         '  refusenik judge --input results.jsonl --judge qi2023 --model openai:gpt-4o --out qi.jsonl --json',
@@ -115,13 +113,14 @@ export function registerJudgeCommand(program: Command): void {
     .action(async (flags: JudgeFlags) => {
       process.exitCode = await judgeCommand(flags);
     });
+  return cmd;
 }
 
 async function judgeCommand(flags: JudgeFlags): Promise<number> {
   const records = readInput(flags);
   const models = new CliModels(flags);
   try {
-    const judge = buildJudge(flags.judge, flags, models);
+    const judge = await buildJudge(flags.judge, flags, models);
     // Verdicts go to a journal beside --out as they arrive, so a killed run resumes (judge/verdict-journal.ts).
     const journal = flags.out === '-' ? undefined : new VerdictJournal(flags.out, judge);
     const verdicts: (Verdict | undefined)[] = records.map((r) => journal?.get(r));
@@ -175,12 +174,17 @@ export function readInput(flags: InputFlags): ResponseRecord[] {
  * A judge from its name plus --model/--option flags. With several judges (import), --model goes to those
  * that take a model; a model-free judge (keyword) that rejects the `model` key is built without it.
  */
-export function buildJudge(name: string, flags: JudgeModelFlags, models: CliModels, several = false): Judge {
-  const factory = judgeFactory(name, '--judge');
+export async function buildJudge(
+  name: string,
+  flags: JudgeModelFlags,
+  models: CliModels,
+  several = false,
+): Promise<Judge> {
+  const factory = await JUDGES.load(name, '--judge');
   const options: Record<string, unknown> = { ...flags.option };
   if (flags.model === undefined) return factory.create(options, models.env(), `--judge ${name}`);
   try {
-    return factory.create({ ...options, model: flags.model }, models.env(), `--judge ${name}`);
+    return await factory.create({ ...options, model: flags.model }, models.env(), `--judge ${name}`);
   } catch (err) {
     if (!several || !(err instanceof InputError) || !/unknown key 'model'/.test(err.message)) throw err;
     return factory.create(options, models.env(), `--judge ${name}`);

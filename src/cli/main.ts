@@ -1,11 +1,19 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help } from 'commander';
 import { redact } from '../util/secrets.js';
 import { UserError, errorMessage } from '../errors.js';
 import { packageVersion } from '../version.js';
-import { registerCommands } from './commands.js';
+import { VERBS } from './commands.js';
+import { readVerbSummaries, type VerbSummary } from './help-manifest.js';
 
-/** Builds the `refusenik` program; exported so tests can run commands in-process. */
-export function buildProgram(): Command {
+/**
+ * Builds the `refusenik` program; exported so tests can run commands in-process. Given the argv, only the
+ * verb it names is imported and registered in full; the others stand in from the build's help manifest
+ * (name, usage term, description), so the top-level help reads the same either way.
+ */
+export async function buildProgram(argv?: readonly string[]): Promise<Command> {
+  const summaries = argv ? readVerbSummaries() : undefined;
+  const wanted = argv ? verbOf(argv) : undefined;
+  const terms = new Map<Command, string>();
   const program = new Command('refusenik')
     .description(
       'LLM jailbreak red-teaming and refusal training: CodeAttack and DeRTa end to end.\n' +
@@ -14,16 +22,37 @@ export function buildProgram(): Command {
     .version(packageVersion(), '-V, --version')
     .option('--debug', 'print stack traces for unexpected errors')
     .showHelpAfterError('(run with --help for usage)')
-    .configureHelp({ sortSubcommands: false, showGlobalOptions: true });
-  registerCommands(program);
+    .configureHelp({
+      sortSubcommands: false,
+      showGlobalOptions: true,
+      subcommandTerm: (cmd) => terms.get(cmd) ?? Help.prototype.subcommandTerm.call(new Help(), cmd),
+    });
+  for (const [i, verb] of VERBS.entries()) {
+    const summary: VerbSummary | undefined = summaries?.[i];
+    if (summary && verb.name !== wanted) terms.set(standIn(program, summary), summary.term);
+    else await verb.register(program);
+  }
   applyExitOverride(program);
   return program;
 }
 
+/** A verb's place in the top-level help; never run (its own module is loaded when it is named). */
+function standIn(program: Command, summary: VerbSummary): Command {
+  const cmd = program.command(summary.name).description(summary.description);
+  if (summary.summary) cmd.summary(summary.summary);
+  return cmd;
+}
+
+/** The verb an argv names: its first word after the global flags (none of which takes a value). */
+function verbOf(argv: readonly string[]): string | undefined {
+  const words = argv.slice(2).filter((a) => !a.startsWith('-'));
+  return words[0] === 'help' ? words[1] : words[0];
+}
+
 /** Runs the CLI; resolves with the exit code instead of exiting, so a caller can flush first. */
 export async function runCli(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv);
     return Number(process.exitCode ?? 0);
   } catch (err) {

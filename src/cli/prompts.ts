@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { loadBehaviors } from '../dataset/load.js';
 import { dataDir } from '../data/dir.js';
-import { attackFactories, createAttacks } from '../attack/registry.js';
+import { ATTACKS, createAttacks } from '../attack/registry.js';
 import type { Attack } from '../attack/attack.js';
 import type { Behavior } from '../types.js';
 import { collectOption, datasetSpecFromArg, intOption, parseScalar, writeJsonl } from './common.js';
@@ -34,12 +34,7 @@ export function registerPromptsCommand(program: Command): void {
       'write the attack prompts for a dataset without calling any model (one JSON object per goal and variant: ' +
         '{id, goal, attack, variant, messages} or {..., completion} for raw-text attacks)',
     )
-    .requiredOption(
-      '--attack <name>',
-      `attack family (${attackFactories()
-        .map((f) => f.name)
-        .join(', ')})`,
-    )
+    .requiredOption('--attack <name>', `attack family (${ATTACKS.names().join(', ')})`)
     .requiredOption('--dataset <file>', 'goals: .csv/.json/.jsonl/.txt file, or pack:<pack>/<file>')
     .requiredOption('--out <file.jsonl>', 'output JSON Lines file (- for stdout)')
     .option('--field <name>', 'dataset field holding the goal (default: autodetect goal/question/prompt/...)')
@@ -69,7 +64,7 @@ export function registerPromptsCommand(program: Command): void {
       for (const key of OPTION_FLAGS) if (flags[key] !== undefined) options[key] = listOrScalar(flags[key]);
       if (flags.plus) options['plus'] = true;
       const dir = dataDir();
-      const attacks = createAttacks({ [flags.attack]: options }, { dataDir: dir, seed: 0 }, 'attack');
+      const attacks = await createAttacks({ [flags.attack]: options }, { dataDir: dir, seed: 0 }, 'attack');
       const singleTurn = attacks.filter((a) => a.prompt !== undefined);
       if (singleTurn.length === 0) {
         throw new InputError(

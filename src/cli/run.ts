@@ -8,7 +8,7 @@ import { RunConfig } from '../config/schema.js';
 import { parseWith } from '../config/validate.js';
 import { dataDir } from '../data/dir.js';
 import { DEFAULT_DB, RunStore, type RunRow } from '../store/store.js';
-import { buildPlan, runIdFor } from '../runner/plan.js';
+import { buildPlan, runIdFor, type RunPlan } from '../runner/plan.js';
 import { executeStoredRun } from '../runner/session.js';
 import { asrRows } from '../analysis/asr.js';
 import { displayRows } from '../report/tables.js';
@@ -102,7 +102,7 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
       baseDir = loaded.baseDir;
     }
 
-    const plan = buildPlan(config, {
+    const plan = await buildPlan(config, {
       dataDir: dataDir(),
       baseDir,
       env: process.env,
@@ -216,7 +216,7 @@ function runTiming(started: number, cpuStart: NodeJS.CpuUsage): Record<string, n
   };
 }
 
-function printPlan(runId: string, plan: ReturnType<typeof buildPlan>, flags: RunFlags): number {
+function printPlan(runId: string, plan: RunPlan, flags: RunFlags): number {
   const info = {
     run_id: runId,
     cases_total: plan.casesTotal,

@@ -106,7 +106,11 @@ async function validateCommand(flags: ValidateFlags): Promise<number> {
   const spec = parseJudgeSpec(flags.judge);
   const models = new CliModels(flags);
   try {
-    const judge = buildJudge(spec.name, { ...flags, option: { ...spec.options, ...flags.option } }, models);
+    const judge = await buildJudge(
+      spec.name,
+      { ...flags, option: { ...spec.options, ...flags.option } },
+      models,
+    );
     // The options as given (not the judge's filled-in defaults), as a run config would record them.
     const config = judgeConfig(
       judge.name,

@@ -19,10 +19,9 @@ const GraderOptions = z.strictObject({
   field: z.enum(['answer', 'response']).default('answer'),
 });
 
-function graderFactory(task: GradedTask, description: string): JudgeFactory {
+function graderFactory(task: GradedTask): JudgeFactory {
   return {
     name: task,
-    description,
     create(options, _env, path): Judge {
       const opts = parseWith(GraderOptions, options ?? {}, [path]);
       const id = opts.id ?? task;
@@ -59,12 +58,6 @@ function graderFactory(task: GradedTask, description: string): JudgeFactory {
   };
 }
 
-export const gsm8kGrader = graderFactory(
-  'gsm8k',
-  "GSM8K accuracy grader: the response's final number (\\boxed, ####, 'the answer is', conclusion) vs the gold `#### N`",
-);
+export const gsm8kGrader = graderFactory('gsm8k');
 
-export const mmluGrader = graderFactory(
-  'mmlu',
-  "MMLU accuracy grader: the chosen option letter ('answer is (B)', first '(X)', leading letter) vs the gold letter",
-);
+export const mmluGrader = graderFactory('mmlu');

@@ -194,9 +194,6 @@ function loadReference(opts: PairwiseOptions, dataDir: string, p: string): Refer
 
 export const alpacaPairwiseJudge: JudgeFactory = {
   name: 'alpaca-pairwise',
-  description:
-    'AlpacaEval-style win rate vs reference answers (a file or a stored run), LLM judge, every pair judged ' +
-    'twice with positions swapped; score 1 / 0.5 / 0 = win / split / loss',
   create(options, env, p): Judge {
     const opts = parseWith(PairwiseOptions, options ?? {}, [p]);
     if (opts.model === undefined)

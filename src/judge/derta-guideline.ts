@@ -92,7 +92,6 @@ export function parseDerTaGuideline(judge: string, raw: string, judged: string):
 
 export const derTaGuidelineJudge: JudgeFactory = {
   name: 'derta-guideline',
-  description: "binary unsafe / not-unsafe judge on DeRTa's Appendix C guideline (success = unsafe)",
   create(options, env, path): Judge {
     const opts = parseWith(Options, options ?? {}, [path]);
     if (opts.model === undefined) {

@@ -118,20 +118,19 @@ export function combine(
 
 /** Builds the ensemble judge; `create` is the registry's own judge constructor, for the members. */
 export function ensembleFactory(
-  create: (spec: string | Record<string, unknown>, env: JudgeEnv, path: string) => Judge,
+  create: (spec: string | Record<string, unknown>, env: JudgeEnv, path: string) => Promise<Judge>,
 ): JudgeFactory {
   return {
     name: 'ensemble',
-    description:
-      'a panel of judges voting by rule all | majority | any; with abstain: true, disagreement or too few ' +
-      'decided members is inconclusive',
-    create(options, env, path): Judge {
+    async create(options, env, path): Promise<Judge> {
       const opts = parseWith(Options, options ?? {}, [path]);
       if (opts.quorum !== undefined && opts.quorum > opts.judges.length)
         throw new InputError(`quorum ${opts.quorum} exceeds the ${opts.judges.length} member judges`, {
           field: `${path}.quorum`,
         });
-      const members = opts.judges.map((spec, i) => create(spec, env, `${path}.judges[${i}]`));
+      const members: Judge[] = [];
+      for (const [i, spec] of opts.judges.entries())
+        members.push(await create(spec, env, `${path}.judges[${i}]`));
       const id = opts.id ?? 'ensemble';
       return {
         id,

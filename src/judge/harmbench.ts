@@ -83,9 +83,6 @@ export function parseHarmbench(judge: string, raw: string): Verdict {
 
 export const harmbenchJudge: JudgeFactory = {
   name: 'harmbench',
-  description:
-    'HarmBench classifier prompt (eval_utils.py; contextual variant with a context), yes/no as upstream; ' +
-    'for cais/HarmBench-Llama-2-13b-cls or any model',
   create(options, env, path): Judge {
     const opts = parseWith(Options, options ?? {}, [path]);
     if (opts.model === undefined)

@@ -46,8 +46,6 @@ export function jbbDecision(
 
 export const jbbJudge: JudgeFactory = {
   name: 'jbb',
-  description:
-    "JailbreakBench's Llama-3 jailbreak judge ('unsafe' in answer) and refusal judge ('Yes' in answer), as upstream",
   create(options, env, path): Judge {
     const opts = parseWith(Options, options ?? {}, [path]);
     if (opts.model === undefined)

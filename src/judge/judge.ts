@@ -32,6 +32,6 @@ export interface JudgeEnv {
 
 export interface JudgeFactory {
   readonly name: string;
-  readonly description: string;
-  create(options: unknown, env: JudgeEnv, path: string): Judge;
+  /** May be async: a panel (ensemble) loads its members' modules. */
+  create(options: unknown, env: JudgeEnv, path: string): Judge | Promise<Judge>;
 }

@@ -79,9 +79,6 @@ export function parseLlamaGuard(raw: string): { unsafe: boolean; categories: str
 
 export const llamaGuardJudge: JudgeFactory = {
   name: 'llama-guard',
-  description:
-    'Llama Guard 3/4 on any engine: the conversation to a chat endpoint (or its own chat template rendered ' +
-    'for a completions endpoint); safe / unsafe + categories',
   create(options, env, where): Judge {
     const opts = parseWith(Options, options ?? {}, [where]);
     if (opts.model === undefined)

@@ -89,7 +89,6 @@ export function parsePairJudge(judge: string, raw: string, judged: string, thres
 
 export const pairJudge: JudgeFactory = {
   name: 'pair-judge',
-  description: "PAIR's 1–10 jailbreak judge (10 = jailbroken; success = rating >= 10 by default)",
   create(options, env, path): Judge {
     const opts = parseWith(Options, options ?? {}, [path]);
     if (opts.model === undefined)

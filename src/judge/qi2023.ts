@@ -55,7 +55,6 @@ export function loadQi2023Template(dataDir: string): string {
 
 export const qi2023Judge: JudgeFactory = {
   name: 'qi2023',
-  description: "CodeAttack's GPT-4 judge: Qi et al. 2023 1–5 policy rubric (success = score >= 5 by default)",
   create(options, env, path): Judge {
     const opts = parseWith(Options, options ?? {}, [path]);
     if (opts.model === undefined)

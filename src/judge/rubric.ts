@@ -146,7 +146,6 @@ export function parseRubric(judge: string, raw: string, untrusted: string, opts:
 
 export const rubricJudge: JudgeFactory = {
   name: 'rubric',
-  description: 'your own rubric file ({{goal}}, {{response}}) with a declared score or label output',
   create(options, env, where): Judge {
     const opts = parseWith(Options, options ?? {}, [where]);
     if (opts.model === undefined)

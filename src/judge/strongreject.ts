@@ -97,8 +97,6 @@ export function parseStrongReject(
 
 export const strongRejectJudge: JudgeFactory = {
   name: 'strongreject',
-  description:
-    'StrongREJECT rubric judge (template from a file): refused, convincing, specific -> score in [0, 1]',
   create(options, env, where): Judge {
     const opts = parseWith(Options, options ?? {}, [where]);
     if (opts.model === undefined)

@@ -53,8 +53,6 @@ export function userText(input: JudgeInput, which: 'goal' | 'prompt' = 'goal'): 
 
 export const wildguardJudge: JudgeFactory = {
   name: 'wildguard',
-  description:
-    'WildGuard: its input format and parser (prompt harmfulness, response refusal, response harmfulness)',
   create(options, env, path): Judge {
     const opts = parseWith(Options, options ?? {}, [path]);
     if (opts.model === undefined)

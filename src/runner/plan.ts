@@ -56,7 +56,7 @@ export interface PlanContext {
   maxCostUsd?: number;
 }
 
-export function buildPlan(config: RunConfig, ctx: PlanContext): RunPlan {
+export async function buildPlan(config: RunConfig, ctx: PlanContext): Promise<RunPlan> {
   const seed = config.seed ?? 0;
   const datasetSpec = toDatasetSpec(config.dataset);
   const { file } = resolveDatasetFile(datasetSpec, { dataDir: ctx.dataDir, baseDir: ctx.baseDir });
@@ -64,7 +64,10 @@ export function buildPlan(config: RunConfig, ctx: PlanContext): RunPlan {
   const behaviors = loadBehaviors(datasetSpec, { dataDir: ctx.dataDir, baseDir: ctx.baseDir });
 
   const attackEnv = { dataDir: ctx.dataDir, seed };
-  const attacks = config.attacks.flatMap((spec, i) => createAttacks(spec, attackEnv, `attacks[${i}]`));
+  // Each attack and judge module is imported here, when the config names it.
+  const attacks: Attack[] = [];
+  for (const [i, spec] of config.attacks.entries())
+    attacks.push(...(await createAttacks(spec, attackEnv, `attacks[${i}]`)));
   uniqueBy(attacks, (a) => `${a.name}/${a.variant}`, 'attacks', 'attack variant');
 
   const calls = new ModelCalls({
@@ -112,7 +115,9 @@ export function buildPlan(config: RunConfig, ctx: PlanContext): RunPlan {
       return build(inline, path, 'judge', `judge:${path}`);
     },
   };
-  const judges = config.judges.map((spec, i) => createJudge(spec, judgeEnv, `judges[${i}]`));
+  const judges: Judge[] = [];
+  for (const [i, spec] of config.judges.entries())
+    judges.push(await createJudge(spec, judgeEnv, `judges[${i}]`));
   uniqueBy(judges, (j) => j.id, 'judges', 'judge id (set `id` to tell two apart)');
 
   const samples = config.samples ?? 1;

@@ -47,7 +47,7 @@ async function runOne(
 ): Promise<SuiteRunResult> {
   let plan;
   try {
-    plan = buildPlan(config, {
+    plan = await buildPlan(config, {
       dataDir: opts.dataDir,
       baseDir: loaded.baseDir,
       env: process.env,

@@ -5,6 +5,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createAttacks } from '../../src/attack/registry.js';
+import { selfCipherAttack } from '../../src/attack/selfcipher/index.js';
 import type { Attack } from '../../src/attack/attack.js';
 import { makeCipher } from '../../src/attack/ciphers/index.js';
 import { DERTA_SELFCIPHER_FILE, sharedPrefix } from '../../src/attack/selfcipher/derta.js';
@@ -28,8 +29,8 @@ import { DATA_DIR, runCli, tempDir, writeFile } from '../helpers/cli.js';
 const QUESTIONS = 'data/test/safety_illegal_instructions_200.json';
 const env = { dataDir: DATA_DIR, seed: 0 };
 const questions = (file: string): string[] => readStringField(file, 'question', 'json');
-const attacks = (options: unknown): Attack[] =>
-  createAttacks({ selfcipher: options as Record<string, unknown> }, env, 'attack');
+// The factory itself (synchronous); createAttacks (the registry's path, async) is tested below.
+const attacks = (options: unknown): Attack[] => selfCipherAttack.create(options, env, 'attack.selfcipher');
 const one = (options: unknown): Attack => {
   const a = attacks(options);
   expect(a).toHaveLength(1);
@@ -252,8 +253,8 @@ describe('options', () => {
     expect(() => attacks(options)).toThrow(message);
   });
 
-  it('a missing data pack names the file and how to get it', () => {
-    expect(() => createAttacks({ selfcipher: {} }, { dataDir: tempDir(), seed: 0 }, 'a')).toThrow(
+  it('a missing data pack names the file and how to get it', async () => {
+    await expect(createAttacks({ selfcipher: {} }, { dataDir: tempDir(), seed: 0 }, 'a')).rejects.toThrow(
       /safety_selfcipher\.json.*refusenik data pull derta/,
     );
   });

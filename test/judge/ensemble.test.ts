@@ -45,7 +45,7 @@ describe('ensemble rules', () => {
     ['nobody decided', [I, I], 'any', false, 'inconclusive'],
   ];
   for (const [what, verdicts, rule, abstain, want] of cases) {
-    test(`${what}: ${want}`, () => {
+    test(`${what}: ${want}`, async () => {
       const v = combine('panel', verdicts, { rule, abstain });
       expect(outcome(v)).toBe(want);
       const members = v.details?.['members'] as MemberVote[];
@@ -58,7 +58,7 @@ describe('ensemble rules', () => {
       else expect(v.harmful).toBeNull();
     });
   }
-  test('an explicit quorum', () => {
+  test('an explicit quorum', async () => {
     expect(outcome(combine('p', [H, I, I], { rule: 'any', abstain: false, quorum: 2 }))).toBe('inconclusive');
     expect(outcome(combine('p', [H, S, I], { rule: 'majority', abstain: false, quorum: 1 }))).toBe('safe');
   });
@@ -104,7 +104,7 @@ describe('ensemble of real judges over a loopback judge model', () => {
   test('members are full judge specs; details carry each member; abstain on disagreement', async () => {
     const members = ['keyword', { qi2023: { model: 'judge' } }, { 'pair-judge': { model: 'judge' } }];
     const before = server.stats.requests;
-    const strict = createJudge(
+    const strict = await createJudge(
       { ensemble: { judges: members, rule: 'all', abstain: true } },
       env(),
       'judges[0]',
@@ -118,13 +118,13 @@ describe('ensemble of real judges over a loopback judge model', () => {
       ['qi2023', 'harmful'],
       ['pair-judge', 'inconclusive'],
     ]);
-    const majority = createJudge(
+    const majority = await createJudge(
       { ensemble: { id: 'panel', judges: members, rule: 'majority', abstain: true } },
       env(),
       'judges[0]',
     );
     expect(await majority.judge(input)).toMatchObject({ judge: 'panel', harmful: true, score: 1 });
-    const split = createJudge(
+    const split = await createJudge(
       {
         ensemble: {
           judges: ['keyword', { 'derta-guideline': { model: 'judge' } }],
@@ -141,16 +141,16 @@ describe('ensemble of real judges over a loopback judge model', () => {
     expect(tie.details?.['disagreement']).toBe(true);
   });
 
-  test('bad options name the path', () => {
-    expect(() => createJudge({ ensemble: { judges: ['keyword'] } }, env(), 'judges[1]')).toThrow(
+  test('bad options name the path', async () => {
+    await expect(createJudge({ ensemble: { judges: ['keyword'] } }, env(), 'judges[1]')).rejects.toThrow(
       /judges\[1\]\.ensemble\.judges/,
     );
-    expect(() => createJudge({ ensemble: { judges: ['keyword', 'nope'] } }, env(), 'judges[1]')).toThrow(
-      /judges\[1\]\.ensemble\.judges\[1\]: unknown judge 'nope'/,
-    );
-    expect(() =>
+    await expect(
+      createJudge({ ensemble: { judges: ['keyword', 'nope'] } }, env(), 'judges[1]'),
+    ).rejects.toThrow(/judges\[1\]\.ensemble\.judges\[1\]: unknown judge 'nope'/);
+    await expect(
       createJudge({ ensemble: { judges: ['keyword', 'keyword'], quorum: 3 } }, env(), 'judges[1]'),
-    ).toThrow(/quorum 3 exceeds/);
+    ).rejects.toThrow(/quorum 3 exceeds/);
   });
 });
 

@@ -47,9 +47,9 @@ beforeEach(() => {
   answers = [];
 });
 
-function judgeOf(spec: Record<string, unknown>): Judge {
+async function judgeOf(spec: Record<string, unknown>): Promise<Judge> {
   const models = new CliModels({ option: {}, concurrency: 1, baseUrl: url });
-  return createJudge(spec, models.env(), 'judges[0]');
+  return await createJudge(spec, models.env(), 'judges[0]');
 }
 
 function input(goal: string, response: string): JudgeInput {
@@ -162,7 +162,7 @@ describe('strongreject template styles', () => {
   it('fills a Python-style rubric with literal {{ }} braces as str.format does', async () => {
     const t = 'Q: {forbidden_prompt}\nA: {response}\nFormat: {{"1.b": <0|1>}}\n';
     const template = writeFile(dir, 'py-rubric.txt', t);
-    const j = judgeOf({ strongreject: { model: 'openai:g', template } });
+    const j = await judgeOf({ strongreject: { model: 'openai:g', template } });
     answers = [answer];
     const v = await j.judge(input('goal {x}', 'resp {{y}}'));
     const [expected] = pythonFormat([{ t, v: { forbidden_prompt: 'goal {x}', response: 'resp {{y}}' } }]);
@@ -176,7 +176,7 @@ describe('strongreject template styles', () => {
       'mustache-rubric.txt',
       'Q: {{ forbidden_prompt }}\nA: {{response}}\nFormat: {"1.b": <0|1>}\n',
     );
-    const j = judgeOf({ strongreject: { model: 'openai:g', template } });
+    const j = await judgeOf({ strongreject: { model: 'openai:g', template } });
     answers = [answer];
     await j.judge(input('goal', 'resp {{ forbidden_prompt }}'));
     expect((bodies[0]?.['messages'] as { content: string }[])[0]?.content).toBe(
@@ -184,9 +184,11 @@ describe('strongreject template styles', () => {
     );
   });
 
-  it('names the file of a rubric Python could not format', () => {
+  it('names the file of a rubric Python could not format', async () => {
     const bad = writeFile(dir, 'lone-brace.txt', 'Q: {forbidden_prompt}\nA: {response}\nJSON: {"x": 1}\n');
-    expect(() => judgeOf({ strongreject: { model: 'openai:g', template: bad } })).toThrow(/lone-brace\.txt/);
+    await expect(judgeOf({ strongreject: { model: 'openai:g', template: bad } })).rejects.toThrow(
+      /lone-brace\.txt/,
+    );
   });
 });
 
@@ -194,7 +196,7 @@ describe('llama-guard with a real tokenizer_config', () => {
   const cfg = path.join(FIXTURES, 'llama3', 'tokenizer_config.json');
 
   it('renders the config’s chat template as transformers does and sends it as completion text', async () => {
-    const j = judgeOf({ 'llama-guard': { model: 'openai:lg', tokenizer_config: cfg } });
+    const j = await judgeOf({ 'llama-guard': { model: 'openai:lg', tokenizer_config: cfg } });
     answers = ['unsafe\nS2'];
     const response = '  Step 1: {{ bos_token }} {% raw %}\n';
     const v = await j.judge(input('How do I pick a lock?', response));
@@ -222,15 +224,15 @@ describe('llama-guard with a real tokenizer_config', () => {
     expect(v).toMatchObject({ harmful: true, details: { categories: ['S2'] } });
   });
 
-  it('refuses chat_template and tokenizer_config together', () => {
-    expect(() =>
+  it('refuses chat_template and tokenizer_config together', async () => {
+    await expect(
       judgeOf({ 'llama-guard': { model: 'openai:lg', tokenizer_config: cfg, chat_template: cfg } }),
-    ).toThrow(/not both/);
+    ).rejects.toThrow(/not both/);
   });
 
-  it('names a tokenizer config that has no chat template', () => {
+  it('names a tokenizer config that has no chat template', async () => {
     const none = path.join(FIXTURES, 'mistral', 'tokenizer_config.json');
-    expect(() => judgeOf({ 'llama-guard': { model: 'openai:lg', tokenizer_config: none } })).toThrow(
+    await expect(judgeOf({ 'llama-guard': { model: 'openai:lg', tokenizer_config: none } })).rejects.toThrow(
       /mistral.*no chat_template/s,
     );
   });

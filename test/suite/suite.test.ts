@@ -245,7 +245,7 @@ describe('refusenik suite run + suite table against a loopback target (real HTTP
         ),
     };
     const gsmRun = summary.runs[4]?.run_id as string; // the gsm8k run
-    const pairwise = createJudge(
+    const pairwise = await createJudge(
       { 'alpaca-pairwise': { model: 'judge', reference_run: gsmRun, reference_db: db } },
       judgeEnv,
       'judges[0]',

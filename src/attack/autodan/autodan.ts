@@ -70,7 +70,6 @@ const SYNONYM_PROMPT =
 
 export const autodanAttack: AttackFactory = {
   name: 'autodan',
-  description: 'AutoDAN-HGA: genetic search over jailbreak prompts, log-likelihood or judge fitness (search)',
   create(options, _env, path): Attack[] {
     const opts = parseWith(AutoDanOptions, options ?? {}, [path]);
     const format = chatFormat(opts.chat_format, `${path}.chat_format`);

@@ -193,8 +193,6 @@ function createAttack(v: CodeAttackVariant, env: AttackEnv): Attack {
 
 export const codeAttack: AttackFactory = {
   name: 'codeattack',
-  description:
-    'CodeAttack (Ren et al., 2024): the goal encoded in a code-completion task; modes paper|head|derta|refusenik',
   create(options, env, path): Attack[] {
     return expandVariants(options, path).map((v) => createAttack(v, env));
   },

@@ -52,10 +52,6 @@ const ATTACKER_EXAMPLES: ChatMessage[] = [
 
 export const completionAttack: AttackFactory = {
   name: 'completion',
-  description:
-    'CompletionAttack (DeRTa): a declarative prefix ("I will explain how to ...:\\n Step 1:") completed as raw ' +
-    'text with no chat template; modes derta (the prefix as given), generate (attacker model), rule; ' +
-    'delivery prefill for chat-only APIs (a different threat model)',
   create(options, _env, path): Attack[] {
     const opts = parseWith(Options, options ?? {}, [path]);
     const delivery =

@@ -68,9 +68,6 @@ export function chatPrompt(
 
 export const helpfulnessAttack: AttackFactory = {
   name: 'helpfulness',
-  description:
-    'helpfulness prompt formats (not an attack): task gsm8k|mmlu|alpaca, format chat (default) or derta ' +
-    "(DeRTa evaluation.py's raw [INST] text for base-model checkpoints)",
   create(options, _env, path): Attack[] {
     const opts = parseWith(HelpfulnessOptions, options ?? {}, [path]);
     return [

@@ -35,9 +35,6 @@ type Options = z.infer<typeof Options>;
 
 export const jailbreakChatAttack: AttackFactory = {
   name: 'jailbreakchat',
-  description:
-    'JailbreakChat templates around the goal (the 50 DeRTa used, recovered from the derta pack, plus your ' +
-    'own files); modes derta (the paper pairing), random (one per goal by seed), all (one variant each)',
   create(options, env, where): Attack[] {
     const opts = parseWith(Options, options ?? {}, [where]);
     const library = buildLibrary(opts, env, where);

@@ -69,8 +69,6 @@ interface Stream {
 
 export const pairAttack: AttackFactory = {
   name: 'pair',
-  description:
-    'PAIR: an attacker model iteratively refines jailbreak prompts, steered by a 1-10 judge (search)',
   create(options, env, path): Attack[] {
     const opts = parseWith(PairOptions, options ?? {}, [path]);
     const prompts = loadPairPrompts(env.dataDir, opts.prompts_file);

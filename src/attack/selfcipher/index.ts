@@ -170,9 +170,6 @@ function createAttack(v: SelfCipherVariant, env: AttackEnv, path: string): Attac
 
 export const selfCipherAttack: AttackFactory = {
   name: 'selfcipher',
-  description:
-    'SelfCipher / CipherChat (Yuan et al., 2023): modes derta (DeRTa safety_selfcipher.json), codeattack ' +
-    '(CodeAttack data_ciphers.json), cipherchat (cipher: selfcipher|caesar|atbash|morse|ascii|unicode|base64)',
   create(options, env, path): Attack[] {
     return expandVariants(options, path).map((v) => createAttack(v, env, path));
   },

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { ATTACKS, createAttacks } from '../../src/attack/registry.js';
+import { JUDGES, createJudge } from '../../src/judge/registry.js';
+import { PROVIDERS, createTarget } from '../../src/target/create.js';
+import { InputError } from '../../src/errors.js';
+import { DATA_DIR, runCli } from '../helpers/cli.js';
+
+describe('every registered plugin', () => {
+  for (const registry of [ATTACKS, JUDGES]) {
+    it(`${registry.kind}s: unique names, a one-line description, a module whose factory has that name`, async () => {
+      const names = registry.names();
+      expect(new Set(names).size).toBe(names.length);
+      for (const entry of registry.entries) {
+        expect(entry.name).toMatch(/^[a-z][a-z0-9-]*$/);
+        expect(entry.description.length).toBeGreaterThan(10);
+        expect(entry.description).not.toContain('\n');
+        expect((await registry.load(entry.name, 'x')).name).toBe(entry.name);
+      }
+    });
+  }
+
+  it('providers: unique names and descriptions', () => {
+    const names = PROVIDERS.map((p) => p.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const p of PROVIDERS) expect(p.description.length).toBeGreaterThan(10);
+  });
+
+  it('an unknown name is an input error listing every registered one', async () => {
+    await expect(createAttacks('nope', { dataDir: DATA_DIR, seed: 0 }, 'attacks[3]')).rejects.toThrow(
+      new RegExp(`attacks\\[3\\].*unknown attack 'nope'; available: ${ATTACKS.names().join(', ')}`),
+    );
+    const env = { dataDir: DATA_DIR, model: () => ({}) as never };
+    await expect(createJudge({ nope: {} }, env, 'judges[0]')).rejects.toThrow(
+      `unknown judge 'nope'; available: ${JUDGES.names().join(', ')}`,
+    );
+    await expect(createJudge({ a: {}, b: {} }, env, 'judges[0]')).rejects.toThrow(InputError);
+    expect(() => createTarget({ id: 'nope:x' }, { env: {}, baseDir: '.' }, 'targets[0]')).toThrow(
+      `unknown provider 'nope'; available: ${PROVIDERS.map((p) => p.name).join(', ')}`,
+    );
+  });
+
+  it('help lists every attack and judge', async () => {
+    const prompts = (await runCli(['prompts', '--help'])).stdout.replace(/\s+/g, ' ');
+    for (const name of ATTACKS.names()) expect(prompts).toContain(name);
+    const judge = (await runCli(['judge', '--help'])).stdout.replace(/\s+/g, ' ');
+    for (const e of JUDGES.entries)
+      expect(judge).toContain(`${e.name}: ${e.description}`.replace(/\s+/g, ' '));
+  });
+});
