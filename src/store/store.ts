@@ -39,6 +39,11 @@ const COMMIT_ROWS = 4000;
 const COMMIT_MS = 250;
 /** ...or this much journal text (long answers: the commit worker's heap holds one batch). */
 const COMMIT_BYTES = 8 << 20;
+/**
+ * The commit worker starts once this many rows have been committed in-thread: a long run gains from it, a
+ * short one (a few cases, a test, an import) would only pay its start-up and the wait for it at close.
+ */
+const WORKER_AFTER_ROWS = 2000;
 
 export type RunStatus = 'running' | 'interrupted' | 'complete' | 'incomplete' | 'failed' | 'imported';
 
@@ -175,6 +180,8 @@ export class RunStore {
   /** Commits on a worker thread (the compiled package with a file store), else in-thread. */
   private readonly useWorker: boolean;
   private committer: CommitThread | undefined;
+  /** Rows committed in-thread so far (see WORKER_AFTER_ROWS). */
+  private rowsCommittedHere = 0;
   private readonly writer: RowWriter;
   /** Rows accepted for the in-thread commit (the worker gets them as journal text instead). */
   private queue: Write[] = [];
@@ -540,6 +547,11 @@ export class RunStore {
 
   // ---- write queue ------------------------------------------------------------------------------------
 
+  /** Whether batches now commit on the worker thread (diagnostics; see WORKER_AFTER_ROWS). */
+  get commitsOnWorker(): boolean {
+    return this.committer !== undefined;
+  }
+
   /**
    * Accepts one row: it reaches the journal at the end of this event-loop turn (safe from a kill from then
    * on) and SQLite with its batch (COMMIT_ROWS rows, COMMIT_BYTES of text, COMMIT_MS after the batch's
@@ -549,7 +561,14 @@ export class RunStore {
     this.throwFlushError();
     if (this.journal) {
       this.journal.add(w);
-      if (this.useWorker) this.committer ??= new CommitThread(path.resolve(this.file));
+      // Only between batches: a batch is committed either here or on the worker, never split.
+      if (
+        this.useWorker &&
+        !this.committer &&
+        this.queue.length === 0 &&
+        this.rowsCommittedHere >= WORKER_AFTER_ROWS
+      )
+        this.committer = new CommitThread(path.resolve(this.file));
     }
     if (!this.committer) this.queue.push(w);
     if (++this.batchRows >= COMMIT_ROWS) {
@@ -611,6 +630,7 @@ export class RunStore {
     }
     const batch = this.queue;
     this.queue = [];
+    this.rowsCommittedHere += batch.length;
     const file = this.journal?.rotate();
     this.writer.commit(batch, file?.name, this.appliedBefore);
     this.appliedBefore = file?.name;

@@ -72,30 +72,36 @@ describe('store journal', () => {
     const dir = tempDir();
     const db = path.join(dir, 'kill.db');
     const script = path.join(dir, 'writer.mjs');
-    // 300 cases and verdicts in one turn, then one more turn (the journal write), then SIGKILL: well before
-    // the batch's commit (250 ms, or 4,000 rows).
+    // 1,100 cases and verdicts committed in-thread (a read commits them), which starts the commit worker
+    // for what follows; then 300 more in one turn, one more turn (the journal write), then SIGKILL: well
+    // before that batch's commit (250 ms, or 4,000 rows).
     writeFileSync(
       script,
       `import { RunStore } from ${JSON.stringify(DIST_STORE)};
 const store = RunStore.open(${JSON.stringify(db)});
-store.createRun({ id: 'r', name: null, status: 'running', config_json: '{}', config_hash: 'h', config_file: null, versions_json: '{}', cases_total: 300 });
+store.createRun({ id: 'r', name: null, status: 'running', config_json: '{}', config_hash: 'h', config_file: null, versions_json: '{}', cases_total: 1400 });
 const base = ${JSON.stringify(caseRow('r', 0))};
-for (let i = 0; i < 300; i++) {
+const put = (i) => {
   store.putCase({ ...base, case_id: 'c' + i, goal: 'goal ' + i });
   store.putVerdict('r', 'c' + i, { judge: 'keyword', refusal: false, harmful: i % 2 === 0 });
-}
+};
+for (let i = 0; i < 1100; i++) put(i);
+store.counts('r');
+for (let i = 1100; i < 1400; i++) put(i);
+console.log(JSON.stringify({ worker: store.commitsOnWorker }));
 setImmediate(() => setImmediate(() => process.kill(process.pid, 'SIGKILL')));
 `,
     );
     const r = spawnSync(process.execPath, [script], { encoding: 'utf8' });
     expect(r.signal, r.stderr).toBe('SIGKILL');
-    expect(sqliteCount(db, 'cases')).toBe(0); // nothing was committed before the kill...
-    expect(journals(db)).toHaveLength(1); // ...it is all in the killed writer's journal
+    expect(JSON.parse(r.stdout)).toEqual({ worker: true });
+    expect(sqliteCount(db, 'cases')).toBe(1100); // only the first batch was committed before the kill...
+    expect(journals(db)).toHaveLength(1); // ...the rest is in the killed writer's journal
 
     const store = RunStore.open(db);
     try {
-      expect(store.counts('r')).toMatchObject({ cases: 300, verdicts: 300 });
-      expect(store.getCase('r', 'c299')?.goal).toBe('goal 299');
+      expect(store.counts('r')).toMatchObject({ cases: 1400, verdicts: 1400 });
+      expect(store.getCase('r', 'c1399')?.goal).toBe('goal 1399');
     } finally {
       store.close();
     }
