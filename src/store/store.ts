@@ -40,10 +40,11 @@ const COMMIT_MS = 250;
 /** ...or this much journal text (long answers: the commit worker's heap holds one batch). */
 const COMMIT_BYTES = 8 << 20;
 /**
- * The commit worker starts once this many rows have been committed in-thread: a long run gains from it, a
- * short one (a few cases, a test, an import) would only pay its start-up and the wait for it at close.
+ * The first batch ends at this many rows and commits in-thread; the commit worker starts after it. A long
+ * run gains from the worker; a short one (a few cases, a test, an import) would only pay its start-up and
+ * the wait for it at close.
  */
-const WORKER_AFTER_ROWS = 2000;
+const WORKER_AFTER_ROWS = 256;
 
 export type RunStatus = 'running' | 'interrupted' | 'complete' | 'incomplete' | 'failed' | 'imported';
 
@@ -141,6 +142,9 @@ CREATE TABLE IF NOT EXISTS cases (
   error TEXT, error_kind TEXT, created_at TEXT NOT NULL, request_cost_usd REAL,
   PRIMARY KEY (run_id, case_id)
 );
+-- The end-of-run summary, the ASR table and resume read only these narrow columns: an index that covers
+-- them spares reading every case's prompt and response (kept up on the commit worker, off the hot path).
+CREATE INDEX IF NOT EXISTS cases_outcome ON cases(run_id, status, target, attack, variant, category);
 CREATE TABLE IF NOT EXISTS verdicts (
   run_id TEXT NOT NULL, case_id TEXT NOT NULL, judge TEXT NOT NULL,
   refusal INTEGER, harmful INTEGER, score REAL, reason TEXT, error TEXT, raw TEXT, details_json TEXT,
@@ -571,7 +575,8 @@ export class RunStore {
         this.committer = new CommitThread(path.resolve(this.file));
     }
     if (!this.committer) this.queue.push(w);
-    if (++this.batchRows >= COMMIT_ROWS) {
+    const batchLimit = this.useWorker && !this.committer ? WORKER_AFTER_ROWS : COMMIT_ROWS;
+    if (++this.batchRows >= batchLimit) {
       this.commitBatch();
       return;
     }

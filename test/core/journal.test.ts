@@ -72,8 +72,8 @@ describe('store journal', () => {
     const dir = tempDir();
     const db = path.join(dir, 'kill.db');
     const script = path.join(dir, 'writer.mjs');
-    // 1,100 cases and verdicts committed in-thread (a read commits them), which starts the commit worker
-    // for what follows; then 300 more in one turn, one more turn (the journal write), then SIGKILL: well
+    // 1,100 cases and verdicts committed (the first rows in-thread, which starts the commit worker; a read
+    // waits for the rest); then 300 more in one turn, one more turn (the journal write), then SIGKILL: well
     // before that batch's commit (250 ms, or 4,000 rows).
     writeFileSync(
       script,

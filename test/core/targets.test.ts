@@ -209,6 +209,37 @@ describe('HttpClient retry policy', () => {
   });
 });
 
+describe('HttpClient abort', () => {
+  it('one signal cancels every in-flight request at once, and later requests fail without being sent', async () => {
+    let received = 0;
+    // Answers nothing: requests hang until they are aborted.
+    const server = createServer(() => received++);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/chat/completions`;
+    const http = new HttpClient({
+      timeoutMs: 30_000,
+      connections: 8,
+      secrets: [],
+      retry: { retries: 3, baseDelayMs: 10, maxDelayMs: 10 },
+    });
+    const controller = new AbortController();
+    const inFlight = Array.from({ length: 5 }, () =>
+      http.postJson(url, { model: 'm', messages: [] }, {}, controller.signal).then(
+        () => 'answered',
+        (e: TargetError) => e.kind,
+      ),
+    );
+    while (received < 5) await new Promise((r) => setTimeout(r, 5));
+    controller.abort(); // without it they would wait out the 30 s first-byte timeout
+    expect(await Promise.all(inFlight)).toEqual(Array(5).fill('aborted'));
+    await expect(http.postJson(url, {}, {}, controller.signal)).rejects.toMatchObject({ kind: 'aborted' });
+    expect(received).toBe(5);
+    await http.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+});
+
 describe('retry-after parsing', () => {
   it('reads seconds, HTTP dates and retry-after-ms', () => {
     expect(retryAfterMs({ 'retry-after': '2' })).toBe(2000);
