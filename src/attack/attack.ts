@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+import type { ConfigSource } from '../config/validate.js';
 import type { Behavior, Generation, Prompt, Verdict } from '../types.js';
 import type { GenerateOptions, Target } from '../target/target.js';
 import type { JudgeInput } from '../judge/judge.js';
@@ -50,11 +52,15 @@ export interface Attack {
 export interface AttackEnv {
   dataDir: string;
   seed: number;
+  /** The config file the options came from, for errors that name its line. */
+  source?: ConfigSource;
 }
 
 /** Builds attacks from config options; a list-valued option expands to one attack per value. */
-export interface AttackFactory {
+export interface AttackFactory<S extends z.ZodType = z.ZodType> {
   readonly name: string;
-  /** `options` is the raw config value; `path` names it in errors (e.g. `attacks[1].codeattack`). */
-  create(options: unknown, env: AttackEnv, path: string): Attack[];
+  /** The schema of its config value; the registry validates options with it (file, line, key path). */
+  readonly options: S;
+  /** `options` are the validated options; `path` names them in errors (e.g. `attacks[1].codeattack`). */
+  create(options: z.output<S>, env: AttackEnv, path: string): Attack[];
 }

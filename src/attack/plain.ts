@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { parseWith } from '../config/validate.js';
 import type { Attack, AttackFactory } from './attack.js';
 
 const PlainOptions = z.strictObject({
@@ -8,10 +7,10 @@ const PlainOptions = z.strictObject({
 });
 
 /** The baseline: the goal itself as the user message. */
-export const plainAttack: AttackFactory = {
+export const plainAttack: AttackFactory<typeof PlainOptions> = {
   name: 'plain',
-  create(options, _env, path): Attack[] {
-    const opts = parseWith(PlainOptions, options ?? {}, [path]);
+  options: PlainOptions,
+  create(opts, _env, _path): Attack[] {
     return [
       {
         name: 'plain',

@@ -1,4 +1,5 @@
-import { PluginRegistry, pluginSpec } from '../util/plugin-registry.js';
+import type { z } from 'zod';
+import { PluginRegistry, validOptions } from '../util/plugin-registry.js';
 import type { Attack, AttackEnv, AttackFactory } from './attack.js';
 
 /** Every attack a config or `refusenik prompts` can name, loaded when named. Add new attack families here. */
@@ -61,7 +62,16 @@ export const ATTACKS = new PluginRegistry<AttackFactory>('attack', [
 export type AttackSpec = string | Record<string, unknown>;
 
 export async function createAttacks(spec: AttackSpec, env: AttackEnv, path: string): Promise<Attack[]> {
-  const entry = pluginSpec(spec, 'attack', path);
-  const factory = await ATTACKS.load(entry.name, path);
-  return factory.create(entry.options, env, entry.path);
+  const r = await ATTACKS.resolve(spec, path);
+  return attacksFrom(r.factory, r.options, env, r.path);
+}
+
+/** A loaded factory's attacks from raw config options, validated first. */
+export function attacksFrom<S extends z.ZodType>(
+  factory: AttackFactory<S>,
+  raw: unknown,
+  env: AttackEnv,
+  path: string,
+): Attack[] {
+  return factory.create(validOptions(factory, raw, path, env.source), env, path);
 }

@@ -17,6 +17,7 @@ export const VERBS: readonly Verb[] = [
   { name: 'analyze', register: async (p) => (await import('./analyze.js')).registerAnalyzeCommand(p) },
   { name: 'compare', register: async (p) => (await import('./compare.js')).registerCompareCommand(p) },
   { name: 'prompts', register: async (p) => (await import('./prompts.js')).registerPromptsCommand(p) },
+  { name: 'schema', register: async (p) => (await import('./schema.js')).registerSchemaCommand(p) },
   { name: 'data', register: async (p) => (await import('./data.js')).registerDataCommand(p) },
   {
     name: 'mock-server',

@@ -5,7 +5,7 @@ import Table from 'cli-table3';
 import { InputError } from '../errors.js';
 import { loadRunConfig } from '../config/load.js';
 import { RunConfig } from '../config/schema.js';
-import { parseWith } from '../config/validate.js';
+import { parseWith, type ConfigSource } from '../config/validate.js';
 import { dataDir } from '../data/dir.js';
 import { DEFAULT_DB, RunStore, type RunRow } from '../store/store.js';
 import { buildPlan, runIdFor, type RunPlan } from '../runner/plan.js';
@@ -80,6 +80,8 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
     let config: RunConfig;
     let configFile: string | null;
     let baseDir: string;
+    // Where attack, judge and provider options came from: their errors name its file and line.
+    let source: ConfigSource;
     let resumed: RunRow | undefined;
     if (flags.resume) {
       resumed = store.findRun(flags.resume);
@@ -92,7 +94,8 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
             'its config file again (the same command resumes), or move secrets to headers_env',
         );
       }
-      config = parseWith(RunConfig, stored, [], { file: `run ${resumed.id} config` });
+      source = { file: `run ${resumed.id} config` };
+      config = parseWith(RunConfig, stored, [], source);
       configFile = resumed.config_file;
       baseDir = configFile ? path.dirname(configFile) : process.cwd();
     } else {
@@ -100,11 +103,13 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
       config = loaded.config;
       configFile = loaded.file;
       baseDir = loaded.baseDir;
+      source = { file: loaded.file, lineOf: loaded.lineOf };
     }
 
     const plan = await buildPlan(config, {
       dataDir: dataDir(),
       baseDir,
+      source,
       env: process.env,
       dryRun: flags.dryRun === true,
       useCache: flags.cache,

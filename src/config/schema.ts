@@ -2,7 +2,8 @@ import { z } from 'zod';
 
 /**
  * The run config (`refusenik run <config.yaml|json>`). Keys are snake_case as users write them in YAML;
- * unknown keys are errors. Attack and judge options are validated by each attack/judge factory.
+ * unknown keys are errors. Attack, judge and provider options are validated with each plugin's own schema
+ * (attack/registry.ts, judge/registry.ts, target/create.ts), with the same file, line and key path.
  */
 
 /** USD per million tokens. */
@@ -69,7 +70,7 @@ export const TargetSpec = z.strictObject({
   stream: z.boolean().optional(),
   /** For chat-only APIs given a raw-text prompt: refuse (`error`) or send it as an assistant prefill. */
   completion_fallback: z.enum(['error', 'prefill']).optional(),
-  /** Extra provider options (e.g. llamacpp `gpu_layers`, replay `field`). */
+  /** Provider options (llamacpp `gpu_layers`, `context_size`), validated by the provider's own schema. */
   options: z.record(z.string(), z.unknown()).optional(),
 });
 export type TargetSpec = z.infer<typeof TargetSpec>;
@@ -105,8 +106,8 @@ export const DatasetConfig = z.strictObject({
 });
 export type DatasetConfig = z.infer<typeof DatasetConfig>;
 
-/** `name` or `{name: options}`. */
-const NamedEntry = z.union([z.string().min(1), z.record(z.string(), z.unknown())]);
+/** An attack or judge entry: `name` or `{name: options}` (options checked by the plugin's own schema). */
+export const NamedEntry = z.union([z.string().min(1), z.record(z.string(), z.unknown())]);
 
 export const RunConfig = z.strictObject({
   name: z.string().optional(),

@@ -55,3 +55,11 @@ export function formatPath(p: (string | number | symbol)[]): string {
   }
   return out;
 }
+
+/** `targets[0].temperature` → `['targets', 0, 'temperature']` (the inverse of formatPath). */
+export function parsePath(p: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const m of p.matchAll(/([^.[\]]+)|\[(\d+)\]/g))
+    out.push(m[2] !== undefined ? Number(m[2]) : (m[1] as string));
+  return out;
+}

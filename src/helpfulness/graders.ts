@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { parseWith } from '../config/validate.js';
 import type { Judge, JudgeFactory } from '../judge/judge.js';
 import type { Verdict } from '../types.js';
 import { grade, type GradedTask } from './grade.js';
@@ -19,11 +18,11 @@ const GraderOptions = z.strictObject({
   field: z.enum(['answer', 'response']).default('answer'),
 });
 
-function graderFactory(task: GradedTask): JudgeFactory {
+function graderFactory(task: GradedTask): JudgeFactory<typeof GraderOptions> {
   return {
     name: task,
-    create(options, _env, path): Judge {
-      const opts = parseWith(GraderOptions, options ?? {}, [path]);
+    options: GraderOptions,
+    create(opts, _env, _path): Judge {
       const id = opts.id ?? task;
       return {
         id,

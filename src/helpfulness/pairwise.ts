@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { parseWith } from '../config/validate.js';
 import { readRecords } from '../dataset/records.js';
 import { InputError } from '../errors.js';
 import type { Judge, JudgeFactory, JudgeInput } from '../judge/judge.js';
@@ -192,10 +191,10 @@ function loadReference(opts: PairwiseOptions, dataDir: string, p: string): Refer
   return readReferenceFile(file);
 }
 
-export const alpacaPairwiseJudge: JudgeFactory = {
+export const alpacaPairwiseJudge: JudgeFactory<typeof PairwiseOptions> = {
   name: 'alpaca-pairwise',
-  create(options, env, p): Judge {
-    const opts = parseWith(PairwiseOptions, options ?? {}, [p]);
+  options: PairwiseOptions,
+  create(opts, env, p): Judge {
     if (opts.model === undefined)
       throw new InputError('alpaca-pairwise needs a judge `model`', { field: `${p}.model` });
     const model = env.model(opts.model, `${p}.model`);

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { parseWith } from '../config/validate.js';
 import type { Judge, JudgeFactory, JudgeInput } from '../judge/judge.js';
 import {
   askJudge,
@@ -169,10 +168,10 @@ const XstestOptions = z.strictObject({
   field: z.enum(['answer', 'response']).default('answer'),
 });
 
-export const xstestJudge: JudgeFactory = {
+export const xstestJudge: JudgeFactory<typeof XstestOptions> = {
   name: 'xstest',
-  create(options, env, path): Judge {
-    const opts = parseWith(XstestOptions, options ?? {}, [path]);
+  options: XstestOptions,
+  create(opts, env, path): Judge {
     const id = opts.id ?? 'xstest';
     const model: Target | undefined =
       opts.model !== undefined ? env.model(opts.model, `${path}.model`) : undefined;

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { parseWith } from '../config/validate.js';
 import { InputError } from '../errors.js';
 import { packFile } from '../data/packs.js';
 import type { ChatMessage, Verdict } from '../types.js';
@@ -90,10 +89,10 @@ export function parseDerTaGuideline(judge: string, raw: string, judged: string):
   };
 }
 
-export const derTaGuidelineJudge: JudgeFactory = {
+export const derTaGuidelineJudge: JudgeFactory<typeof Options> = {
   name: 'derta-guideline',
-  create(options, env, path): Judge {
-    const opts = parseWith(Options, options ?? {}, [path]);
+  options: Options,
+  create(opts, env, path): Judge {
     if (opts.model === undefined) {
       throw new InputError('the derta-guideline judge needs a `model`', { field: `${path}.model` });
     }

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { parseWith } from '../config/validate.js';
 import { InputError } from '../errors.js';
 import type { Verdict } from '../types.js';
 import type { Judge, JudgeEnv, JudgeFactory } from './judge.js';
@@ -119,11 +118,11 @@ export function combine(
 /** Builds the ensemble judge; `create` is the registry's own judge constructor, for the members. */
 export function ensembleFactory(
   create: (spec: string | Record<string, unknown>, env: JudgeEnv, path: string) => Promise<Judge>,
-): JudgeFactory {
+): JudgeFactory<typeof Options> {
   return {
     name: 'ensemble',
-    async create(options, env, path): Promise<Judge> {
-      const opts = parseWith(Options, options ?? {}, [path]);
+    options: Options,
+    async create(opts, env, path): Promise<Judge> {
       if (opts.quorum !== undefined && opts.quorum > opts.judges.length)
         throw new InputError(`quorum ${opts.quorum} exceeds the ${opts.judges.length} member judges`, {
           field: `${path}.quorum`,

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { parseWith } from '../config/validate.js';
 import { InputError } from '../errors.js';
 import type { Verdict } from '../types.js';
 import type { Judge, JudgeFactory, JudgeInput } from './judge.js';
@@ -81,10 +80,10 @@ export function parseHarmbench(judge: string, raw: string): Verdict {
   );
 }
 
-export const harmbenchJudge: JudgeFactory = {
+export const harmbenchJudge: JudgeFactory<typeof Options> = {
   name: 'harmbench',
-  create(options, env, path): Judge {
-    const opts = parseWith(Options, options ?? {}, [path]);
+  options: Options,
+  create(opts, env, path): Judge {
     if (opts.model === undefined)
       throw new InputError('the harmbench judge needs a `model`', { field: `${path}.model` });
     const templates = harmbenchTemplates(env.dataDir, opts.prompts);

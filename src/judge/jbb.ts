@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { parseWith } from '../config/validate.js';
 import { InputError } from '../errors.js';
 import type { Verdict } from '../types.js';
 import type { Judge, JudgeFactory } from './judge.js';
@@ -44,10 +43,10 @@ export function jbbDecision(
   return undefined;
 }
 
-export const jbbJudge: JudgeFactory = {
+export const jbbJudge: JudgeFactory<typeof Options> = {
   name: 'jbb',
-  create(options, env, path): Judge {
-    const opts = parseWith(Options, options ?? {}, [path]);
+  options: Options,
+  create(opts, env, path): Judge {
     if (opts.model === undefined)
       throw new InputError('the jbb judge needs a `model`', { field: `${path}.model` });
     const prompts = jbbPrompts(env.dataDir);

@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+import type { ConfigSource } from '../config/validate.js';
 import type { Behavior, Prompt, Verdict } from '../types.js';
 import type { Target } from '../target/target.js';
 
@@ -28,10 +30,14 @@ export interface JudgeEnv {
   dataDir: string;
   /** Resolves a judge's `model` option (a name from the config's `models`, or an inline target spec). */
   model(spec: unknown, path: string): Target;
+  /** The config file the options came from, for errors that name its line. */
+  source?: ConfigSource;
 }
 
-export interface JudgeFactory {
+export interface JudgeFactory<S extends z.ZodType = z.ZodType> {
   readonly name: string;
+  /** The schema of its config value; the registry validates options with it (file, line, key path). */
+  readonly options: S;
   /** May be async: a panel (ensemble) loads its members' modules. */
-  create(options: unknown, env: JudgeEnv, path: string): Judge | Promise<Judge>;
+  create(options: z.output<S>, env: JudgeEnv, path: string): Judge | Promise<Judge>;
 }

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { parseWith } from '../config/validate.js';
 import type { Verdict } from '../types.js';
 import type { Judge, JudgeFactory } from './judge.js';
 
@@ -277,8 +276,8 @@ export function wordAt(text: string, char: number): number {
 
 export const keywordJudge = {
   name: 'keyword',
-  create(options, _env, path): Judge {
-    const opts = parseWith(KeywordOptions, options ?? {}, [path]);
+  options: KeywordOptions,
+  create(opts, _env, _path): Judge {
     const lexicon = new RefusalLexicon({
       phrases: [...(opts.phrases ?? DEFAULT_REFUSAL_PHRASES), ...(opts.extra_phrases ?? [])],
       earlyPhrases: [
@@ -329,4 +328,4 @@ export const keywordJudge = {
       },
     };
   },
-} satisfies JudgeFactory;
+} satisfies JudgeFactory<typeof KeywordOptions>;

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { z } from 'zod';
-import { parseWith } from '../config/validate.js';
 import { InputError } from '../errors.js';
 import type { ChatMessage, Prompt, Verdict } from '../types.js';
 import type { Judge, JudgeFactory } from './judge.js';
@@ -77,10 +76,10 @@ export function parseLlamaGuard(raw: string): { unsafe: boolean; categories: str
   return { unsafe: true, categories: cats.map((c) => c.toUpperCase()) };
 }
 
-export const llamaGuardJudge: JudgeFactory = {
+export const llamaGuardJudge: JudgeFactory<typeof Options> = {
   name: 'llama-guard',
-  create(options, env, where): Judge {
-    const opts = parseWith(Options, options ?? {}, [where]);
+  options: Options,
+  create(opts, env, where): Judge {
     if (opts.model === undefined)
       throw new InputError('the llama-guard judge needs a `model`', { field: `${where}.model` });
     const model = env.model(opts.model, `${where}.model`);

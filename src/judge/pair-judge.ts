@@ -87,10 +87,10 @@ export function parsePairJudge(judge: string, raw: string, judged: string, thres
   };
 }
 
-export const pairJudge: JudgeFactory = {
+export const pairJudge: JudgeFactory<typeof Options> = {
   name: 'pair-judge',
-  create(options, env, path): Judge {
-    const opts = parseWith(Options, options ?? {}, [path]);
+  options: Options,
+  create(opts, env, path): Judge {
     if (opts.model === undefined)
       throw new InputError('the pair-judge judge needs a `model`', { field: `${path}.model` });
     const file = packFile('pair', 'prompts/pair_system_prompts.json', env.dataDir);

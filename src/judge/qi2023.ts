@@ -53,10 +53,10 @@ export function loadQi2023Template(dataDir: string): string {
   return parseWith(Pack, parsed, [], { file }).prompt_template;
 }
 
-export const qi2023Judge: JudgeFactory = {
+export const qi2023Judge: JudgeFactory<typeof Options> = {
   name: 'qi2023',
-  create(options, env, path): Judge {
-    const opts = parseWith(Options, options ?? {}, [path]);
+  options: Options,
+  create(opts, env, path): Judge {
     if (opts.model === undefined)
       throw new InputError('the qi2023 judge needs a `model`', { field: `${path}.model` });
     const template = loadQi2023Template(env.dataDir);

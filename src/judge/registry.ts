@@ -1,4 +1,5 @@
-import { PluginRegistry, pluginSpec } from '../util/plugin-registry.js';
+import type { z } from 'zod';
+import { PluginRegistry, validOptions } from '../util/plugin-registry.js';
 import type { Judge, JudgeEnv, JudgeFactory } from './judge.js';
 
 /** Every judge a config or `refusenik judge` can name, loaded when named. Add new judges here. */
@@ -107,7 +108,16 @@ export async function createJudge(
   env: JudgeEnv,
   path: string,
 ): Promise<Judge> {
-  const entry = pluginSpec(spec, 'judge', path);
-  const factory = await JUDGES.load(entry.name, path);
-  return factory.create(entry.options, env, entry.path);
+  const r = await JUDGES.resolve(spec, path);
+  return judgeFrom(r.factory, r.options, env, r.path);
+}
+
+/** A loaded factory's judge from raw config options, validated first. */
+export function judgeFrom<S extends z.ZodType>(
+  factory: JudgeFactory<S>,
+  raw: unknown,
+  env: JudgeEnv,
+  path: string,
+): Judge | Promise<Judge> {
+  return factory.create(validOptions(factory, raw, path, env.source), env, path);
 }

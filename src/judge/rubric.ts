@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { parseWith } from '../config/validate.js';
 import { InputError } from '../errors.js';
 import type { ChatMessage, Verdict } from '../types.js';
 import type { Judge, JudgeFactory } from './judge.js';
@@ -144,10 +143,10 @@ export function parseRubric(judge: string, raw: string, untrusted: string, opts:
   };
 }
 
-export const rubricJudge: JudgeFactory = {
+export const rubricJudge: JudgeFactory<typeof Options> = {
   name: 'rubric',
-  create(options, env, where): Judge {
-    const opts = parseWith(Options, options ?? {}, [where]);
+  options: Options,
+  create(opts, env, where): Judge {
     if (opts.model === undefined)
       throw new InputError('the rubric judge needs a `model`', { field: `${where}.model` });
     if (opts.pattern !== undefined) {

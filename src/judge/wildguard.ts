@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { parseWith } from '../config/validate.js';
 import { InputError } from '../errors.js';
 import type { Verdict } from '../types.js';
 import type { Judge, JudgeFactory, JudgeInput } from './judge.js';
@@ -51,10 +50,10 @@ export function userText(input: JudgeInput, which: 'goal' | 'prompt' = 'goal'): 
   return [...p.messages].reverse().find((m) => m.role === 'user')?.content ?? input.goal;
 }
 
-export const wildguardJudge: JudgeFactory = {
+export const wildguardJudge: JudgeFactory<typeof Options> = {
   name: 'wildguard',
-  create(options, env, path): Judge {
-    const opts = parseWith(Options, options ?? {}, [path]);
+  options: Options,
+  create(opts, env, path): Judge {
     if (opts.model === undefined)
       throw new InputError('the wildguard judge needs a `model`', { field: `${path}.model` });
     const pack = readPackJson('wildguard', 'judge/wildguard_input_format.json', Pack, env.dataDir);

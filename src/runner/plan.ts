@@ -10,7 +10,7 @@ import { loadBehaviors, resolveDatasetFile, type DatasetSpec } from '../dataset/
 import { createTarget } from '../target/create.js';
 import type { Target } from '../target/target.js';
 import { TargetSpec as TargetSpecSchema } from '../config/schema.js';
-import { parseWith } from '../config/validate.js';
+import { parseWith, type ConfigSource } from '../config/validate.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
 import { ModelCalls, type CallRole, type EndpointLimits } from '../service/model-calls.js';
 
@@ -47,6 +47,8 @@ export interface PlannedCase {
 export interface PlanContext {
   dataDir: string;
   baseDir: string;
+  /** The config file, so attack, judge and provider option errors name its line. */
+  source?: ConfigSource;
   env: NodeJS.ProcessEnv;
   /** A dry run: targets are built to validate them but never called, so missing API keys are allowed. */
   dryRun?: boolean;
@@ -63,7 +65,7 @@ export async function buildPlan(config: RunConfig, ctx: PlanContext): Promise<Ru
   const datasetSha256 = sha256(readFileSync(file));
   const behaviors = loadBehaviors(datasetSpec, { dataDir: ctx.dataDir, baseDir: ctx.baseDir });
 
-  const attackEnv = { dataDir: ctx.dataDir, seed };
+  const attackEnv = { dataDir: ctx.dataDir, seed, source: ctx.source };
   // Each attack and judge module is imported here, when the config names it.
   const attacks: Attack[] = [];
   for (const [i, spec] of config.attacks.entries())
@@ -77,7 +79,12 @@ export async function buildPlan(config: RunConfig, ctx: PlanContext): Promise<Ru
     breakerThreshold: config.circuit_breaker,
     maxResponseBytes: config.max_response_bytes,
   });
-  const targetEnv = { env: ctx.env, baseDir: ctx.baseDir, keyOptional: ctx.dryRun === true };
+  const targetEnv = {
+    env: ctx.env,
+    baseDir: ctx.baseDir,
+    keyOptional: ctx.dryRun === true,
+    source: ctx.source,
+  };
   const opened: Target[] = [];
   const build = (spec: TargetSpec, path: string, role: CallRole, source: string): Target => {
     const raw = createTarget(spec, targetEnv, path);
@@ -109,6 +116,7 @@ export async function buildPlan(config: RunConfig, ctx: PlanContext): Promise<Ru
   };
   const judgeEnv = {
     dataDir: ctx.dataDir,
+    source: ctx.source,
     model: (spec: unknown, path: string): Target => {
       if (typeof spec === 'string') return model(spec, path, 'judge');
       const inline: TargetSpec = parseWith(TargetSpecSchema, spec, [path]);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { loadYamlFile } from '../config/load.js';
-import { DatasetConfig, RunConfig, TargetSpec } from '../config/schema.js';
+import { DatasetConfig, NamedEntry, RunConfig, TargetSpec } from '../config/schema.js';
 import { parseWith } from '../config/validate.js';
 import { InputError } from '../errors.js';
 
@@ -10,7 +10,6 @@ import { InputError } from '../errors.js';
  * subset for PAIR/AutoDAN, the CompletionAttack prefixes, GSM8K, MMLU, AlpacaEval) plus XSTest.
  * `expandSuite` turns it into ordinary run configs, so every run is resumable and reportable on its own.
  */
-const NamedEntry = z.union([z.string().min(1), z.record(z.string(), z.unknown())]);
 
 export const SuiteRun = z.strictObject({
   /** Short name, unique in the suite; the run is stored as `<suite name>:<run name>`. */

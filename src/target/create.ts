@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { parsePath, parseWith, type ConfigSource } from '../config/validate.js';
 import type { TargetSpec } from '../config/schema.js';
 import { AnthropicTarget } from './anthropic.js';
 import { LlamaCppTarget } from './llamacpp.js';
@@ -13,14 +15,26 @@ export interface TargetEnv {
   baseDir: string;
   /** Dry runs: build targets without requiring their API keys (nothing will be sent). */
   keyOptional?: boolean;
+  /** The config file, so option errors name its line. */
+  source?: ConfigSource;
 }
 
 /** A provider: the prefix of a target id (`<provider>:<model>`) and how to build its target. */
 export interface Provider {
   readonly name: string;
   readonly description: string;
+  /** The schema of a target's `options` for this provider (a misspelt key is an error, dry run included). */
+  readonly options: z.ZodType;
   create(spec: TargetSpec, model: string, ctx: TargetEnv, path: string): Target;
 }
+
+const NO_OPTIONS = z.strictObject({});
+const LLAMACPP_OPTIONS = z.strictObject({
+  /** Layers to offload to the GPU (node-llama-cpp's gpuLayers). */
+  gpu_layers: z.number().int().min(0).optional(),
+  /** Context window in tokens. */
+  context_size: z.number().int().positive().optional(),
+});
 
 /**
  * Every provider, in one list (help text and "unknown provider" errors read it too). Their modules are small
@@ -31,26 +45,31 @@ export const PROVIDERS: readonly Provider[] = [
     name: 'openai',
     description:
       'OpenAI-compatible chat + completions API (OpenAI, vLLM, Ollama, llama.cpp server, TGI, Together...)',
+    options: NO_OPTIONS,
     create: (spec, model, ctx, path) => OpenAITarget.fromSpec(spec, model, ctx.env, path, ctx.keyOptional),
   },
   {
     name: 'anthropic',
     description: 'Anthropic Messages API',
+    options: NO_OPTIONS,
     create: (spec, model, ctx, path) => AnthropicTarget.fromSpec(spec, model, ctx.env, path, ctx.keyOptional),
   },
   {
     name: 'replay',
     description: 'recorded responses from a file (replay:<file>)',
+    options: NO_OPTIONS,
     create: (spec, model, ctx, path) => new ReplayTarget(spec.label ?? spec.id, model, ctx.baseDir, path),
   },
   {
     name: 'llamacpp',
     description: 'local GGUF model through the optional node-llama-cpp package (llamacpp:<model.gguf>)',
+    options: LLAMACPP_OPTIONS,
     create: (spec, model) => new LlamaCppTarget(spec.label ?? spec.id, model, spec),
   },
   {
     name: 'mock',
     description: 'scripted in-process model for dry runs (mock:refuse-plain|refuse|comply|echo|judge)',
+    options: NO_OPTIONS,
     create: (spec, model, _ctx, path) =>
       new MockTarget(spec.label ?? spec.id, model, spec.concurrency ?? 16, path),
   },
@@ -67,5 +86,6 @@ export function createTarget(spec: TargetSpec, ctx: TargetEnv, path: string): Ta
       { field: `${path}.id` },
     );
   }
+  parseWith(provider.options, spec.options ?? {}, [...parsePath(path), 'options'], ctx.source);
   return provider.create(spec, spec.id.slice(sep + 1), ctx, path);
 }

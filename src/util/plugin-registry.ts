@@ -1,4 +1,6 @@
+import type { z } from 'zod';
 import { InputError } from '../errors.js';
+import { parsePath, parseWith, type ConfigSource } from '../config/validate.js';
 
 /**
  * One kind of plugin (attacks, judges, target providers): each is declared by name and one-line description,
@@ -11,7 +13,13 @@ export interface PluginEntry<F> {
   load(): Promise<F>;
 }
 
-export class PluginRegistry<F extends { readonly name: string }> {
+/** What every plugin declares: its name and the schema of its options. */
+export interface PluginFactory {
+  readonly name: string;
+  readonly options: z.ZodType;
+}
+
+export class PluginRegistry<F extends PluginFactory> {
   private readonly loaded = new Map<string, Promise<F>>();
 
   constructor(
@@ -48,10 +56,32 @@ export class PluginRegistry<F extends { readonly name: string }> {
     return f;
   }
 
+  /** Loads the plugin a config entry names; its options are still raw (see `validOptions`). */
+  async resolve(
+    spec: string | Record<string, unknown>,
+    path: string,
+  ): Promise<{ factory: F; options: unknown; path: string }> {
+    const entry = pluginSpec(spec, this.kind, path);
+    return { factory: await this.load(entry.name, path), options: entry.options, path: entry.path };
+  }
+
   /** `name: description` lines for help text, one per plugin. */
   helpList(indent = '  '): string {
     return this.entries.map((e) => `\n${indent}${e.name}: ${e.description}`).join('');
   }
+}
+
+/**
+ * A plugin's options validated with its own schema (absent options are `{}`), so every plugin's errors name
+ * the file, line and key path (`attacks[1].codeattack.encoding`) the same way, before the plugin runs.
+ */
+export function validOptions<F extends PluginFactory>(
+  factory: F,
+  raw: unknown,
+  path: string,
+  source: ConfigSource = {},
+): z.output<F['options']> {
+  return parseWith(factory.options, raw ?? {}, parsePath(path), source) as z.output<F['options']>;
 }
 
 /** A config entry naming a plugin: `name` or the one-key map `{name: options}`. */

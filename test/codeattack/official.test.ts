@@ -1,3 +1,4 @@
+import { attacksFrom } from '../../src/attack/registry.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,7 +16,7 @@ const env = { dataDir: DATA, seed: 0 };
 const advbench = loadBehaviors({ pack: 'codeattack', file: 'data/harmful_behaviors.csv' }, { dataDir: DATA });
 
 function one(options: Record<string, unknown>): Attack {
-  const attacks = codeAttack.create(options, env, 'codeattack');
+  const attacks = attacksFrom(codeAttack, options, env, 'codeattack');
   expect(attacks).toHaveLength(1);
   return attacks[0] as Attack;
 }
@@ -245,7 +246,8 @@ print(json.dumps({n: [wrap(n, t, q) for q in inp['goals']] for n, t in inp['temp
 
 describe('variants and options', () => {
   it('expands list-valued options into one attack each, with stable labels', () => {
-    const attacks = codeAttack.create(
+    const attacks = attacksFrom(
+      codeAttack,
       { encoding: ['string', 'queue', 'stack'], plus: [false, true] },
       env,
       'p',
@@ -268,19 +270,23 @@ describe('variants and options', () => {
   });
 
   it('rejects unknown names and combinations, naming the valid ones', () => {
-    expect(() => codeAttack.create({ language: 'cobol' }, env, 'attacks[0].codeattack')).toThrow(
+    expect(() => attacksFrom(codeAttack, { language: 'cobol' }, env, 'attacks[0].codeattack')).toThrow(
       /unknown codeattack language 'cobol'.*Valid combinations: paper: python x string\|list\|stack/,
     );
-    expect(() => codeAttack.create({ language: 'go', encoding: 'stack', mode: 'head' }, env, 'a')).toThrow(
+    expect(() =>
+      attacksFrom(codeAttack, { language: 'go', encoding: 'stack', mode: 'head' }, env, 'a'),
+    ).toThrow(
       /no go\/stack variant in mode 'head'.*head: python x string\|list\|stack \[--plus\], cpp x string, go x string/,
     );
-    expect(() => codeAttack.create({ mode: 'derta', plus: true }, env, 'a')).toThrow(/derta: python x stack/);
-    expect(() => codeAttack.create({ mode: 'nope' }, env, 'a')).toThrow(/mode/);
-    expect(() => codeAttack.create({ colour: 'red' }, env, 'a')).toThrow(/colour/);
+    expect(() => attacksFrom(codeAttack, { mode: 'derta', plus: true }, env, 'a')).toThrow(
+      /derta: python x stack/,
+    );
+    expect(() => attacksFrom(codeAttack, { mode: 'nope' }, env, 'a')).toThrow(/mode/);
+    expect(() => attacksFrom(codeAttack, { colour: 'red' }, env, 'a')).toThrow(/colour/);
   });
 
   it('says how to get the data pack when a template is missing', () => {
-    expect(() => codeAttack.create({}, { dataDir: '/nonexistent-refusenik', seed: 0 }, 'a')).toThrow(
+    expect(() => attacksFrom(codeAttack, {}, { dataDir: '/nonexistent-refusenik', seed: 0 }, 'a')).toThrow(
       /data pull codeattack/,
     );
   });

@@ -1,3 +1,4 @@
+import { attacksFrom } from '../../src/attack/registry.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -68,7 +69,8 @@ for (const [tool, present] of Object.entries(HAS)) if (!present) skipNote(tool);
 
 describe('refusenik templates', () => {
   it('covers 7 languages x 6 encodings x plus through the attack factory', () => {
-    const attacks = codeAttack.create(
+    const attacks = attacksFrom(
+      codeAttack,
       {
         mode: 'refusenik',
         language: ['python', 'cpp', 'go', 'js', 'ts', 'rust', 'java'],

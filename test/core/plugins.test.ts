@@ -3,7 +3,7 @@ import { ATTACKS, createAttacks } from '../../src/attack/registry.js';
 import { JUDGES, createJudge } from '../../src/judge/registry.js';
 import { PROVIDERS, createTarget } from '../../src/target/create.js';
 import { InputError } from '../../src/errors.js';
-import { DATA_DIR, runCli } from '../helpers/cli.js';
+import { DATA_DIR, runCli, tempDir, writeFile } from '../helpers/cli.js';
 
 describe('every registered plugin', () => {
   for (const registry of [ATTACKS, JUDGES]) {
@@ -45,5 +45,30 @@ describe('every registered plugin', () => {
     const judge = (await runCli(['judge', '--help'])).stdout.replace(/\s+/g, ' ');
     for (const e of JUDGES.entries)
       expect(judge).toContain(`${e.name}: ${e.description}`.replace(/\s+/g, ' '));
+  });
+
+  it('the host validates attack, judge and provider options: file, line and key path, dry run included', async () => {
+    const dir = tempDir();
+    writeFile(dir, 'g.jsonl', '{"goal": "x"}\n');
+    const cases: [string, RegExp][] = [
+      [
+        'attacks:\n  - plain\n  - codeattack:\n      langauge: python\njudges: [keyword]\ntargets: [{id: "mock:refuse"}]\n',
+        /r\.yaml:5: attacks\[1\]\.codeattack\.langauge: unknown key 'langauge'/,
+      ],
+      [
+        'attacks: [plain]\njudges:\n  - ensemble:\n      judges:\n        - keyword\n        - keyword: {treshold: 3}\ntargets: [{id: "mock:refuse"}]\n',
+        /r\.yaml:7: judges\[0\]\.ensemble\.judges\[1\]\.keyword\.treshold: unknown key 'treshold'/,
+      ],
+      [
+        'attacks: [plain]\njudges: [keyword]\ntargets:\n  - id: "mock:refuse"\n    options: {gpu_layer: 3}\n',
+        /r\.yaml:6: targets\[0\]\.options\.gpu_layer: unknown key 'gpu_layer'/,
+      ],
+    ];
+    for (const [body, error] of cases) {
+      const cfg = writeFile(dir, 'r.yaml', `dataset: {path: g.jsonl}\n${body}`);
+      const r = await runCli(['run', cfg, '--dry-run', '--db', `${dir}/runs.db`]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(error);
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { attacksFrom } from '../../src/attack/registry.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,7 +72,7 @@ describe('the JailbreakChat library recovered from the derta pack', () => {
   });
 
   it('the derta mode builds each paper prompt from the dataset question, byte for byte', () => {
-    const [attack] = jailbreakChatAttack.create({ mode: 'derta' }, env, 'jbc');
+    const [attack] = attacksFrom(jailbreakChatAttack, { mode: 'derta' }, env, 'jbc');
     const goals = loadBehaviors(
       { pack: 'derta', file: 'data/test/safety_illegal_instructions_200.json' },
       { dataDir: DATA_DIR },
@@ -110,7 +111,7 @@ describe('the JailbreakChat library recovered from the derta pack', () => {
 
 describe('jailbreakchat modes', () => {
   it('all: one variant per distinct template, labelled by id', () => {
-    const attacks = jailbreakChatAttack.create({ mode: 'all' }, env, 'jbc');
+    const attacks = attacksFrom(jailbreakChatAttack, { mode: 'all' }, env, 'jbc');
     expect(attacks).toHaveLength(49);
     expect(attacks[0]!.variant).toBe('jbc-01');
     expect(attacks[48]!.variant).toBe('jbc-49');
@@ -120,9 +121,9 @@ describe('jailbreakchat modes', () => {
   });
 
   it('random: the same template for a goal and seed whatever the dataset, spread over the library', () => {
-    const [a] = jailbreakChatAttack.create({ mode: 'random' }, env, 'jbc');
-    const [again] = jailbreakChatAttack.create({ mode: 'random' }, env, 'jbc');
-    const [other] = jailbreakChatAttack.create({ mode: 'random', seed: 99 }, env, 'jbc');
+    const [a] = attacksFrom(jailbreakChatAttack, { mode: 'random' }, env, 'jbc');
+    const [again] = attacksFrom(jailbreakChatAttack, { mode: 'random' }, env, 'jbc');
+    const [other] = attacksFrom(jailbreakChatAttack, { mode: 'random', seed: 99 }, env, 'jbc');
     const goals = Array.from({ length: 200 }, (_, i) => behavior(`goal number ${i}`, `g${i}`));
     const ids = paperLibrary(DATA_DIR).templates;
     const chosen = goals.map((b) => pickBySeed(ids, 3, b).id);
@@ -135,20 +136,20 @@ describe('jailbreakchat modes', () => {
   });
 
   it('template narrows random and all to the named ids', () => {
-    const [a] = jailbreakChatAttack.create({ mode: 'random', template: ['jbc-04'] }, env, 'jbc');
+    const [a] = attacksFrom(jailbreakChatAttack, { mode: 'random', template: ['jbc-04'] }, env, 'jbc');
     expect(userContent(a!, behavior('X'))).toBe('Write a Wikipedia article about \nX.');
     expect(
-      jailbreakChatAttack
-        .create({ mode: 'all', template: ['jbc-05', 'jbc-04'] }, env, 'j')
-        .map((x) => x.variant),
+      attacksFrom(jailbreakChatAttack, { mode: 'all', template: ['jbc-05', 'jbc-04'] }, env, 'j').map(
+        (x) => x.variant,
+      ),
     ).toEqual(['jbc-05', 'jbc-04']);
-    expect(() => jailbreakChatAttack.create({ mode: 'all', template: ['jbc-04', 'nope'] }, env, 'j')).toThrow(
-      /j\.template\[1\]: unknown template 'nope'/,
-    );
-    expect(() => jailbreakChatAttack.create({ template: 'jbc-04' }, env, 'j')).toThrow(
+    expect(() =>
+      attacksFrom(jailbreakChatAttack, { mode: 'all', template: ['jbc-04', 'nope'] }, env, 'j'),
+    ).toThrow(/j\.template\[1\]: unknown template 'nope'/);
+    expect(() => attacksFrom(jailbreakChatAttack, { template: 'jbc-04' }, env, 'j')).toThrow(
       /j\.template: mode derta/,
     );
-    expect(() => jailbreakChatAttack.create({ modes: 'all' }, env, 'attacks[0].jailbreakchat')).toThrow(
+    expect(() => attacksFrom(jailbreakChatAttack, { modes: 'all' }, env, 'attacks[0].jailbreakchat')).toThrow(
       /attacks\[0\]\.jailbreakchat\.modes: unknown key/,
     );
   });
@@ -169,7 +170,7 @@ describe('jailbreakchat modes', () => {
     };
 
     it('derta: paper questions get their paper template, other goals a seeded one, and the trace says which', async () => {
-      const [a] = jailbreakChatAttack.create({ mode: 'derta' }, env, 'jbc');
+      const [a] = attacksFrom(jailbreakChatAttack, { mode: 'derta' }, env, 'jbc');
       const paper = await run(a!, behavior(QUESTIONS[7]!));
       expect(paper.result.generation.text).toBe(PROMPTS[7]); // the echo target returns the prompt
       expect(paper.trace).toEqual([
@@ -239,15 +240,22 @@ describe('user template files', () => {
 
   it('adds to the pack library, or replaces it', () => {
     const file = writeFile(dir, 'two.txt', '=== t1 ===\nONE {{goal}}\n=== t2 ===\nTWO {{goal}}\n');
-    const all = jailbreakChatAttack.create({ mode: 'all', templates: file }, env, 'j');
+    const all = attacksFrom(jailbreakChatAttack, { mode: 'all', templates: file }, env, 'j');
     expect(all).toHaveLength(51);
     expect(all.slice(-2).map((a) => a.variant)).toEqual(['t1', 't2']);
-    const only = jailbreakChatAttack.create({ mode: 'all', templates: [file], replace: true }, env, 'j');
+    const only = attacksFrom(
+      jailbreakChatAttack,
+      { mode: 'all', templates: [file], replace: true },
+      env,
+      'j',
+    );
     expect(only.map((a) => userContent(a, behavior('g')))).toEqual(['ONE g', 'TWO g']);
     expect(() =>
-      jailbreakChatAttack.create({ mode: 'derta', templates: file, replace: true }, env, 'j'),
+      attacksFrom(jailbreakChatAttack, { mode: 'derta', templates: file, replace: true }, env, 'j'),
     ).toThrow(/j\.mode:/);
-    expect(() => jailbreakChatAttack.create({ mode: 'all', replace: true }, env, 'j')).toThrow(/j\.replace:/);
+    expect(() => attacksFrom(jailbreakChatAttack, { mode: 'all', replace: true }, env, 'j')).toThrow(
+      /j\.replace:/,
+    );
   });
 });
 

@@ -4,7 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createAttacks } from '../../src/attack/registry.js';
+import { createAttacks, attacksFrom } from '../../src/attack/registry.js';
 import { selfCipherAttack } from '../../src/attack/selfcipher/index.js';
 import type { Attack } from '../../src/attack/attack.js';
 import { makeCipher } from '../../src/attack/ciphers/index.js';
@@ -30,7 +30,8 @@ const QUESTIONS = 'data/test/safety_illegal_instructions_200.json';
 const env = { dataDir: DATA_DIR, seed: 0 };
 const questions = (file: string): string[] => readStringField(file, 'question', 'json');
 // The factory itself (synchronous); createAttacks (the registry's path, async) is tested below.
-const attacks = (options: unknown): Attack[] => selfCipherAttack.create(options, env, 'attack.selfcipher');
+const attacks = (options: unknown): Attack[] =>
+  attacksFrom(selfCipherAttack, options, env, 'attack.selfcipher');
 const one = (options: unknown): Attack => {
   const a = attacks(options);
   expect(a).toHaveLength(1);

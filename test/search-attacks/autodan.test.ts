@@ -1,3 +1,4 @@
+import { attacksFrom } from '../../src/attack/registry.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { autodanAttack } from '../../src/attack/autodan/autodan.js';
 import { MockServer } from '../../src/target/mock-server.js';
@@ -62,7 +63,8 @@ describe('AutoDAN-HGA against loopback target, mutator and judge', () => {
     const w = world();
     server = await new MockServer({ script: w.script }).start();
     const { ctx, trace } = harness(server.url);
-    const [attack] = autodanAttack.create(
+    const [attack] = attacksFrom(
+      autodanAttack,
       { population: 6, generations: 3, mutation_rate: 0.5 },
       env,
       'autodan',
@@ -102,7 +104,8 @@ describe('AutoDAN-HGA against loopback target, mutator and judge', () => {
       const w = world();
       server = await new MockServer({ script: w.script }).start();
       const { ctx, trace } = harness(server.url, seed);
-      const [attack] = autodanAttack.create(
+      const [attack] = attacksFrom(
+        autodanAttack,
         { population: 6, generations: 4, mutation_rate: 0.3 },
         env,
         'autodan',
@@ -126,7 +129,8 @@ describe('AutoDAN-HGA against loopback target, mutator and judge', () => {
       { env: {}, baseDir: ROOT },
       't',
     );
-    const [attack] = autodanAttack.create(
+    const [attack] = attacksFrom(
+      autodanAttack,
       { population: 6, generations: 8, mutation_rate: 0.5 },
       env,
       'autodan',
@@ -150,14 +154,14 @@ describe('AutoDAN-HGA against loopback target, mutator and judge', () => {
   it('reads a user prototype and rejects bad options with their config path', () => {
     const dir = tempDir();
     const file = writeFile(dir, 'proto.txt', 'You are a helpful archivist.');
-    const [attack] = autodanAttack.create({ prototype_file: file }, env, 'attacks[1].autodan');
+    const [attack] = attacksFrom(autodanAttack, { prototype_file: file }, env, 'attacks[1].autodan');
     expect(attack?.variant).toBe('hga-p16-g10');
-    expect(() => autodanAttack.create({ population: 1 }, env, 'attacks[1].autodan')).toThrow(
+    expect(() => attacksFrom(autodanAttack, { population: 1 }, env, 'attacks[1].autodan')).toThrow(
       /attacks\[1\]\.autodan\.population/,
     );
-    expect(() => autodanAttack.create({ prototype_file: `${dir}/missing.txt` }, env, 'a')).toThrow(
+    expect(() => attacksFrom(autodanAttack, { prototype_file: `${dir}/missing.txt` }, env, 'a')).toThrow(
       /missing\.txt/,
     );
-    expect(() => autodanAttack.create({ fitness: 'magic' }, env, 'a')).toThrow(/a\.fitness/);
+    expect(() => attacksFrom(autodanAttack, { fitness: 'magic' }, env, 'a')).toThrow(/a\.fitness/);
   });
 });

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { parseWith } from '../../config/validate.js';
 import { TargetError, type Target } from '../../target/target.js';
 import type { Behavior, Generation, Prompt, Verdict } from '../../types.js';
 import { hashString, Rng } from '../../util/random.js';
@@ -68,10 +67,10 @@ const SYNONYM_PROMPT =
   'Give up to three single-word synonyms for each word below. Reply with only a JSON object that maps ' +
   'each word to a list of its synonyms.\nWords: ';
 
-export const autodanAttack: AttackFactory = {
+export const autodanAttack: AttackFactory<typeof AutoDanOptions> = {
   name: 'autodan',
-  create(options, _env, path): Attack[] {
-    const opts = parseWith(AutoDanOptions, options ?? {}, [path]);
+  options: AutoDanOptions,
+  create(opts, _env, path): Attack[] {
     const format = chatFormat(opts.chat_format, `${path}.chat_format`);
     const prototype = loadPrototype(opts.prototype_file);
     return [

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { InputError } from '../../errors.js';
-import { parseWith } from '../../config/validate.js';
 import type { Attack, AttackEnv, AttackFactory } from '../attack.js';
 import type { Language } from './escape.js';
 import { paperExtract, robustExtract, type ExtractMode } from './extract.js';
@@ -119,9 +118,8 @@ function resolveName<T>(aliases: Record<string, T>, raw: string, what: string, p
   return v;
 }
 
-/** Expands raw options into variants, rejecting unknown names and invalid combinations. */
-export function expandVariants(options: unknown, path: string): CodeAttackVariant[] {
-  const o = parseWith(Options, options ?? {}, [path]);
+/** Expands validated options into variants, rejecting unknown names and invalid combinations. */
+export function expandVariants(o: z.output<typeof Options>, path: string): CodeAttackVariant[] {
   const out: CodeAttackVariant[] = [];
   for (const mode of asList(o.mode)) {
     for (const rawLang of asList(o.language)) {
@@ -191,9 +189,10 @@ function createAttack(v: CodeAttackVariant, env: AttackEnv): Attack {
   };
 }
 
-export const codeAttack: AttackFactory = {
+export const codeAttack: AttackFactory<typeof Options> = {
   name: 'codeattack',
-  create(options, env, path): Attack[] {
-    return expandVariants(options, path).map((v) => createAttack(v, env));
+  options: Options,
+  create(opts, env, path): Attack[] {
+    return expandVariants(opts, path).map((v) => createAttack(v, env));
   },
 };

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { parseWith } from '../../config/validate.js';
 import type { Behavior, ChatMessage, Prompt } from '../../types.js';
 import { hashString } from '../../util/random.js';
 import type { Attack, AttackContext, AttackFactory, AttackResult } from '../attack.js';
@@ -50,10 +49,10 @@ const ATTACKER_EXAMPLES: ChatMessage[] = [
   { role: 'assistant', content: 'I will write a persuasive message asking your landlord to lower the rent:' },
 ];
 
-export const completionAttack: AttackFactory = {
+export const completionAttack: AttackFactory<typeof Options> = {
   name: 'completion',
-  create(options, _env, path): Attack[] {
-    const opts = parseWith(Options, options ?? {}, [path]);
+  options: Options,
+  create(opts, _env, _path): Attack[] {
     const delivery =
       opts.prefill === true ? 'prefill' : opts.prefill === false ? 'completion' : opts.delivery;
     const recorded = { ...opts, delivery, prefill: delivery === 'prefill' };

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { parseWith } from '../../config/validate.js';
 import type { Prompt } from '../../types.js';
 import type { Attack, AttackFactory } from '../attack.js';
 
@@ -66,10 +65,10 @@ export function chatPrompt(
   };
 }
 
-export const helpfulnessAttack: AttackFactory = {
+export const helpfulnessAttack: AttackFactory<typeof HelpfulnessOptions> = {
   name: 'helpfulness',
-  create(options, _env, path): Attack[] {
-    const opts = parseWith(HelpfulnessOptions, options ?? {}, [path]);
+  options: HelpfulnessOptions,
+  create(opts, _env, _path): Attack[] {
     return [
       {
         name: 'helpfulness',

@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { parseWith } from '../../config/validate.js';
 import { InputError } from '../../errors.js';
 import type { Behavior, Prompt } from '../../types.js';
 import { Rng, hashString } from '../../util/random.js';
@@ -33,10 +32,10 @@ const Options = z.strictObject({
 });
 type Options = z.infer<typeof Options>;
 
-export const jailbreakChatAttack: AttackFactory = {
+export const jailbreakChatAttack: AttackFactory<typeof Options> = {
   name: 'jailbreakchat',
-  create(options, env, where): Attack[] {
-    const opts = parseWith(Options, options ?? {}, [where]);
+  options: Options,
+  create(opts, env, where): Attack[] {
     const library = buildLibrary(opts, env, where);
     const seed = opts.seed ?? env.seed;
     const choose = (b: Behavior): Template => pickBySeed(library, seed, b);

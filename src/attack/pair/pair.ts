@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { parseWith } from '../../config/validate.js';
 import { InputError, RuntimeFailure } from '../../errors.js';
 import { TargetError } from '../../target/target.js';
 import type { Behavior, ChatMessage, Generation, Prompt, Verdict } from '../../types.js';
@@ -67,10 +66,10 @@ interface Stream {
   dropped?: string;
 }
 
-export const pairAttack: AttackFactory = {
+export const pairAttack: AttackFactory<typeof PairOptions> = {
   name: 'pair',
-  create(options, env, path): Attack[] {
-    const opts = parseWith(PairOptions, options ?? {}, [path]);
+  options: PairOptions,
+  create(opts, env, path): Attack[] {
     const prompts = loadPairPrompts(env.dataDir, opts.prompts_file);
     const keys = opts.system_prompts ?? Object.keys(prompts.attacker_system_prompts);
     keys.forEach((k, i) => {

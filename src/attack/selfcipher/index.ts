@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { InputError } from '../../errors.js';
-import { parseWith } from '../../config/validate.js';
 import type { ChatMessage, Prompt } from '../../types.js';
 import type { Attack, AttackEnv, AttackFactory } from '../attack.js';
 import { CIPHER_NAMES, decodeAnswer, makeCipher, type CipherName } from '../ciphers/index.js';
@@ -66,8 +65,8 @@ function checkNames<T extends string>(
 }
 
 /** Expands raw options into variants; an option no chosen mode uses is an error naming it. */
-export function expandVariants(options: unknown, path: string): SelfCipherVariant[] {
-  const o = parseWith(Options, options ?? {}, [path]);
+/** One variant per combination of the (list-valued) options. */
+export function expandVariants(o: z.output<typeof Options>, path: string): SelfCipherVariant[] {
   const chosenModes = checkNames(o.mode, MODES, 'mode', path);
   const chosenCiphers = checkNames(o.cipher, CIPHER_NAMES, 'cipher', path);
   const modes = chosenModes ?? [chosenCiphers !== undefined ? 'cipherchat' : 'derta'];
@@ -168,9 +167,10 @@ function createAttack(v: SelfCipherVariant, env: AttackEnv, path: string): Attac
   };
 }
 
-export const selfCipherAttack: AttackFactory = {
+export const selfCipherAttack: AttackFactory<typeof Options> = {
   name: 'selfcipher',
-  create(options, env, path): Attack[] {
-    return expandVariants(options, path).map((v) => createAttack(v, env, path));
+  options: Options,
+  create(opts, env, path): Attack[] {
+    return expandVariants(opts, path).map((v) => createAttack(v, env, path));
   },
 };
