@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { ConfigSource } from '../config/validate.js';
+import type { PluginFactory } from '../util/plugin-registry.js';
 import type { Behavior, Generation, Prompt, Verdict } from '../types.js';
 import type { GenerateOptions, Target } from '../target/target.js';
 import type { JudgeInput } from '../judge/judge.js';
@@ -56,11 +57,5 @@ export interface AttackEnv {
   source?: ConfigSource;
 }
 
-/** Builds attacks from config options; a list-valued option expands to one attack per value. */
-export interface AttackFactory<S extends z.ZodType = z.ZodType> {
-  readonly name: string;
-  /** The schema of its config value; the registry validates options with it (file, line, key path). */
-  readonly options: S;
-  /** `options` are the validated options; `path` names them in errors (e.g. `attacks[1].codeattack`). */
-  create(options: z.output<S>, env: AttackEnv, path: string): Attack[];
-}
+/** Builds attacks from validated options; a list-valued option expands to one attack per value. */
+export type AttackFactory<S extends z.ZodType = z.ZodType> = PluginFactory<S, AttackEnv, Attack[]>;

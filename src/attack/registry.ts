@@ -1,9 +1,8 @@
-import type { z } from 'zod';
-import { PluginRegistry, validOptions } from '../util/plugin-registry.js';
+import { PluginRegistry } from '../util/plugin-registry.js';
 import type { Attack, AttackEnv, AttackFactory } from './attack.js';
 
 /** Every attack a config or `refusenik prompts` can name, loaded when named. Add new attack families here. */
-export const ATTACKS = new PluginRegistry<AttackFactory>('attack', [
+export const ATTACKS = new PluginRegistry<AttackEnv, Attack[], AttackFactory>('attack', [
   {
     name: 'plain',
     description: 'the goal as the user message (the no-attack baseline)',
@@ -61,17 +60,6 @@ export const ATTACKS = new PluginRegistry<AttackFactory>('attack', [
 /** A config entry: `name` or `{name: options}`. */
 export type AttackSpec = string | Record<string, unknown>;
 
-export async function createAttacks(spec: AttackSpec, env: AttackEnv, path: string): Promise<Attack[]> {
-  const r = await ATTACKS.resolve(spec, path);
-  return attacksFrom(r.factory, r.options, env, r.path);
-}
-
-/** A loaded factory's attacks from raw config options, validated first. */
-export function attacksFrom<S extends z.ZodType>(
-  factory: AttackFactory<S>,
-  raw: unknown,
-  env: AttackEnv,
-  path: string,
-): Attack[] {
-  return factory.create(validOptions(factory, raw, path, env.source), env, path);
+export function createAttacks(spec: AttackSpec, env: AttackEnv, path: string): Promise<Attack[]> {
+  return ATTACKS.create(spec, env, path);
 }

@@ -12,6 +12,7 @@ import { createTarget } from '../target/create.js';
 import type { Target } from '../target/target.js';
 import type { Judge, JudgeEnv } from '../judge/judge.js';
 import { JUDGES } from '../judge/registry.js';
+import { createFrom, optionKeys } from '../util/plugin-registry.js';
 import { judgeAll, recordJudgeInput, summarizeVerdicts } from '../judge/offline.js';
 import type { Verdict } from '../types.js';
 import { progressBar } from '../runner/progress.js';
@@ -181,14 +182,11 @@ export async function buildJudge(
   several = false,
 ): Promise<Judge> {
   const factory = await JUDGES.load(name, '--judge');
-  const options: Record<string, unknown> = { ...flags.option };
-  if (flags.model === undefined) return factory.create(options, models.env(), `--judge ${name}`);
-  try {
-    return await factory.create({ ...options, model: flags.model }, models.env(), `--judge ${name}`);
-  } catch (err) {
-    if (!several || !(err instanceof InputError) || !/unknown key 'model'/.test(err.message)) throw err;
-    return factory.create(options, models.env(), `--judge ${name}`);
-  }
+  // With several judges, --model goes to those whose options have a `model`; with one, it always goes
+  // (so --model on a model-free judge is the usual unknown-key error).
+  const model = flags.model !== undefined && (!several || optionKeys(factory.options).includes('model'));
+  const options = { ...flags.option, ...(model ? { model: flags.model } : {}) };
+  return createFrom(factory, options, models.env(), `--judge ${name}`);
 }
 
 export async function runJudge(

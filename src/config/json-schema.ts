@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ATTACKS } from '../attack/registry.js';
 import { JUDGES } from '../judge/registry.js';
 import { PROVIDERS } from '../target/create.js';
-import type { PluginFactory, PluginRegistry } from '../util/plugin-registry.js';
+import type { PluginEnv, PluginFactory, PluginRegistry } from '../util/plugin-registry.js';
 
 /**
  * The run config as a JSON Schema (draft 2020-12), generated from the same zod schemas that validate it:
@@ -20,7 +20,9 @@ function strip(schema: Json): Json {
 }
 
 /** One config entry naming a plugin of this kind: `name`, or `{name: options}` with that plugin's options. */
-async function entrySchema<F extends PluginFactory>(registry: PluginRegistry<F>): Promise<Json> {
+async function entrySchema<E extends PluginEnv, R, F extends PluginFactory<z.ZodType, E, R>>(
+  registry: PluginRegistry<E, R, F>,
+): Promise<Json> {
   const forms: Json[] = [{ type: 'string', enum: registry.names(), description: `${registry.kind} name` }];
   for (const e of registry.entries) {
     const factory = await registry.load(e.name, 'schema');

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { ConfigSource } from '../config/validate.js';
+import type { PluginFactory } from '../util/plugin-registry.js';
 import type { Behavior, Prompt, Verdict } from '../types.js';
 import type { Target } from '../target/target.js';
 
@@ -34,10 +35,9 @@ export interface JudgeEnv {
   source?: ConfigSource;
 }
 
-export interface JudgeFactory<S extends z.ZodType = z.ZodType> {
-  readonly name: string;
-  /** The schema of its config value; the registry validates options with it (file, line, key path). */
-  readonly options: S;
-  /** May be async: a panel (ensemble) loads its members' modules. */
-  create(options: z.output<S>, env: JudgeEnv, path: string): Judge | Promise<Judge>;
-}
+/** Builds a judge from validated options; may be async (a panel, `ensemble`, loads its members). */
+export type JudgeFactory<S extends z.ZodType = z.ZodType> = PluginFactory<
+  S,
+  JudgeEnv,
+  Judge | Promise<Judge>
+>;

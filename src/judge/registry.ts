@@ -1,9 +1,8 @@
-import type { z } from 'zod';
-import { PluginRegistry, validOptions } from '../util/plugin-registry.js';
+import { PluginRegistry } from '../util/plugin-registry.js';
 import type { Judge, JudgeEnv, JudgeFactory } from './judge.js';
 
 /** Every judge a config or `refusenik judge` can name, loaded when named. Add new judges here. */
-export const JUDGES = new PluginRegistry<JudgeFactory>('judge', [
+export const JUDGES = new PluginRegistry<JudgeEnv, Judge | Promise<Judge>, JudgeFactory>('judge', [
   {
     name: 'keyword',
     description:
@@ -103,21 +102,10 @@ export const JUDGES = new PluginRegistry<JudgeFactory>('judge', [
 ]);
 
 /** A config entry: `name` or `{name: options}`. An `id` option renames the instance (two of a kind). */
-export async function createJudge(
+export function createJudge(
   spec: string | Record<string, unknown>,
   env: JudgeEnv,
   path: string,
 ): Promise<Judge> {
-  const r = await JUDGES.resolve(spec, path);
-  return judgeFrom(r.factory, r.options, env, r.path);
-}
-
-/** A loaded factory's judge from raw config options, validated first. */
-export function judgeFrom<S extends z.ZodType>(
-  factory: JudgeFactory<S>,
-  raw: unknown,
-  env: JudgeEnv,
-  path: string,
-): Judge | Promise<Judge> {
-  return factory.create(validOptions(factory, raw, path, env.source), env, path);
+  return JUDGES.create(spec, env, path);
 }

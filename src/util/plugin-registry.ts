@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { parsePath, parseWith, type ConfigSource } from '../config/validate.js';
 
@@ -13,13 +13,20 @@ export interface PluginEntry<F> {
   load(): Promise<F>;
 }
 
-/** What every plugin declares: its name and the schema of its options. */
-export interface PluginFactory {
+/** What every plugin declares: its name, the schema of its options, and how it is built from them. */
+export interface PluginFactory<S extends z.ZodType = z.ZodType, E = never, R = unknown> {
   readonly name: string;
-  readonly options: z.ZodType;
+  readonly options: S;
+  /** `options` are validated already; `path` names them in errors (e.g. `attacks[1].codeattack`). */
+  create(options: z.output<S>, env: E, path: string): R;
 }
 
-export class PluginRegistry<F extends PluginFactory> {
+/** What a plugin is built with: at least where its config came from (for errors naming lines). */
+export interface PluginEnv {
+  source?: ConfigSource;
+}
+
+export class PluginRegistry<E extends PluginEnv, R, F extends PluginFactory<z.ZodType, E, R>> {
   private readonly loaded = new Map<string, Promise<F>>();
 
   constructor(
@@ -56,13 +63,11 @@ export class PluginRegistry<F extends PluginFactory> {
     return f;
   }
 
-  /** Loads the plugin a config entry names; its options are still raw (see `validOptions`). */
-  async resolve(
-    spec: string | Record<string, unknown>,
-    path: string,
-  ): Promise<{ factory: F; options: unknown; path: string }> {
+  /** Builds the plugin a config entry (`name` or `{name: options}`) names, loading its module first. */
+  async create(spec: string | Record<string, unknown>, env: E, path: string): Promise<Awaited<R>> {
     const entry = pluginSpec(spec, this.kind, path);
-    return { factory: await this.load(entry.name, path), options: entry.options, path: entry.path };
+    const factory = await this.load(entry.name, path);
+    return await createFrom(factory, entry.options, env, entry.path);
   }
 
   /** `name: description` lines for help text, one per plugin. */
@@ -75,13 +80,29 @@ export class PluginRegistry<F extends PluginFactory> {
  * A plugin's options validated with its own schema (absent options are `{}`), so every plugin's errors name
  * the file, line and key path (`attacks[1].codeattack.encoding`) the same way, before the plugin runs.
  */
-export function validOptions<F extends PluginFactory>(
-  factory: F,
+export function validOptions<S extends z.ZodType>(
+  factory: { readonly options: S },
   raw: unknown,
   path: string,
   source: ConfigSource = {},
-): z.output<F['options']> {
-  return parseWith(factory.options, raw ?? {}, parsePath(path), source) as z.output<F['options']>;
+): z.output<S> {
+  return parseWith(factory.options, raw ?? {}, parsePath(path), source);
+}
+
+/** A loaded factory's plugin from raw config options, validated first (synchronous: tests, loaded plugins). */
+export function createFrom<S extends z.ZodType, E extends PluginEnv, R>(
+  factory: PluginFactory<S, E, R>,
+  raw: unknown,
+  env: NoInfer<E>,
+  path: string,
+): R {
+  return factory.create(validOptions(factory, raw, path, env.source), env, path);
+}
+
+/** The keys an options schema declares (what a plugin accepts, e.g. whether it takes a `model`). */
+export function optionKeys(schema: z.ZodType): string[] {
+  const inner = schema instanceof z.ZodPipe ? schema.in : schema;
+  return inner instanceof z.ZodObject ? Object.keys(inner.shape) : [];
 }
 
 /** A config entry naming a plugin: `name` or the one-key map `{name: options}`. */

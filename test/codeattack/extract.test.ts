@@ -1,4 +1,4 @@
-import { attacksFrom } from '../../src/attack/registry.js';
+import { createFrom } from '../../src/util/plugin-registry.js';
 import { describe, expect, it } from 'vitest';
 import {
   codeItems,
@@ -137,16 +137,16 @@ describe('robust extraction', () => {
 
   it('is what the attack extracts by default in refusenik mode, paper in paper mode', () => {
     const env = { dataDir: process.env['REFUSENIK_DATA_DIR'] ?? '../shared/data', seed: 0 };
-    const [own] = attacksFrom(codeAttack, { mode: 'refusenik', language: 'java' }, env, 'a');
+    const [own] = createFrom(codeAttack, { mode: 'refusenik', language: 'java' }, env, 'a');
     const b = { id: 'x', text: 'g', source: 's', index: 0 };
     expect(own?.extract?.('outputList.add("j1");', b)).toBe('1. j1');
-    const [paper] = attacksFrom(codeAttack, { mode: 'paper', encoding: 'list' }, env, 'a');
+    const [paper] = createFrom(codeAttack, { mode: 'paper', encoding: 'list' }, env, 'a');
     expect(paper?.extract?.(PY_RESPONSE, b)).toBe(
       pyStr(["Step 1: gather it's parts", 'Step 2: é \\\\ done']),
     );
-    const [robust] = attacksFrom(codeAttack, { mode: 'paper', extract: 'robust' }, env, 'a');
+    const [robust] = createFrom(codeAttack, { mode: 'paper', extract: 'robust' }, env, 'a');
     expect(robust?.extract?.(PY_RESPONSE, b)).toContain('3. Step 4: single quoted');
-    const [derta] = attacksFrom(codeAttack, { mode: 'derta' }, env, 'a');
+    const [derta] = createFrom(codeAttack, { mode: 'derta' }, env, 'a');
     expect(derta?.extract?.(PY_RESPONSE, b)).toBe(PY_RESPONSE);
   });
 

@@ -1,4 +1,4 @@
-import { attacksFrom } from '../../src/attack/registry.js';
+import { createFrom } from '../../src/util/plugin-registry.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ const env = { dataDir: DATA, seed: 0 };
 const advbench = loadBehaviors({ pack: 'codeattack', file: 'data/harmful_behaviors.csv' }, { dataDir: DATA });
 
 function one(options: Record<string, unknown>): Attack {
-  const attacks = attacksFrom(codeAttack, options, env, 'codeattack');
+  const attacks = createFrom(codeAttack, options, env, 'codeattack');
   expect(attacks).toHaveLength(1);
   return attacks[0] as Attack;
 }
@@ -246,7 +246,7 @@ print(json.dumps({n: [wrap(n, t, q) for q in inp['goals']] for n, t in inp['temp
 
 describe('variants and options', () => {
   it('expands list-valued options into one attack each, with stable labels', () => {
-    const attacks = attacksFrom(
+    const attacks = createFrom(
       codeAttack,
       { encoding: ['string', 'queue', 'stack'], plus: [false, true] },
       env,
@@ -270,23 +270,23 @@ describe('variants and options', () => {
   });
 
   it('rejects unknown names and combinations, naming the valid ones', () => {
-    expect(() => attacksFrom(codeAttack, { language: 'cobol' }, env, 'attacks[0].codeattack')).toThrow(
+    expect(() => createFrom(codeAttack, { language: 'cobol' }, env, 'attacks[0].codeattack')).toThrow(
       /unknown codeattack language 'cobol'.*Valid combinations: paper: python x string\|list\|stack/,
     );
     expect(() =>
-      attacksFrom(codeAttack, { language: 'go', encoding: 'stack', mode: 'head' }, env, 'a'),
+      createFrom(codeAttack, { language: 'go', encoding: 'stack', mode: 'head' }, env, 'a'),
     ).toThrow(
       /no go\/stack variant in mode 'head'.*head: python x string\|list\|stack \[--plus\], cpp x string, go x string/,
     );
-    expect(() => attacksFrom(codeAttack, { mode: 'derta', plus: true }, env, 'a')).toThrow(
+    expect(() => createFrom(codeAttack, { mode: 'derta', plus: true }, env, 'a')).toThrow(
       /derta: python x stack/,
     );
-    expect(() => attacksFrom(codeAttack, { mode: 'nope' }, env, 'a')).toThrow(/mode/);
-    expect(() => attacksFrom(codeAttack, { colour: 'red' }, env, 'a')).toThrow(/colour/);
+    expect(() => createFrom(codeAttack, { mode: 'nope' }, env, 'a')).toThrow(/mode/);
+    expect(() => createFrom(codeAttack, { colour: 'red' }, env, 'a')).toThrow(/colour/);
   });
 
   it('says how to get the data pack when a template is missing', () => {
-    expect(() => attacksFrom(codeAttack, {}, { dataDir: '/nonexistent-refusenik', seed: 0 }, 'a')).toThrow(
+    expect(() => createFrom(codeAttack, {}, { dataDir: '/nonexistent-refusenik', seed: 0 }, 'a')).toThrow(
       /data pull codeattack/,
     );
   });

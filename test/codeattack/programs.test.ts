@@ -1,4 +1,4 @@
-import { attacksFrom } from '../../src/attack/registry.js';
+import { createFrom } from '../../src/util/plugin-registry.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -69,7 +69,7 @@ for (const [tool, present] of Object.entries(HAS)) if (!present) skipNote(tool);
 
 describe('refusenik templates', () => {
   it('covers 7 languages x 6 encodings x plus through the attack factory', () => {
-    const attacks = attacksFrom(
+    const attacks = createFrom(
       codeAttack,
       {
         mode: 'refusenik',

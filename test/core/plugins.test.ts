@@ -3,6 +3,7 @@ import { ATTACKS, createAttacks } from '../../src/attack/registry.js';
 import { JUDGES, createJudge } from '../../src/judge/registry.js';
 import { PROVIDERS, createTarget } from '../../src/target/create.js';
 import { InputError } from '../../src/errors.js';
+import { optionKeys } from '../../src/util/plugin-registry.js';
 import { DATA_DIR, runCli, tempDir, writeFile } from '../helpers/cli.js';
 
 describe('every registered plugin', () => {
@@ -14,7 +15,12 @@ describe('every registered plugin', () => {
         expect(entry.name).toMatch(/^[a-z][a-z0-9-]*$/);
         expect(entry.description.length).toBeGreaterThan(10);
         expect(entry.description).not.toContain('\n');
-        expect((await registry.load(entry.name, 'x')).name).toBe(entry.name);
+        const factory = await registry.load(entry.name, 'x');
+        expect(factory.name).toBe(entry.name);
+        // Strict options: a misspelt key is an error, never ignored.
+        const r = factory.options.safeParse({ __misspelt: 1 });
+        expect(r.success).toBe(false);
+        expect(r.error?.issues.some((i) => i.code === 'unrecognized_keys')).toBe(true);
       }
     });
   }
@@ -70,5 +76,13 @@ describe('every registered plugin', () => {
       expect(r.code, r.stderr).toBe(2);
       expect(r.stderr).toMatch(error);
     }
+  });
+
+  it('whether a judge takes a model is read from its options schema', async () => {
+    const takes = async (name: string): Promise<boolean> =>
+      optionKeys((await JUDGES.load(name, 'x')).options).includes('model');
+    for (const name of ['qi2023', 'harmbench', 'jbb', 'wildguard', 'llama-guard', 'strongreject', 'rubric'])
+      expect(await takes(name), name).toBe(true);
+    for (const name of ['keyword', 'gsm8k', 'mmlu']) expect(await takes(name), name).toBe(false);
   });
 });

@@ -4,7 +4,8 @@ import { isDeepStrictEqual } from 'node:util';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createAttacks, attacksFrom } from '../../src/attack/registry.js';
+import { createAttacks } from '../../src/attack/registry.js';
+import { createFrom } from '../../src/util/plugin-registry.js';
 import { selfCipherAttack } from '../../src/attack/selfcipher/index.js';
 import type { Attack } from '../../src/attack/attack.js';
 import { makeCipher } from '../../src/attack/ciphers/index.js';
@@ -31,7 +32,7 @@ const env = { dataDir: DATA_DIR, seed: 0 };
 const questions = (file: string): string[] => readStringField(file, 'question', 'json');
 // The factory itself (synchronous); createAttacks (the registry's path, async) is tested below.
 const attacks = (options: unknown): Attack[] =>
-  attacksFrom(selfCipherAttack, options, env, 'attack.selfcipher');
+  createFrom(selfCipherAttack, options, env, 'attack.selfcipher');
 const one = (options: unknown): Attack => {
   const a = attacks(options);
   expect(a).toHaveLength(1);

@@ -1,4 +1,4 @@
-import { attacksFrom } from '../../src/attack/registry.js';
+import { createFrom } from '../../src/util/plugin-registry.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { autodanAttack } from '../../src/attack/autodan/autodan.js';
 import { MockServer } from '../../src/target/mock-server.js';
@@ -63,7 +63,7 @@ describe('AutoDAN-HGA against loopback target, mutator and judge', () => {
     const w = world();
     server = await new MockServer({ script: w.script }).start();
     const { ctx, trace } = harness(server.url);
-    const [attack] = attacksFrom(
+    const [attack] = createFrom(
       autodanAttack,
       { population: 6, generations: 3, mutation_rate: 0.5 },
       env,
@@ -104,7 +104,7 @@ describe('AutoDAN-HGA against loopback target, mutator and judge', () => {
       const w = world();
       server = await new MockServer({ script: w.script }).start();
       const { ctx, trace } = harness(server.url, seed);
-      const [attack] = attacksFrom(
+      const [attack] = createFrom(
         autodanAttack,
         { population: 6, generations: 4, mutation_rate: 0.3 },
         env,
@@ -129,7 +129,7 @@ describe('AutoDAN-HGA against loopback target, mutator and judge', () => {
       { env: {}, baseDir: ROOT },
       't',
     );
-    const [attack] = attacksFrom(
+    const [attack] = createFrom(
       autodanAttack,
       { population: 6, generations: 8, mutation_rate: 0.5 },
       env,
@@ -154,14 +154,14 @@ describe('AutoDAN-HGA against loopback target, mutator and judge', () => {
   it('reads a user prototype and rejects bad options with their config path', () => {
     const dir = tempDir();
     const file = writeFile(dir, 'proto.txt', 'You are a helpful archivist.');
-    const [attack] = attacksFrom(autodanAttack, { prototype_file: file }, env, 'attacks[1].autodan');
+    const [attack] = createFrom(autodanAttack, { prototype_file: file }, env, 'attacks[1].autodan');
     expect(attack?.variant).toBe('hga-p16-g10');
-    expect(() => attacksFrom(autodanAttack, { population: 1 }, env, 'attacks[1].autodan')).toThrow(
+    expect(() => createFrom(autodanAttack, { population: 1 }, env, 'attacks[1].autodan')).toThrow(
       /attacks\[1\]\.autodan\.population/,
     );
-    expect(() => attacksFrom(autodanAttack, { prototype_file: `${dir}/missing.txt` }, env, 'a')).toThrow(
+    expect(() => createFrom(autodanAttack, { prototype_file: `${dir}/missing.txt` }, env, 'a')).toThrow(
       /missing\.txt/,
     );
-    expect(() => attacksFrom(autodanAttack, { fitness: 'magic' }, env, 'a')).toThrow(/a\.fitness/);
+    expect(() => createFrom(autodanAttack, { fitness: 'magic' }, env, 'a')).toThrow(/a\.fitness/);
   });
 });

@@ -1,4 +1,4 @@
-import { attacksFrom } from '../../src/attack/registry.js';
+import { createFrom } from '../../src/util/plugin-registry.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pairAttack } from '../../src/attack/pair/pair.js';
 import { InputError } from '../../src/errors.js';
@@ -56,17 +56,17 @@ function roles(attackerScript: (req: ScriptRequest) => string) {
 
 describe('PAIR against loopback attacker, target and judge', () => {
   it('loads the pack prompts and validates options with their config path', () => {
-    const [attack] = attacksFrom(pairAttack, undefined, env, 'attacks[0].pair');
+    const [attack] = createFrom(pairAttack, undefined, env, 'attacks[0].pair');
     expect(attack?.variant).toBe('20x3');
     expect(attack?.options['system_prompts']).toEqual([
       'roleplaying',
       'logical_appeal',
       'authority_endorsement',
     ]);
-    expect(() => attacksFrom(pairAttack, { system_prompts: ['nope'] }, env, 'attacks[0].pair')).toThrow(
+    expect(() => createFrom(pairAttack, { system_prompts: ['nope'] }, env, 'attacks[0].pair')).toThrow(
       /attacks\[0\]\.pair\.system_prompts\[0\]: unknown PAIR system prompt 'nope'/,
     );
-    expect(() => attacksFrom(pairAttack, { streams: 0 }, env, 'attacks[0].pair')).toThrow(InputError);
+    expect(() => createFrom(pairAttack, { streams: 0 }, env, 'attacks[0].pair')).toThrow(InputError);
   });
 
   it('stops after the round in which a stream scores 10, and returns that prompt and answer', async () => {
@@ -76,7 +76,7 @@ describe('PAIR against loopback attacker, target and judge', () => {
     );
     server = await new MockServer({ script }).start();
     const { ctx, trace } = harness(server.url);
-    const [attack] = attacksFrom(pairAttack, { streams: 6, iterations: 5, concurrency: 3 }, env, 'pair');
+    const [attack] = createFrom(pairAttack, { streams: 6, iterations: 5, concurrency: 3 }, env, 'pair');
     const result = await attack!.execute!(behavior, ctx);
 
     expect(result.generation.text).toMatch(/^Sure, here is/);
@@ -103,7 +103,7 @@ describe('PAIR against loopback attacker, target and judge', () => {
     const { script } = roles(attacker(() => false));
     server = await new MockServer({ script }).start();
     const { ctx, trace } = harness(server.url);
-    const [attack] = attacksFrom(pairAttack, { streams: 3, iterations: 3 }, env, 'pair');
+    const [attack] = createFrom(pairAttack, { streams: 3, iterations: 3 }, env, 'pair');
     const result = await attack!.execute!(behavior, ctx);
     expect(result.generation.text).toMatch(/sorry/);
 
@@ -151,7 +151,7 @@ describe('PAIR against loopback attacker, target and judge', () => {
     });
     server = await new MockServer({ script }).start();
     const { ctx, trace } = harness(server.url);
-    const [attack] = attacksFrom(pairAttack, { streams: 3, iterations: 3, max_attempts: 3 }, env, 'pair');
+    const [attack] = createFrom(pairAttack, { streams: 3, iterations: 3, max_attempts: 3 }, env, 'pair');
     const result = await attack!.execute!(behavior, ctx);
 
     expect(result.generation.text).toMatch(/^Sure/);
@@ -169,7 +169,7 @@ describe('PAIR against loopback attacker, target and judge', () => {
     const { count, script } = roles(() => 'No.');
     server = await new MockServer({ script }).start();
     const { ctx } = harness(server.url);
-    const [attack] = attacksFrom(pairAttack, { streams: 2, iterations: 3, max_attempts: 2 }, env, 'pair');
+    const [attack] = createFrom(pairAttack, { streams: 2, iterations: 3, max_attempts: 2 }, env, 'pair');
     const err = await attack!.execute!(behavior, ctx).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TargetError);
     expect((err as TargetError).kind).toBe('content');
@@ -183,7 +183,7 @@ describe('PAIR against loopback attacker, target and judge', () => {
       const { script } = roles(attacker((round, system) => round === 3 && /authority/i.test(system)));
       server = await new MockServer({ script }).start();
       const { ctx, trace } = harness(server.url);
-      const [attack] = attacksFrom(pairAttack, { streams: 5, iterations: 3, concurrency }, env, 'pair');
+      const [attack] = createFrom(pairAttack, { streams: 5, iterations: 3, concurrency }, env, 'pair');
       const result = await attack!.execute!(behavior, ctx);
       const turns = trace
         .filter((t) => t['step'] === 'turn')
