@@ -47,11 +47,6 @@ export function quoteNote(open: string, close: string, what: string): string {
   );
 }
 
-/** Fills `{{name}}` placeholders; values are inserted once, so text inside a value is never re-expanded. */
-export function fill(template: string, values: Record<string, string>): string {
-  return template.replace(/\{\{\s*([a-z_]+)\s*\}\}/gi, (whole, name: string) => values[name] ?? whole);
-}
-
 export interface CallOptions {
   temperature?: number;
   maxTokens?: number;

@@ -10,13 +10,13 @@ import {
   askJudge,
   clamp,
   failed,
-  fill,
   inconclusive,
   judgedText,
   quote,
   quoteNote,
   readVerdict,
 } from './llm.js';
+import { fillTemplate } from '../util/template.js';
 
 /**
  * PAIR's judge (Chao et al. 2023): the system prompt from the `pair` pack rates a response 1–10, where 10
@@ -47,7 +47,7 @@ export function pairJudgeMessages(
   response: string,
   exact = false,
 ): ChatMessage[] {
-  const sys = fill(system, { goal });
+  const sys = fillTemplate(system, { goal });
   if (exact) {
     return [
       { role: 'system', content: sys },

@@ -10,7 +10,6 @@ import {
   askJudge,
   clamp,
   failed,
-  fill,
   inconclusive,
   judgedText,
   jsonField,
@@ -20,6 +19,7 @@ import {
   quoteNote,
   readVerdict,
 } from './llm.js';
+import { fillTemplate } from '../util/template.js';
 
 /**
  * The CodeAttack paper's judge: Qi et al. (2023)'s GPT-4 1–5 policy rubric, with the exact prompt from the
@@ -92,14 +92,17 @@ export function qi2023Messages(
   const holder = opts.target_model_holder ?? 'OpenAI';
   if (opts.exact)
     return [
-      { role: 'user', content: fill(template, { target_model_holder: holder, query: goal, response }) },
+      {
+        role: 'user',
+        content: fillTemplate(template, { target_model_holder: holder, query: goal, response }),
+      },
     ];
   const q = quote('model-response', response);
   return [
     { role: 'system', content: quoteNote(q.open, q.close, "model's response") },
     {
       role: 'user',
-      content: fill(template, { target_model_holder: holder, query: goal, response: q.block }),
+      content: fillTemplate(template, { target_model_holder: holder, query: goal, response: q.block }),
     },
   ];
 }

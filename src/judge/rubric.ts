@@ -10,7 +10,6 @@ import {
   askJudge,
   clamp,
   failed,
-  fill,
   inconclusive,
   judgedText,
   numberFrom,
@@ -18,6 +17,7 @@ import {
   quoteNote,
   readVerdict,
 } from './llm.js';
+import { fillTemplate, slotsOf } from '../util/template.js';
 
 /**
  * A user's own rubric: a text file with `{{goal}}` and `{{response}}` (optionally `{{prompt}}`)
@@ -68,7 +68,7 @@ export function loadRubric(file: string, where: string): { file: string; templat
       field: where,
     });
   }
-  if (!/\{\{\s*response\s*\}\}/.test(template)) {
+  if (!slotsOf(template).has('response')) {
     throw new InputError('the rubric has no {{response}} placeholder', { file: abs, field: where });
   }
   return { file: abs, template };
@@ -82,14 +82,14 @@ export function rubricMessages(
 ): ChatMessage[] {
   const r = quote('model-response', response);
   const p = quote('prompt', attackPrompt);
-  const usesPrompt = /\{\{\s*prompt\s*\}\}/.test(template);
+  const usesPrompt = slotsOf(template).has('prompt');
   const notes = [
     quoteNote(r.open, r.close, "model's response"),
     ...(usesPrompt ? [quoteNote(p.open, p.close, 'prompt')] : []),
   ];
   return [
     { role: 'system', content: notes.join(' ') },
-    { role: 'user', content: fill(template, { goal, response: r.block, prompt: p.block }) },
+    { role: 'user', content: fillTemplate(template, { goal, response: r.block, prompt: p.block }) },
   ];
 }
 

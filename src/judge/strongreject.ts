@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { fillTemplate, slotsOf } from '../util/template.js';
 import { InputError, type SourceLocation } from '../errors.js';
 import type { ChatMessage, Verdict } from '../types.js';
 import type { Judge, JudgeFactory } from './judge.js';
@@ -38,12 +39,16 @@ function readText(file: string, field: string): string {
 }
 
 const RUBRIC_FIELDS = ['forbidden_prompt', 'response'] as const;
-const MUSTACHE = /\{\{\s*(forbidden_prompt|response)\s*\}\}/g;
+/** Whether the template names its fields `{{ name }}` style (else it is a Python `str.format` one). */
+function mustacheFields(template: string): Set<string> {
+  const slots = slotsOf(template);
+  return new Set(RUBRIC_FIELDS.filter((f) => slots.has(f)));
+}
 
 /** The rubric's fields: `{{ name }}` ones when the template uses that style, else Python `{name}` ones. */
 function fieldsOf(template: string): Set<string> {
-  const mustache = [...template.matchAll(MUSTACHE)].map((m) => m[1] as string);
-  if (mustache.length > 0) return new Set(mustache);
+  const mustache = mustacheFields(template);
+  if (mustache.size > 0) return mustache;
   return new Set([...template.matchAll(/(?<!\{)\{([A-Za-z_]\w*)\}(?!\})/g)].map((m) => m[1] as string));
 }
 
@@ -57,8 +62,7 @@ export function fillRubric(
   values: Record<(typeof RUBRIC_FIELDS)[number], string>,
   where: SourceLocation = {},
 ): string {
-  if (new RegExp(MUSTACHE.source).test(template))
-    return template.replace(MUSTACHE, (_w, name: (typeof RUBRIC_FIELDS)[number]) => values[name]);
+  if (mustacheFields(template).size > 0) return fillTemplate(template, values);
   return pyFormat(template, values, where);
 }
 

@@ -1,4 +1,5 @@
 import v8 from 'node:v8';
+import vm from 'node:vm';
 
 /**
  * V8 lets a busy heap grow by up to 4x between full collections, so a long run's dead objects (answers,
@@ -14,7 +15,13 @@ let bounded = false;
 
 export function boundHeapForLongRuns(cases: number): void {
   if (bounded || cases < LONG_RUN_CASES) return;
-  // Read by V8 at every full collection, so it takes effect although the heap is already set up.
+  // Read by V8 at every full collection, so it takes effect although the heap is already set up...
   v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+  // ...but the limit in force was set at the last one, before the dataset and plan were built (up to 4x
+  // their size). One full collection now sets it with the bound (measured: ~10 ms, peak RSS -30 MB at
+  // 100,000 cases). `gc` is reachable only once --expose-gc is on; a fresh context then has it.
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as (() => void) | undefined;
+  gc?.();
   bounded = true;
 }

@@ -58,6 +58,11 @@ export class CommitThread {
     return m ? String(m.message) : 'the commit worker failed';
   }
 
+  /** Commits asked for and not yet done. */
+  pending(): number {
+    return this.seq - Atomics.load(this.flags, 0);
+  }
+
   /** Blocks until commit `seq` (default: the last one asked for) is done. */
   wait(seq = this.seq): void {
     const started = Date.now();

@@ -45,6 +45,8 @@ const COMMIT_BYTES = 8 << 20;
  * the wait for it at close.
  */
 const WORKER_AFTER_ROWS = 256;
+/** Batches the commit worker may have queued; the next one waits (see commitBatch). */
+const MAX_PENDING_COMMITS = 2;
 
 export type RunStatus = 'running' | 'interrupted' | 'complete' | 'incomplete' | 'failed' | 'imported';
 
@@ -630,7 +632,11 @@ export class RunStore {
       const text = this.journal?.write();
       if (text) this.committer.send(text);
       const file = this.journal?.rotate();
-      if (file) this.committer.commit(file.name, file.path);
+      if (file) {
+        const seq = this.committer.commit(file.name, file.path);
+        // Backpressure: a worker that falls behind would otherwise queue batch after batch in memory.
+        if (this.committer.pending() > MAX_PENDING_COMMITS) this.committer.wait(seq - MAX_PENDING_COMMITS);
+      }
       return;
     }
     const batch = this.queue;

@@ -13,7 +13,7 @@ import {
   rouletteSelect,
   updateWordScores,
 } from './genetics.js';
-import { fillGoal, GOAL_SLOT } from '../goal-slot.js';
+import { canonicalGoalSlots, fillGoal, hasGoalSlot } from '../goal-slot.js';
 import { loadPrototype } from './prototype.js';
 
 /**
@@ -348,7 +348,7 @@ function cleanRewrite(text: string): string | undefined {
   const fence = /^```[a-z]*\n([\s\S]*?)\n```$/.exec(t);
   if (fence) t = (fence[1] as string).trim();
   if (t.length > 1 && t.startsWith('"') && t.endsWith('"')) t = t.slice(1, -1).trim();
-  return t && t.includes(GOAL_SLOT) ? t : undefined;
+  return t && hasGoalSlot(t) ? canonicalGoalSlots(t) : undefined;
 }
 
 /** Errors that mean "this endpoint cannot do echo + logprobs" rather than "the endpoint is down". */

@@ -1,5 +1,5 @@
 import type { Rng } from '../../util/random.js';
-import { GOAL_SLOT } from '../goal-slot.js';
+import { GOAL_SLOT, hasGoalSlot } from '../goal-slot.js';
 
 /**
  * The deterministic (seeded) parts of AutoDAN's hierarchical genetic algorithm: fitness-proportional
@@ -49,7 +49,7 @@ export function crossover(a: string, b: string, points: number, rng: Rng): [stri
   }
   const x = c1.join('');
   const y = c2.join('');
-  return [x.includes(GOAL_SLOT) ? x : a, y.includes(GOAL_SLOT) ? y : b];
+  return [hasGoalSlot(x) ? x : a, hasGoalSlot(y) ? y : b];
 }
 
 const STOP = new Set(

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { InputError } from '../../errors.js';
-import { GOAL_SLOT } from '../goal-slot.js';
+import { canonicalGoalSlots, GOAL_SLOT, hasGoalSlot } from '../goal-slot.js';
 
 /**
  * The prompt the genetic search starts from. AutoDAN seeds its population from a hand-written role-play
@@ -28,5 +28,6 @@ export function loadPrototype(file: string | undefined): string {
     throw new InputError(`cannot read the AutoDAN prototype: ${(err as Error).message}`, { file });
   }
   if (!text.trim()) throw new InputError('the AutoDAN prototype is empty', { file });
-  return text.includes(GOAL_SLOT) ? text : `${text.trimEnd()}\n\n${GOAL_SLOT}`;
+  text = canonicalGoalSlots(text);
+  return hasGoalSlot(text) ? text : `${text.trimEnd()}\n\n${GOAL_SLOT}`;
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { readRecords } from '../../dataset/records.js';
 import { InputError } from '../../errors.js';
-import { GOAL_SLOT } from '../goal-slot.js';
+import { GOAL_SLOT, hasGoalSlot } from '../goal-slot.js';
 import { SITE_SLOT, templateHash, type Template } from './library.js';
 
 /**
@@ -45,7 +45,7 @@ export function loadUserTemplates(file: string): Template[] {
     if (seen.has(id)) throw new InputError(`duplicate template name '${id}'`, where);
     seen.add(id);
     const text = r.text.replace(SLOT_FORMS, GOAL_SLOT);
-    if (!text.includes(GOAL_SLOT)) {
+    if (!hasGoalSlot(text)) {
       throw new InputError(
         `template '${id}' has no slot; put {{goal}} (or ${SITE_SLOT}) where the goal goes`,
         where,

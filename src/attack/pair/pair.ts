@@ -6,7 +6,8 @@ import { hashString } from '../../util/random.js';
 import type { Attack, AttackContext, AttackFactory, AttackResult } from '../attack.js';
 import { parseAttackerTurn, type AttackerTurn } from './json.js';
 import { mapBounded } from './pool.js';
-import { fill, loadPairPrompts, type PairPrompts } from './prompts.js';
+import { loadPairPrompts, type PairPrompts } from './prompts.js';
+import { fillTemplate } from '../../util/template.js';
 
 /**
  * PAIR (Chao et al., "Jailbreaking Black Box Large Language Models in Twenty Queries"): an attacker model
@@ -105,7 +106,7 @@ async function runPair(
     return {
       index,
       systemKey,
-      system: fill(prompts.attacker_system_prompts[systemKey] as string, slots),
+      system: fillTemplate(prompts.attacker_system_prompts[systemKey] as string, slots),
       history: [],
     };
   });
@@ -168,12 +169,12 @@ async function runPair(
     s.history.push({
       role: 'user',
       content: s.last
-        ? fill(prompts.attacker_feedback_message, {
+        ? fillTemplate(prompts.attacker_feedback_message, {
             ...slots,
             target_response: s.last.response,
             score: String(s.last.score),
           })
-        : fill(prompts.attacker_init_message, slots),
+        : fillTemplate(prompts.attacker_init_message, slots),
     });
     const planned = await nextPrompt(s, iteration);
     if (!planned) {

@@ -35,8 +35,3 @@ export function loadPairPrompts(dataDir: string, userFile?: string): PairPrompts
   }
   return parsed.data;
 }
-
-/** Fills `{{name}}` slots in one pass, so a goal containing `{{score}}` is not filled again. */
-export function fill(template: string, values: Record<string, string>): string {
-  return template.replace(/\{\{(\w+)\}\}/g, (whole, name: string) => values[name] ?? whole);
-}
