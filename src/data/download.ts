@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises';
 import { EnvHttpProxyAgent, interceptors, request, type Dispatcher } from 'undici';
 import { errorMessage } from '../errors.js';
 import { packageVersion } from '../version.js';
+import { RETRYABLE_STATUS, retryAfterMs, retryDelayMs } from '../util/retry.js';
 
 /**
  * HTTP GET of pack files: per-attempt timeouts (for the headers, and between body chunks), retries with
@@ -16,7 +17,7 @@ export interface FetchOptions {
   timeoutMs: number;
   /** Attempts after the first. */
   retries: number;
-  /** Backoff base: retry n waits about base * 2^n (with jitter), at most 30 s. */
+  /** Backoff base: retry n waits a random time up to base * 2^n (full jitter), at most 30 s. */
   retryDelayMs: number;
   /** Called with each chunk's size as it arrives (negative to take back a failed attempt's bytes). */
   onBytes?: (delta: number) => void;
@@ -40,7 +41,6 @@ export class FetchError extends Error {
   }
 }
 
-const RETRY_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
 const MAX_DELAY_MS = 30_000;
 
 /** Where the body goes; reset at the start of every attempt. */
@@ -126,8 +126,7 @@ export class Downloader {
           if (tries === 1) throw failure;
           throw new FetchError(`${failure.message} (after ${tries} attempts)`, url, false, failure.status);
         }
-        const backoff = Math.min(MAX_DELAY_MS, this.opts.retryDelayMs * 2 ** attempt);
-        const delay = Math.min(MAX_DELAY_MS, failure.retryAfterMs ?? backoff * (0.5 + Math.random() / 2));
+        const delay = retryDelayMs(attempt, this.opts.retryDelayMs, MAX_DELAY_MS, failure.retryAfterMs);
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
@@ -147,8 +146,8 @@ export class Downloader {
     if (res.statusCode !== 200) {
       await res.body.dump();
       const status = res.statusCode;
-      const retryAfter = parseRetryAfter(res.headers['retry-after']);
-      throw new FetchError(`HTTP ${status}`, url, RETRY_STATUS.has(status), status, retryAfter);
+      const retryAfter = retryAfterMs(res.headers);
+      throw new FetchError(`HTTP ${status}`, url, RETRYABLE_STATUS.has(status), status, retryAfter);
     }
     const hash = createHash('sha256');
     let bytes = 0;
@@ -175,14 +174,6 @@ async function localIo(op: Promise<void>): Promise<void> {
   } catch (err) {
     throw new LocalIoError(errorMessage(err), { cause: err });
   }
-}
-
-function parseRetryAfter(value: string | string[] | undefined): number | undefined {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return undefined;
-  if (/^\d+$/.test(v.trim())) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 /** A short, readable cause for network-level failures (undici's codes say what happened). */

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici';
 import { redact } from '../util/secrets.js';
+import { RETRYABLE_STATUS, retryAfterMs, retryDelayMs } from '../util/retry.js';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { TargetError } from './target.js';
 
@@ -84,9 +85,6 @@ function abortEmitter(signal: AbortSignal): AbortEmitter | AbortSignal {
   }
   return e;
 }
-
-/** Statuses worth retrying: rate limits, timeouts, conflicts, server errors, Anthropic's 529 "overloaded". */
-const RETRY_STATUS = new Set([408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529]);
 
 export class HttpClient {
   private readonly agent: Agent;
@@ -237,9 +235,7 @@ export class HttpClient {
       } catch (err) {
         const failure = this.classify(err, signal, timedOut, deadlineMs ?? 0, n + 1);
         if (!failure.retryable || n >= retry.retries) throw failure.error;
-        const backoff = Math.min(retry.maxDelayMs, Math.random() * retry.baseDelayMs * 2 ** n);
-        const delayMs =
-          failure.retryAfterMs !== undefined ? Math.min(failure.retryAfterMs, retry.maxDelayMs) : backoff;
+        const delayMs = retryDelayMs(n, retry.baseDelayMs, retry.maxDelayMs, failure.retryAfterMs);
         if (performance.now() - first + delayMs > budgetMs) {
           throw new TargetError(
             `${failure.error.message} (gave up after ${n + 1} attempts: retry budget of ${budgetMs / 1000} s spent)`,
@@ -275,7 +271,7 @@ export class HttpClient {
       const msg = `HTTP ${err.status}${err.detail ? `: ${err.detail}` : ''}`;
       return {
         error: new TargetError(msg, 'http', err.status, attempts),
-        retryable: RETRY_STATUS.has(err.status),
+        retryable: RETRYABLE_STATUS.has(err.status),
         retryAfterMs: err.retryAfterMs,
       };
     }
@@ -351,22 +347,6 @@ function serverMessage(text: string): string {
 }
 
 /** Retry-After (seconds or HTTP date) and the `retry-after-ms` / `x-ratelimit-reset-*` conventions. */
-export function retryAfterMs(headers: Record<string, string | string[] | undefined>): number | undefined {
-  const get = (k: string): string | undefined => {
-    const v = headers[k];
-    return Array.isArray(v) ? v[0] : v;
-  };
-  const ms = Number(get('retry-after-ms'));
-  if (get('retry-after-ms') !== undefined && Number.isFinite(ms) && ms >= 0) return ms;
-  const ra = get('retry-after');
-  if (ra !== undefined) {
-    const secs = Number(ra);
-    if (Number.isFinite(secs) && secs >= 0) return secs * 1000;
-    const date = Date.parse(ra);
-    if (!Number.isNaN(date)) return Math.max(0, date - Date.now());
-  }
-  return undefined;
-}
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

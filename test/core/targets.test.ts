@@ -5,7 +5,8 @@ import { MockServer } from '../../src/target/mock-server.js';
 import { createTarget } from '../../src/target/create.js';
 import { TargetError, type Target } from '../../src/target/target.js';
 import type { TargetSpec } from '../../src/config/schema.js';
-import { HttpClient, retryAfterMs } from '../../src/target/http.js';
+import { HttpClient } from '../../src/target/http.js';
+import { retryAfterMs } from '../../src/util/retry.js';
 import { REFUSAL } from '../../src/target/scripted.js';
 
 const chat = (content: string) => ({ kind: 'chat' as const, messages: [{ role: 'user' as const, content }] });

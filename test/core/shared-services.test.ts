@@ -25,3 +25,20 @@ describe('the one template filler', () => {
     expect(fillGoal('x {{ goal }} y', 'how to $&')).toBe('x how to $& y');
   });
 });
+
+describe('the one retry policy', () => {
+  it('full jitter within [0, base * 2^n], capped; Retry-After wins, capped too', async () => {
+    const { backoffMs, retryDelayMs, RETRYABLE_STATUS } = await import('../../src/util/retry.js');
+    for (let n = 0; n < 6; n++) {
+      for (let i = 0; i < 50; i++) {
+        const d = backoffMs(n, 100, 1000);
+        expect(d).toBeGreaterThanOrEqual(0);
+        expect(d).toBeLessThanOrEqual(Math.min(1000, 100 * 2 ** n));
+      }
+    }
+    expect(retryDelayMs(3, 100, 1000, 250)).toBe(250);
+    expect(retryDelayMs(3, 100, 1000, 99_000)).toBe(1000);
+    for (const s of [408, 429, 500, 503, 529]) expect(RETRYABLE_STATUS.has(s)).toBe(true);
+    for (const s of [400, 401, 403, 404, 422]) expect(RETRYABLE_STATUS.has(s)).toBe(false);
+  });
+});
