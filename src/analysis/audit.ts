@@ -1,7 +1,7 @@
 import { InputError } from '../errors.js';
 import { LABEL_FIELDS, parseLabel } from '../dataset/labels.js';
 import { readRecords } from '../dataset/records.js';
-import { PROMPT_FIELDS, RESPONSE_FIELDS } from '../dataset/responses.js';
+import { FIELD_ALIASES } from '../dataset/fields.js';
 import type { CaseRow, RunStore } from '../store/store.js';
 import type { Prompt } from '../types.js';
 import { Rng } from '../util/random.js';
@@ -142,8 +142,8 @@ export function readAuditLabels(file: string, store: RunStore, runId: string): F
       out.push({ line, case_id: id, label });
       continue;
     }
-    const promptKey = PROMPT_FIELDS.find((f) => typeof rec[f] === 'string');
-    const responseKey = RESPONSE_FIELDS.find((f) => typeof rec[f] === 'string');
+    const promptKey = FIELD_ALIASES.prompt.find((f) => typeof rec[f] === 'string');
+    const responseKey = FIELD_ALIASES.response.find((f) => typeof rec[f] === 'string');
     if (promptKey === undefined || responseKey === undefined) {
       throw new InputError('expected case_id, or prompt and response strings', {
         file,

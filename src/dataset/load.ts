@@ -1,3 +1,4 @@
+import { FIELD_ALIASES } from './fields.js';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { PACK_NAME, insidePack } from '../config/schema.js';
@@ -15,7 +16,7 @@ export interface DatasetSpec {
   pack?: string;
   file?: string;
   format?: RecordFormat;
-  /** The field holding the goal; default: the first of GOAL_FIELDS present. */
+  /** The field holding the goal; default: the first of FIELD_ALIASES.goal present. */
   field?: string;
   idField?: string;
   categoryField?: string;
@@ -29,9 +30,7 @@ export interface DatasetSpec {
 }
 
 /** Field names recognised as "the goal", in order of preference. */
-export const GOAL_FIELDS = ['goal', 'question', 'prompt', 'instruction', 'behavior', 'query', 'text'];
-const ID_FIELDS = ['id', 'behavior_id', 'BehaviorID'];
-const CATEGORY_FIELDS = ['category', 'SemanticCategory'];
+const GOAL_FIELDS = FIELD_ALIASES.goal;
 
 export interface LoadContext {
   dataDir: string;
@@ -88,8 +87,8 @@ export function loadBehaviors(spec: DatasetSpec, ctx: LoadContext): Behavior[] {
 function toBehaviors(records: SourceRecord[], spec: DatasetSpec, file: string, source: string): Behavior[] {
   const first = records[0] as SourceRecord;
   const goalField = typeof first.value === 'string' ? undefined : (spec.field ?? detectField(first, file));
-  const idField = spec.idField ?? findField(first.value, ID_FIELDS);
-  const categoryField = spec.categoryField ?? findField(first.value, CATEGORY_FIELDS);
+  const idField = spec.idField ?? findField(first.value, FIELD_ALIASES.id);
+  const categoryField = spec.categoryField ?? findField(first.value, FIELD_ALIASES.category);
   const seen = new Map<string, number>();
   return records.map((rec, index) => {
     const { text, fields } = goalOf(rec, goalField, file);
@@ -126,7 +125,7 @@ function detectField(rec: SourceRecord, file: string): string {
 }
 
 /** The first candidate present as a key, matched case-insensitively; returns the record's own spelling. */
-function findField(value: unknown, candidates: string[]): string | undefined {
+function findField(value: unknown, candidates: readonly string[]): string | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const keys = Object.keys(value);
   for (const c of candidates) {

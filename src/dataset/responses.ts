@@ -1,3 +1,4 @@
+import { FIELD_ALIASES } from './fields.js';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
@@ -49,18 +50,11 @@ export interface ReadResponsesOptions {
   dataDir?: string;
 }
 
-export const PROMPT_FIELDS = ['prompt', 'question', 'instruction', 'input', 'query', 'goal', 'behavior'];
-export const RESPONSE_FIELDS = [
-  'response',
-  'completion',
-  'output',
-  'generation',
-  'model_output',
-  'target_response',
-];
+const PROMPT_FIELDS = FIELD_ALIASES.prompt;
+const RESPONSE_FIELDS = FIELD_ALIASES.response;
 const GOAL_ONLY_FIELDS = ['goal', 'behavior'];
-const CATEGORY_FIELDS = ['category', 'type', 'SemanticCategory'];
-const ID_FIELDS = ['id', 'behavior_id', 'BehaviorID'];
+const CATEGORY_FIELDS = FIELD_ALIASES.category;
+const ID_FIELDS = FIELD_ALIASES.id;
 const PAIR_MARKER = 'FINAL SUMMARY STATISTICS';
 const COMPLETION_PROMPTS = path.join('derta', 'data', 'test', 'safety_completionattack.json');
 
@@ -89,7 +83,7 @@ function objectRecord(
   file: string,
   opts: ReadResponsesOptions,
 ): ResponseRecord {
-  const pick = (wanted: string | undefined, fields: string[], what: string): string | undefined => {
+  const pick = (wanted: string | undefined, fields: readonly string[], what: string): string | undefined => {
     if (wanted !== undefined) {
       if (!(wanted in rec)) throw new InputError(`no field '${wanted}'`, { file, line, field: wanted });
       return wanted;

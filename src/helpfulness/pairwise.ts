@@ -1,3 +1,4 @@
+import { FIELD_ALIASES } from '../dataset/fields.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -110,8 +111,8 @@ export function normaliseInstruction(s: string): string {
   return s.trim().replace(/\s+/g, ' ');
 }
 
-const INSTRUCTION_FIELDS = ['question', 'instruction', 'prompt', 'goal'];
-const ANSWER_FIELDS = ['response', 'output', 'completion', 'answer'];
+const INSTRUCTION_FIELDS = FIELD_ALIASES.prompt;
+const ANSWER_FIELDS = FIELD_ALIASES.reference;
 
 /** Reads `{question|instruction, response|output}` records (JSON, JSONL, CSV). */
 export function readReferenceFile(file: string): ReferenceAnswers {

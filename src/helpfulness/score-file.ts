@@ -1,3 +1,4 @@
+import { FIELD_ALIASES } from '../dataset/fields.js';
 import { readRecords } from '../dataset/records.js';
 import { InputError } from '../errors.js';
 import { accuracyOf, grade, round, type Accuracy, type Grade, type GradedTask } from './grade.js';
@@ -56,9 +57,9 @@ function field(rec: Rec, names: readonly string[], file: string, required = true
 function scoreGraded(task: GradedTask, records: Rec[], file: string): FileScore {
   const grades: Grade[] = [];
   const out: ScoredRecord[] = records.map((rec, index) => {
-    const response = field(rec, ['response', 'output', 'completion'], file) as string;
-    const gold = field(rec, ['answer', 'gold', 'target'], file) as string;
-    const question = field(rec, ['question', 'instruction', 'prompt'], file, false) ?? '';
+    const response = field(rec, FIELD_ALIASES.response, file) as string;
+    const gold = field(rec, FIELD_ALIASES.gold, file) as string;
+    const question = field(rec, FIELD_ALIASES.prompt, file, false) ?? '';
     const g = grade(task, response, gold, question);
     if (g.error !== undefined)
       throw new InputError(`unreadable gold answer: ${g.error}`, { file, line: rec.line, field: 'answer' });
@@ -95,7 +96,7 @@ function scoreXstest(records: Rec[], file: string): FileScore {
   let agree3 = 0;
   let agree2 = 0;
   const out: ScoredRecord[] = records.map((rec, index) => {
-    const response = field(rec, ['completion', 'response', 'output'], file) as string;
+    const response = field(rec, FIELD_ALIASES.response, file) as string;
     const labelField = field(rec, ['label'], file, false)?.toLowerCase();
     const type = field(rec, ['type'], file, false);
     const label =

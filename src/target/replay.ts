@@ -1,12 +1,13 @@
 import path from 'node:path';
 import { InputError } from '../errors.js';
 import { readRecords } from '../dataset/records.js';
+import { FIELD_ALIASES } from '../dataset/fields.js';
 import type { Generation, Prompt } from '../types.js';
 import { sha256 } from '../util/hash.js';
 import { TargetError, type EndpointInfo, type Target } from './target.js';
 
-const PROMPT_FIELDS = ['prompt', 'question', 'instruction', 'goal', 'input'];
-const RESPONSE_FIELDS = ['response', 'output', 'completion', 'answer_text'];
+const PROMPT_FIELDS = FIELD_ALIASES.prompt;
+const RESPONSE_FIELDS = FIELD_ALIASES.response;
 
 /**
  * `replay:<file>`: answers from a file of recorded responses (JSON/JSONL/CSV with a prompt and a response

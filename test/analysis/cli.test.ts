@@ -203,7 +203,7 @@ describe('refusenik analyze refusal-position', () => {
 
   it('names the file, line and field of bad input and exits 2', async () => {
     const dir = tempDir('refusenik-positions-bad-');
-    const bad = writeFile(dir, 'bad.jsonl', '{"response": "ok"}\n{"prompt": "x", "answer_text": "y"}\n');
+    const bad = writeFile(dir, 'bad.jsonl', '{"response": "ok"}\n{"prompt": "x", "reply_text": "y"}\n');
     const res = await runCli(['analyze', 'refusal-position', '--input', bad, '--json']);
     expect(res.code).toBe(2);
     expect(res.stderr).toContain(`${bad}:2`);

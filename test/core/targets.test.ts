@@ -8,6 +8,8 @@ import type { TargetSpec } from '../../src/config/schema.js';
 import { HttpClient } from '../../src/target/http.js';
 import { retryAfterMs } from '../../src/util/retry.js';
 import { REFUSAL } from '../../src/target/scripted.js';
+import { readResponses } from '../../src/dataset/responses.js';
+import { tempDir, writeFile } from '../helpers/cli.js';
 
 const chat = (content: string) => ({ kind: 'chat' as const, messages: [{ role: 'user' as const, content }] });
 
@@ -262,5 +264,26 @@ describe('replay and mock targets', () => {
 
   it('rejects an unknown provider with the valid ones', () => {
     expect(() => target({ id: 'bogus:model' })).toThrow(/unknown provider 'bogus'.*openai, anthropic/);
+  });
+});
+
+describe('one field-alias table', () => {
+  it('a responses file that `judge` reads is a replay target too, whatever alias names its fields', async () => {
+    const dir = tempDir();
+    for (const [p, r] of [
+      ['behavior', 'target_response'],
+      ['query', 'model_output'],
+      ['input', 'generation'],
+    ] as const) {
+      const file = writeFile(
+        dir,
+        `${p}.jsonl`,
+        `${JSON.stringify({ [p]: 'the goal', [r]: 'the answer' })}\n`,
+      );
+      const [rec] = readResponses(file);
+      expect(rec).toMatchObject({ response: 'the answer' });
+      const t = createTarget({ id: `replay:${file}` }, { env: {}, baseDir: dir }, 'targets[0]');
+      expect((await t.generate(chat('the goal'))).text).toBe('the answer');
+    }
   });
 });
