@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { SingleBar } from 'cli-progress';
+import { progressBar } from '../util/progress.js';
 import { InputError, RuntimeFailure } from '../errors.js';
 import { dataDir } from '../data/dir.js';
 import { checkFile } from '../data/files.js';
@@ -99,7 +99,7 @@ export function registerDataCommand(program: Command): void {
       const packs = selectPacks(registry, packNames);
       const dir = path.resolve(flags.dir ?? dataDir());
       const baseUrl = parseBaseUrl(flags.baseUrl ?? process.env['REFUSENIK_DATA_MIRROR'] ?? DEFAULT_BASE_URL);
-      const progress = progressBar();
+      const progress = pullBar();
       const report = await pullPacks(packs, {
         dir,
         baseUrl,
@@ -109,10 +109,10 @@ export function registerDataCommand(program: Command): void {
         retryDelayMs: flags.retryDelay,
         concurrency: flags.concurrency,
         force: Boolean(flags.force),
-        onPlan: (n) => progress?.start(n, 0, { mb: '0.0', file: '' }),
-        onBytes: (n) => progress?.bytes(n),
-        onFileDone: (r) => progress?.fileDone(r),
-      }).finally(() => progress?.stop());
+        onPlan: (n) => progress.start(n),
+        onBytes: (n) => progress.bytes(n),
+        onFileDone: (r) => progress.fileDone(r),
+      }).finally(() => progress.stop());
       if (flags.json) printJson(report);
       else printPullSummary(report);
       const problems = report.files.filter((f) => f.message);
@@ -222,36 +222,30 @@ function parseBaseUrl(value: string): string {
   return value.replace(/\/+$/, '');
 }
 
-/** A files-done bar with the bytes received, on stderr when it is a terminal. */
-function progressBar():
-  | { start: SingleBar['start']; bytes(n: number): void; fileDone(r: PullFileResult): void; stop(): void }
-  | undefined {
-  if (!process.stderr.isTTY) return undefined;
-  const bar = new SingleBar({
-    stream: process.stderr,
-    format: 'data pull [{bar}] {value}/{total} files | {mb} MB | {file}',
-    hideCursor: true,
+/** A files-done bar with the bytes received (util/progress.ts). */
+function pullBar(): {
+  start(total: number): void;
+  bytes(n: number): void;
+  fileDone(r: PullFileResult): void;
+  stop(): void;
+} {
+  const bar = progressBar({
+    label: 'data pull',
+    unit: 'files',
+    columns: { MB: '0.0', file: '' },
     clearOnComplete: true,
   });
   let received = 0;
-  let started = false;
   return {
-    start: (total, value, payload) => {
-      if (total > 0) {
-        bar.start(total, value, payload);
-        started = true;
-      }
+    start: (total) => {
+      if (total > 0) bar.start(total);
     },
     bytes: (n) => {
       received += n;
-      if (started) bar.update({ mb: (received / 1e6).toFixed(1) });
+      bar.fields({ MB: (received / 1e6).toFixed(1) });
     },
-    fileDone: (r) => {
-      if (started) bar.increment({ file: `${r.pack}/${r.path}` });
-    },
-    stop: () => {
-      if (started) bar.stop();
-    },
+    fileDone: (r) => bar.increment({ file: `${r.pack}/${r.path}` }),
+    stop: () => bar.stop(),
   };
 }
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
+import { progressBar } from '../util/progress.js';
 import { InputError } from '../errors.js';
 import { buildDertaDataset, type DertaBuildOptions } from '../derta/build.js';
 import { DERTA_FORMATS, type DertaFormat } from '../derta/export.js';
@@ -262,27 +262,15 @@ function pkuFields(spec: string | undefined): PkuFields {
 }
 
 function progress(enabled: boolean): { update: (done: number, total: number) => void; stop: () => void } {
-  if (!enabled || !process.stderr.isTTY) return { update: () => {}, stop: () => {} };
-  const bar = new cliProgress.SingleBar(
-    {
-      format: ' derta {bar} {value}/{total} rows | ETA {eta_formatted}',
-      stream: process.stderr,
-      hideCursor: true,
-    },
-    cliProgress.Presets.shades_classic,
-  );
+  const bar = progressBar({ enabled, label: 'derta', unit: 'rows' });
   let started = false;
   return {
     update: (done, total) => {
-      if (!started) {
-        bar.start(total, 0);
-        started = true;
-      }
+      if (!started) bar.start(total);
+      started = true;
       bar.update(done);
     },
-    stop: () => {
-      if (started) bar.stop();
-    },
+    stop: () => bar.stop(),
   };
 }
 

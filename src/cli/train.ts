@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
+import { progressBar } from '../util/progress.js';
 import { z } from 'zod';
 import { loadYamlFile } from '../config/load.js';
 import { buildDertaDataset } from '../derta/build.js';
@@ -366,31 +366,21 @@ function parseEvent(line: string): TrainerEvent | undefined {
 
 /** A progress bar over optimizer steps (stderr, only on a TTY), with loss, learning rate and tokens/s. */
 function stepBar(enabled: boolean): (e: TrainerEvent) => void {
-  if (!enabled || !process.stderr.isTTY) return () => {};
-  const bar = new cliProgress.SingleBar(
-    {
-      format:
-        ' train {bar} {value}/{total} steps | loss {loss} | lr {lr} | {tps} tok/s | ETA {eta_formatted}',
-      stream: process.stderr,
-      hideCursor: true,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
+  const bar = progressBar({
+    enabled,
+    label: 'train',
+    unit: 'steps',
+    columns: { loss: '-', lr: '-', tok_per_s: '-' },
+  });
   return (e) => {
-    if (e.event === 'start') {
-      bar.start(Number(e['max_steps']) || 0, Number(e['step']) || 0, { loss: '-', lr: '-', tps: '-' });
-      started = true;
-    } else if (e.event === 'step' && started) {
+    if (e.event === 'start') bar.start(Number(e['max_steps']) || 0, Number(e['step']) || 0);
+    else if (e.event === 'step') {
       bar.update(Number(e['step']) || 0, {
         loss: typeof e['loss'] === 'number' ? e['loss'].toFixed(4) : '-',
         lr: typeof e['lr'] === 'number' ? e['lr'].toExponential(2) : '-',
-        tps: typeof e['tokens_per_s'] === 'number' ? Math.round(e['tokens_per_s']) : '-',
+        tok_per_s: typeof e['tokens_per_s'] === 'number' ? Math.round(e['tokens_per_s']) : '-',
       });
-    } else if ((e.event === 'done' || e.event === 'error' || e.event === 'interrupted') && started) {
-      bar.stop();
-      started = false;
-    }
+    } else if (e.event === 'done' || e.event === 'error' || e.event === 'interrupted') bar.stop();
   };
 }
 

@@ -1,29 +1,17 @@
-import cliProgress from 'cli-progress';
+import { progressBar as bar } from '../util/progress.js';
 import type { Progress } from './runner.js';
 
-/** A progress bar on stderr (only on a terminal): done/total, rate, ETA and errors. */
+/** A run's (or a judging pass's) bar: done/total, rate and errors (util/progress.ts). */
 export function progressBar(enabled: boolean, total: number): { update(p: Progress): void; stop(): void } {
-  if (!enabled || !process.stderr.isTTY) return { update() {}, stop() {} };
-  const bar = new cliProgress.SingleBar(
-    {
-      format: ' {bar} {value}/{total} | {rate}/s | ETA {eta_formatted} | errors {errors}',
-      stream: process.stderr,
-      hideCursor: true,
-      fps: 10,
-      etaBuffer: 200,
-    },
-    cliProgress.Presets.shades_classic,
-  );
+  const b = bar({ enabled, label: 'run', unit: 'cases', columns: { rate: '0.0/s', errors: 0 } });
   const started = performance.now();
-  bar.start(total, 0, { rate: '0.0', errors: 0 });
+  b.start(total);
   return {
     update(p) {
       const secs = (performance.now() - started) / 1000;
       const rate = secs > 0 ? ((p.done - p.skipped) / secs).toFixed(1) : '0.0';
-      bar.update(p.done, { rate, errors: p.errors });
+      b.update(p.done, { rate: `${rate}/s`, errors: p.errors });
     },
-    stop() {
-      bar.stop();
-    },
+    stop: () => b.stop(),
   };
 }
