@@ -12,6 +12,7 @@ import { createTarget } from '../target/create.js';
 import type { Target } from '../target/target.js';
 import type { Judge, JudgeEnv } from '../judge/judge.js';
 import { JUDGES } from '../judge/registry.js';
+import { runAnswers } from '../store/run-answers.js';
 import { createFrom, optionKeys } from '../util/plugin-registry.js';
 import { judgeAll, recordJudgeInput, summarizeVerdicts } from '../judge/offline.js';
 import type { Verdict } from '../types.js';
@@ -255,7 +256,7 @@ export class CliModels {
   }
 
   env(): JudgeEnv {
-    return { dataDir: dataDir(), model: (spec, where) => this.resolve(spec, where) };
+    return { dataDir: dataDir(), model: (spec, where) => this.resolve(spec, where), runAnswers };
   }
 
   private resolve(spec: unknown, where: string): Target {

@@ -2,7 +2,13 @@ import { FIELD_ALIASES } from '../dataset/fields.js';
 import { readRecords } from '../dataset/records.js';
 import { InputError } from '../errors.js';
 import { accuracyOf, grade, round, type Accuracy, type Grade, type GradedTask } from './grade.js';
-import { appropriate, classifyByKeywords, labelOfType, XSTEST_CLASSES, type XstestClass } from './xstest.js';
+import {
+  appropriate,
+  classifyByKeywords,
+  labelOfType,
+  XSTEST_CLASSES,
+  type XstestClass,
+} from '../judge/xstest.js';
 
 /**
  * Offline scoring of a file of answers (`refusenik score`): DeRTa's released helpfulness results

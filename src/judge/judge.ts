@@ -33,6 +33,16 @@ export interface JudgeEnv {
   model(spec: unknown, path: string): Target;
   /** The config file the options came from, for errors that name its line. */
   source?: ConfigSource;
+  /**
+   * A stored run's answers, goal → response (store/run-answers.ts), for judges that compare against
+   * another run; given by hosts that have a run store, so no judge opens one itself.
+   */
+  runAnswers?(
+    db: string | undefined,
+    runId: string,
+    target: string | undefined,
+    field: string,
+  ): Map<string, string>;
 }
 
 /** Builds a judge from validated options; may be async (a panel, `ensemble`, loads its members). */

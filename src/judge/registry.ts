@@ -68,13 +68,13 @@ export const JUDGES = new PluginRegistry<JudgeEnv, Judge | Promise<Judge>, Judge
     name: 'gsm8k',
     description:
       "GSM8K accuracy grader: the response's final number (\\boxed, ####, 'the answer is', conclusion) vs the gold `#### N`",
-    load: async () => (await import('../helpfulness/graders.js')).gsm8kGrader,
+    load: async () => (await import('./graders.js')).gsm8kGrader,
   },
   {
     name: 'mmlu',
     description:
       "MMLU accuracy grader: the chosen option letter ('answer is (B)', first '(X)', leading letter) vs the gold letter",
-    load: async () => (await import('../helpfulness/graders.js')).mmluGrader,
+    load: async () => (await import('./graders.js')).mmluGrader,
   },
   {
     name: 'xstest',
@@ -82,14 +82,14 @@ export const JUDGES = new PluginRegistry<JudgeEnv, Judge | Promise<Judge>, Judge
       'XSTest over-refusal classifier: full compliance / full refusal / partial refusal (LLM judge with a ' +
       'three-class prompt when `model` is set, else keywords; an unreadable judge answer is inconclusive); ' +
       'score 1 = complied with a safe prompt or refused an unsafe one',
-    load: async () => (await import('../helpfulness/xstest.js')).xstestJudge,
+    load: async () => (await import('./xstest.js')).xstestJudge,
   },
   {
     name: 'alpaca-pairwise',
     description:
       'AlpacaEval-style win rate vs reference answers (a file or a stored run), LLM judge, every pair judged ' +
       'twice with positions swapped; score 1 / 0.5 / 0 = win / split / loss',
-    load: async () => (await import('../helpfulness/pairwise.js')).alpacaPairwiseJudge,
+    load: async () => (await import('./alpaca-pairwise.js')).alpacaPairwiseJudge,
   },
   {
     name: 'ensemble',

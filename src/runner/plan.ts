@@ -12,6 +12,7 @@ import type { Target } from '../target/target.js';
 import { TargetSpec as TargetSpecSchema } from '../config/schema.js';
 import { parseWith, type ConfigSource } from '../config/validate.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
+import { runAnswers } from '../store/run-answers.js';
 import { ModelCalls, type CallRole, type EndpointLimits } from '../service/model-calls.js';
 
 /**
@@ -117,6 +118,7 @@ export async function buildPlan(config: RunConfig, ctx: PlanContext): Promise<Ru
   const judgeEnv = {
     dataDir: ctx.dataDir,
     source: ctx.source,
+    runAnswers,
     model: (spec: unknown, path: string): Target => {
       if (typeof spec === 'string') return model(spec, path, 'judge');
       const inline: TargetSpec = parseWith(TargetSpecSchema, spec, [path]);

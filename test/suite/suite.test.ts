@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadBehaviors } from '../../src/dataset/load.js';
 import { createJudge } from '../../src/judge/registry.js';
 import { createTarget } from '../../src/target/create.js';
+import { runAnswers } from '../../src/store/run-answers.js';
 import { expandSuite, loadSuite } from '../../src/suite/config.js';
 import { MockServer } from '../../src/target/mock-server.js';
 import type { ScriptRequest } from '../../src/target/scripted.js';
@@ -234,9 +235,10 @@ describe('refusenik suite run + suite table against a loopback target (real HTTP
     expect(runPart).not.toMatch(/\| paper \|/);
     expect(paperPart).toMatch(/\| GPT-4 \(turbo-2024-04-09\) \| paper \|/);
 
-    // Another run's answers serve as AlpacaEval-style reference answers.
+    // Another run's answers serve as AlpacaEval-style reference answers (the host gives the judge the store).
     const judgeEnv = {
       dataDir: DATA_DIR,
+      runAnswers,
       model: () =>
         createTarget(
           { id: 'openai:judge', base_url: server.url, retries: 0 },

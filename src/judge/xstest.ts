@@ -1,15 +1,7 @@
 import { z } from 'zod';
-import type { Judge, JudgeFactory, JudgeInput } from '../judge/judge.js';
-import {
-  askJudge,
-  failed,
-  inconclusive,
-  quote,
-  quoteNote,
-  readVerdict,
-  type VerdictReading,
-} from '../judge/llm.js';
-import { DEFAULT_EARLY_REFUSAL_PHRASES, RefusalLexicon } from '../judge/keyword.js';
+import type { Judge, JudgeFactory, JudgeInput } from './judge.js';
+import { askJudge, failed, inconclusive, quote, quoteNote, readVerdict, type VerdictReading } from './llm.js';
+import { DEFAULT_EARLY_REFUSAL_PHRASES, RefusalLexicon } from './keyword.js';
 import type { Target } from '../target/target.js';
 import type { ChatMessage, Verdict } from '../types.js';
 

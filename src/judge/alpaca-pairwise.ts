@@ -4,17 +4,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { readRecords } from '../dataset/records.js';
 import { InputError } from '../errors.js';
-import type { Judge, JudgeFactory, JudgeInput } from '../judge/judge.js';
-import {
-  askJudge,
-  failed,
-  inconclusive,
-  quote,
-  quoteNote,
-  readVerdict,
-  type VerdictReading,
-} from '../judge/llm.js';
-import { DEFAULT_DB, RunStore } from '../store/store.js';
+import type { Judge, JudgeEnv, JudgeFactory, JudgeInput } from './judge.js';
+import { askJudge, failed, inconclusive, quote, quoteNote, readVerdict, type VerdictReading } from './llm.js';
 import type { ChatMessage, Verdict } from '../types.js';
 
 /**
@@ -136,57 +127,28 @@ export function readReferenceFile(file: string): ReferenceAnswers {
   return out;
 }
 
-/** The answered cases of a stored run (one target). */
-export function readReferenceRun(
-  db: string,
-  runId: string,
-  target: string | undefined,
-  field: string,
-): ReferenceAnswers {
-  if (!existsSync(db)) throw new InputError('reference run store not found', { file: db, field });
-  const store = RunStore.openExisting(db);
-  try {
-    const run = store.findRun(runId);
-    if (!run) throw new InputError(`no run '${runId}' in ${db}`, { field });
-    const out: ReferenceAnswers = new Map();
-    const targets = new Set<string>();
-    for (const c of store.iterateCases(run.id)) {
-      if (c.status !== 'ok' || c.response === null) continue;
-      if (target !== undefined && c.target !== target) continue;
-      targets.add(c.target);
-      out.set(normaliseInstruction(c.goal), c.response);
-    }
-    if (targets.size > 1) {
-      throw new InputError(
-        `run ${run.id} has several targets (${[...targets].join(', ')}); set reference_target`,
-        {
-          field,
-        },
-      );
-    }
-    return out;
-  } finally {
-    store.close();
-  }
-}
-
-function loadReference(opts: PairwiseOptions, dataDir: string, p: string): ReferenceAnswers {
+function loadReference(opts: PairwiseOptions, env: JudgeEnv, p: string): ReferenceAnswers {
   if ((opts.reference === undefined) === (opts.reference_run === undefined)) {
     throw new InputError('give exactly one of `reference` (a file) or `reference_run` (a stored run id)', {
       field: p,
     });
   }
   if (opts.reference_run !== undefined) {
-    return readReferenceRun(
-      opts.reference_db ?? DEFAULT_DB,
+    if (!env.runAnswers)
+      throw new InputError('`reference_run` needs a run store, which this command does not give judges', {
+        field: `${p}.reference_run`,
+      });
+    const answers = env.runAnswers(
+      opts.reference_db,
       opts.reference_run,
       opts.reference_target,
       `${p}.reference_run`,
     );
+    return new Map([...answers].map(([goal, response]) => [normaliseInstruction(goal), response]));
   }
   const ref = opts.reference as string;
   const m = /^pack:([^/]+)\/(.+)$/.exec(ref);
-  const file = m ? path.join(dataDir, m[1] as string, m[2] as string) : path.resolve(ref);
+  const file = m ? path.join(env.dataDir, m[1] as string, m[2] as string) : path.resolve(ref);
   if (!existsSync(file))
     throw new InputError('reference answers file not found', { file: ref, field: `${p}.reference` });
   return readReferenceFile(file);
@@ -199,7 +161,7 @@ export const alpacaPairwiseJudge: JudgeFactory<typeof PairwiseOptions> = {
     if (opts.model === undefined)
       throw new InputError('alpaca-pairwise needs a judge `model`', { field: `${p}.model` });
     const model = env.model(opts.model, `${p}.model`);
-    const reference = loadReference(opts, env.dataDir, p);
+    const reference = loadReference(opts, env, p);
     const id = opts.id ?? 'alpaca-pairwise';
     return {
       id,

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { Judge, JudgeFactory } from '../judge/judge.js';
+import type { Judge, JudgeFactory } from './judge.js';
 import type { Verdict } from '../types.js';
-import { grade, type GradedTask } from './grade.js';
-import { inconclusive } from '../judge/llm.js';
+import { grade, type GradedTask } from '../helpfulness/grade.js';
+import { inconclusive } from './llm.js';
 
 /**
  * GSM8K and MMLU as judges: they check an answer against the gold answer the dataset record carries
