@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { InputError } from '../errors.js';
 import { packFile } from '../data/packs.js';
 import type { ChatMessage, Verdict } from '../types.js';
 import type { Judge, JudgeFactory } from './judge.js';
@@ -93,9 +92,6 @@ export const derTaGuidelineJudge: JudgeFactory<typeof Options> = {
   name: 'derta-guideline',
   options: Options,
   create(opts, env, path): Judge {
-    if (opts.model === undefined) {
-      throw new InputError('the derta-guideline judge needs a `model`', { field: `${path}.model` });
-    }
     const guideline = readFileSync(packFile('derta', 'judge/appendix_c_guideline.txt', env.dataDir), 'utf8');
     const model = env.model(opts.model, `${path}.model`);
     const id = opts.id ?? 'derta-guideline';

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { InputError } from '../errors.js';
 import type { Verdict } from '../types.js';
 import type { Judge, JudgeFactory, JudgeInput } from './judge.js';
 import { LlmJudgeOptions, callFailed, inconclusive, judgedText } from './llm.js';
@@ -84,8 +83,6 @@ export const harmbenchJudge: JudgeFactory<typeof Options> = {
   name: 'harmbench',
   options: Options,
   create(opts, env, path): Judge {
-    if (opts.model === undefined)
-      throw new InputError('the harmbench judge needs a `model`', { field: `${path}.model` });
     const templates = harmbenchTemplates(env.dataDir, opts.prompts);
     const model = env.model(opts.model, `${path}.model`);
     const id = opts.id ?? 'harmbench';

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { InputError } from '../errors.js';
 import type { Verdict } from '../types.js';
 import type { Judge, JudgeFactory } from './judge.js';
 import { LlmJudgeOptions, callFailed, inconclusive, judgedText } from './llm.js';
@@ -47,8 +46,6 @@ export const jbbJudge: JudgeFactory<typeof Options> = {
   name: 'jbb',
   options: Options,
   create(opts, env, path): Judge {
-    if (opts.model === undefined)
-      throw new InputError('the jbb judge needs a `model`', { field: `${path}.model` });
     const prompts = jbbPrompts(env.dataDir);
     const model = env.model(opts.model, `${path}.model`);
     const id = opts.id ?? 'jbb';

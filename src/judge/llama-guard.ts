@@ -80,8 +80,6 @@ export const llamaGuardJudge: JudgeFactory<typeof Options> = {
   name: 'llama-guard',
   options: Options,
   create(opts, env, where): Judge {
-    if (opts.model === undefined)
-      throw new InputError('the llama-guard judge needs a `model`', { field: `${where}.model` });
     const model = env.model(opts.model, `${where}.model`);
     if (opts.chat_template !== undefined && opts.tokenizer_config !== undefined)
       throw new InputError('give `chat_template` or `tokenizer_config`, not both', {

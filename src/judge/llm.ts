@@ -19,8 +19,10 @@ import { matchingBrace } from '../util/json-text.js';
 export const LlmJudgeOptions = {
   /** Instance id (default: the judge name). */
   id: z.string().min(1).optional(),
-  /** The judge model: a name from the config's `models`, or an inline target spec. */
-  model: z.unknown(),
+  /** The judge model: a name from the config's `models`, or an inline target spec. Required. */
+  model: z.unknown().refine((v) => v !== undefined, {
+    message: "this judge needs a `model`: a name from the config's models, or a target spec",
+  }),
   /** Judge sampling temperature (default 0). */
   temperature: z.number().min(0).max(2).optional(),
   max_tokens: z.number().int().positive().optional(),

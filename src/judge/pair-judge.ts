@@ -91,8 +91,6 @@ export const pairJudge: JudgeFactory<typeof Options> = {
   name: 'pair-judge',
   options: Options,
   create(opts, env, path): Judge {
-    if (opts.model === undefined)
-      throw new InputError('the pair-judge judge needs a `model`', { field: `${path}.model` });
     const file = packFile('pair', 'prompts/pair_system_prompts.json', env.dataDir);
     let parsed: unknown;
     try {

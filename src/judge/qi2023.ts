@@ -57,8 +57,6 @@ export const qi2023Judge: JudgeFactory<typeof Options> = {
   name: 'qi2023',
   options: Options,
   create(opts, env, path): Judge {
-    if (opts.model === undefined)
-      throw new InputError('the qi2023 judge needs a `model`', { field: `${path}.model` });
     const template = loadQi2023Template(env.dataDir);
     const model = env.model(opts.model, `${path}.model`);
     const id = opts.id ?? 'qi2023';

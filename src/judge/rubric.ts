@@ -147,8 +147,6 @@ export const rubricJudge: JudgeFactory<typeof Options> = {
   name: 'rubric',
   options: Options,
   create(opts, env, where): Judge {
-    if (opts.model === undefined)
-      throw new InputError('the rubric judge needs a `model`', { field: `${where}.model` });
     if (opts.pattern !== undefined) {
       let re: RegExp;
       try {

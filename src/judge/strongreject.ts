@@ -102,8 +102,6 @@ export const strongRejectJudge: JudgeFactory<typeof Options> = {
   name: 'strongreject',
   options: Options,
   create(opts, env, where): Judge {
-    if (opts.model === undefined)
-      throw new InputError('the strongreject judge needs a `model`', { field: `${where}.model` });
     const template = readText(opts.template, `${where}.template`);
     const file = path.resolve(opts.template);
     for (const f of RUBRIC_FIELDS) {

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { InputError } from '../errors.js';
 import type { Verdict } from '../types.js';
 import type { Judge, JudgeFactory, JudgeInput } from './judge.js';
 import { LlmJudgeOptions, callFailed, inconclusive, judgedText } from './llm.js';
@@ -54,8 +53,6 @@ export const wildguardJudge: JudgeFactory<typeof Options> = {
   name: 'wildguard',
   options: Options,
   create(opts, env, path): Judge {
-    if (opts.model === undefined)
-      throw new InputError('the wildguard judge needs a `model`', { field: `${path}.model` });
     const pack = readPackJson('wildguard', 'judge/wildguard_input_format.json', Pack, env.dataDir);
     const model = env.model(opts.model, `${path}.model`);
     const id = opts.id ?? 'wildguard';
