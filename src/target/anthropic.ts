@@ -1,12 +1,10 @@
 import type { Generation, Prompt, Usage } from '../types.js';
-import type { TargetSpec } from '../config/schema.js';
 import {
   chatMessages,
   compact,
   endpointInfo,
   httpClientFor,
   mergeParams,
-  resolveEndpoint,
   type Endpoint,
 } from './endpoint.js';
 import type { HttpClient } from './http.js';
@@ -29,25 +27,6 @@ export class AnthropicTarget implements Target {
     this.concurrency = ep.concurrency;
     this.endpoint = endpointInfo('anthropic', ep);
     this.http = httpClientFor(ep);
-  }
-
-  static fromSpec(
-    spec: TargetSpec,
-    model: string,
-    env: NodeJS.ProcessEnv,
-    path: string,
-    keyOptional = false,
-  ): AnthropicTarget {
-    return new AnthropicTarget(
-      resolveEndpoint(
-        spec,
-        model,
-        { baseUrl: 'https://api.anthropic.com', apiKeyEnv: 'ANTHROPIC_API_KEY' },
-        env,
-        path,
-        keyOptional,
-      ),
-    );
   }
 
   async generate(prompt: Prompt, opts: GenerateOptions = {}): Promise<Generation> {

@@ -3,6 +3,7 @@ import { InputError } from '../errors.js';
 import { parsePath, parseWith, type ConfigSource } from '../config/validate.js';
 import type { TargetSpec } from '../config/schema.js';
 import { AnthropicTarget } from './anthropic.js';
+import { resolveEndpoint } from './endpoint.js';
 import { LlamaCppTarget } from './llamacpp.js';
 import { MockTarget } from './mock.js';
 import { OpenAITarget } from './openai.js';
@@ -46,13 +47,33 @@ export const PROVIDERS: readonly Provider[] = [
     description:
       'OpenAI-compatible chat + completions API (OpenAI, vLLM, Ollama, llama.cpp server, TGI, Together...)',
     options: NO_OPTIONS,
-    create: (spec, model, ctx, path) => OpenAITarget.fromSpec(spec, model, ctx.env, path, ctx.keyOptional),
+    create: (spec, model, ctx, path) =>
+      new OpenAITarget(
+        resolveEndpoint(
+          spec,
+          model,
+          { baseUrl: 'https://api.openai.com/v1', apiKeyEnv: 'OPENAI_API_KEY' },
+          ctx.env,
+          path,
+          ctx.keyOptional,
+        ),
+      ),
   },
   {
     name: 'anthropic',
     description: 'Anthropic Messages API',
     options: NO_OPTIONS,
-    create: (spec, model, ctx, path) => AnthropicTarget.fromSpec(spec, model, ctx.env, path, ctx.keyOptional),
+    create: (spec, model, ctx, path) =>
+      new AnthropicTarget(
+        resolveEndpoint(
+          spec,
+          model,
+          { baseUrl: 'https://api.anthropic.com', apiKeyEnv: 'ANTHROPIC_API_KEY' },
+          ctx.env,
+          path,
+          ctx.keyOptional,
+        ),
+      ),
   },
   {
     name: 'replay',

@@ -1,12 +1,10 @@
 import type { Generation, Prompt, TokenLogprob, Usage } from '../types.js';
-import type { TargetSpec } from '../config/schema.js';
 import {
   chatMessages,
   compact,
   endpointInfo,
   httpClientFor,
   mergeParams,
-  resolveEndpoint,
   type Endpoint,
 } from './endpoint.js';
 import type { HttpClient } from './http.js';
@@ -36,25 +34,6 @@ export class OpenAITarget implements Target {
     this.endpoint = endpointInfo('openai', ep);
     this.http = httpClientFor(ep);
     this.baseParams = this.paramsBody(ep.params);
-  }
-
-  static fromSpec(
-    spec: TargetSpec,
-    model: string,
-    env: NodeJS.ProcessEnv,
-    path: string,
-    keyOptional = false,
-  ): OpenAITarget {
-    return new OpenAITarget(
-      resolveEndpoint(
-        spec,
-        model,
-        { baseUrl: 'https://api.openai.com/v1', apiKeyEnv: 'OPENAI_API_KEY' },
-        env,
-        path,
-        keyOptional,
-      ),
-    );
   }
 
   async generate(prompt: Prompt, opts: GenerateOptions = {}): Promise<Generation> {
