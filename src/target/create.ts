@@ -3,7 +3,7 @@ import { InputError } from '../errors.js';
 import { parsePath, parseWith, type ConfigSource } from '../config/validate.js';
 import type { TargetSpec } from '../config/schema.js';
 import { AnthropicTarget } from './anthropic.js';
-import { resolveEndpoint } from './endpoint.js';
+import { resolveEndpoint, type Endpoint, type EndpointDefaults } from './endpoint.js';
 import { LlamaCppTarget } from './llamacpp.js';
 import { MockTarget } from './mock.js';
 import { OpenAITarget } from './openai.js';
@@ -49,14 +49,10 @@ export const PROVIDERS: readonly Provider[] = [
     options: NO_OPTIONS,
     create: (spec, model, ctx, path) =>
       new OpenAITarget(
-        resolveEndpoint(
-          spec,
-          model,
-          { baseUrl: 'https://api.openai.com/v1', apiKeyEnv: 'OPENAI_API_KEY' },
-          ctx.env,
-          path,
-          ctx.keyOptional,
-        ),
+        endpoint(spec, model, ctx, path, {
+          baseUrl: 'https://api.openai.com/v1',
+          apiKeyEnv: 'OPENAI_API_KEY',
+        }),
       ),
   },
   {
@@ -65,14 +61,10 @@ export const PROVIDERS: readonly Provider[] = [
     options: NO_OPTIONS,
     create: (spec, model, ctx, path) =>
       new AnthropicTarget(
-        resolveEndpoint(
-          spec,
-          model,
-          { baseUrl: 'https://api.anthropic.com', apiKeyEnv: 'ANTHROPIC_API_KEY' },
-          ctx.env,
-          path,
-          ctx.keyOptional,
-        ),
+        endpoint(spec, model, ctx, path, {
+          baseUrl: 'https://api.anthropic.com',
+          apiKeyEnv: 'ANTHROPIC_API_KEY',
+        }),
       ),
   },
   {
@@ -95,6 +87,17 @@ export const PROVIDERS: readonly Provider[] = [
       new MockTarget(spec.label ?? spec.id, model, spec.concurrency ?? 16, path),
   },
 ];
+
+/** An HTTP provider's endpoint: the spec's URL and key variable, or the provider's defaults. */
+function endpoint(
+  spec: TargetSpec,
+  model: string,
+  ctx: TargetEnv,
+  path: string,
+  defaults: EndpointDefaults,
+): Endpoint {
+  return resolveEndpoint(spec, model, defaults, ctx.env, path, ctx.keyOptional);
+}
 
 /** Builds a target from its spec; `path` names it in errors (e.g. `targets[0]`). */
 export function createTarget(spec: TargetSpec, ctx: TargetEnv, path: string): Target {
