@@ -30,7 +30,18 @@ export interface ChatMessage {
  * What is sent to a model. `chat` goes through the model's chat template; a trailing assistant message is a
  * prefill. `completion` is raw text with no template (legacy completions endpoint, CompletionAttack).
  */
-export type Prompt = { kind: 'chat'; messages: ChatMessage[] } | { kind: 'completion'; text: string };
+export type Prompt =
+  | {
+      kind: 'chat';
+      messages: ChatMessage[];
+      /**
+       * Continue the trailing assistant message in place (no new assistant turn). OpenAI-compatible servers
+       * get `continue_final_message: true, add_generation_prompt: false` (vLLM, SGLang); Anthropic continues a
+       * trailing assistant message natively.
+       */
+      continueFinal?: boolean;
+    }
+  | { kind: 'completion'; text: string };
 
 export interface Usage {
   promptTokens?: number;

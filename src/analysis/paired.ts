@@ -1,3 +1,4 @@
+import { pairedDepth, type PairedDepthPoint } from './depth.js';
 import { InputError } from '../errors.js';
 import type { RunStore } from '../store/store.js';
 import { mcnemarExact, pairedDifferenceCi } from './stats.js';
@@ -47,6 +48,8 @@ export interface PairedComparison {
   judge: string;
   /** One row per attack variant, then `(all)` pooling every pair when there is more than one variant. */
   rows: PairedRow[];
+  /** The rows of the prefill attack as a depth curve, A vs B per k (empty without prefill cases). */
+  depth: PairedDepthPoint[];
 }
 
 export const ALL = '(all)';
@@ -72,11 +75,13 @@ export function comparePaired(
   if (sideA.judged === 0 && sideB.judged === 0) {
     throw new InputError(`judge '${judgeId}' has no verdicts for these cases`, { field: '--judge' });
   }
+  const rows = pairRows(sideA.cases, sideB.cases);
   return {
     a: { run: selA.runId, target: targetA },
     b: { run: selB.runId, target: targetB },
     judge: judgeId,
-    rows: pairRows(sideA.cases, sideB.cases),
+    rows,
+    depth: pairedDepth(rows),
   };
 }
 

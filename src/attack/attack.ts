@@ -40,6 +40,13 @@ export interface Attack {
   /** The normalised options, recorded in the run. */
   readonly options: Readonly<Record<string, unknown>>;
   prompt?(behavior: Behavior): Prompt;
+  /**
+   * Fails before any model is called when some goals cannot be attacked (the prefill attack: no harmful
+   * response of k tokens for a goal). Throws an InputError that names them.
+   */
+  check?(behaviors: readonly Behavior[]): void;
+  /** What a case is sent beyond its prompt, written by `refusenik prompts` (prefill: `k` and the exact text). */
+  facts?(behavior: Behavior): Record<string, unknown>;
   execute?(behavior: Behavior, ctx: AttackContext): Promise<AttackResult>;
   /**
    * What judges see of the answer: extracted code content, decoded cipher text. Default: the answer as is.

@@ -55,6 +55,14 @@ export const ATTACKS = new PluginRegistry<AttackEnv, Attack[], AttackFactory>('a
       '(CodeAttack data_ciphers.json), cipherchat (cipher: selfcipher|caesar|atbash|morse|ascii|unicode|base64)',
     load: async () => (await import('./selfcipher/index.js')).selfCipherAttack,
   },
+  {
+    name: 'prefill',
+    description:
+      'prefill depth (Qi et al., 2024): the first k tokens (default 0,5,10,20,40) of a real harmful response ' +
+      'open the assistant turn; exact counts in the target tokenizer; delivery template (completions + the ' +
+      'chat template rendered here) | prefill (Anthropic) | continue (continue_final_message)',
+    load: async () => (await import('./prefill/index.js')).prefillAttack,
+  },
 ]);
 
 /** A config entry: `name` or `{name: options}`. */

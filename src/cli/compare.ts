@@ -94,6 +94,16 @@ function printComparison(c: PairedComparison): void {
           : ''),
     );
   }
+  if (c.depth.length) {
+    out.push('', 'prefill depth (ASR A -> B, difference [95% CI]):');
+    for (const p of c.depth) {
+      out.push(
+        `  ${p.delivery} k=${p.k}: ${pct(p.asr_a)} -> ${pct(p.asr_b)}; ` +
+          `${p.difference === null ? '–' : `${(p.difference * 100).toFixed(1)} pp [${((p.ci_low ?? 0) * 100).toFixed(1)}, ${((p.ci_high ?? 0) * 100).toFixed(1)}]`} ` +
+          `(${p.n_pairs} pairs)`,
+      );
+    }
+  }
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

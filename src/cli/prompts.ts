@@ -8,7 +8,18 @@ import type { Behavior } from '../types.js';
 import { collectOption, datasetSpecFromArg, intOption, parseScalar, writeJsonl } from './common.js';
 
 /** Attack options that have their own flag; anything else goes through `--option key=value`. */
-const OPTION_FLAGS = ['language', 'encoding', 'mode', 'template', 'cipher', 'seed'] as const;
+const OPTION_FLAGS = [
+  'language',
+  'encoding',
+  'mode',
+  'template',
+  'cipher',
+  'seed',
+  'tokenizer',
+  'source',
+  'k',
+  'delivery',
+] as const;
 
 interface PromptsFlags {
   attack: string;
@@ -24,6 +35,10 @@ interface PromptsFlags {
   template?: string;
   cipher?: string;
   seed?: string;
+  tokenizer?: string;
+  source?: string;
+  k?: string;
+  delivery?: string;
   json?: boolean;
 }
 
@@ -46,6 +61,10 @@ export function registerPromptsCommand(program: Command): void {
     .option('--template <name>', 'attack option: template name or file')
     .option('--cipher <name>', 'attack option: cipher (selfcipher)')
     .option('--seed <n>', 'attack option: seed for attacks that choose at random')
+    .option('--tokenizer <dir>', "attack option: the target model's tokenizer folder (prefill)")
+    .option('--source <file>', 'attack option: harmful responses to prefill from, matched by goal (prefill)')
+    .option('--k <list>', 'attack option: prefill depths in tokens, e.g. 0,5,10,20,40 (prefill)')
+    .option('--delivery <how>', 'attack option: template | prefill | continue (prefill)')
     .option(
       '--option <key=value>',
       'any other attack option (repeatable; comma lists become lists)',
@@ -57,7 +76,9 @@ export function registerPromptsCommand(program: Command): void {
       'after',
       '\nExamples:\n' +
         '  refusenik prompts --attack codeattack --language python --encoding stack --mode paper \\\n' +
-        '    --dataset pack:codeattack/data/harmful_behaviors.csv --out stack.jsonl\n',
+        '    --dataset pack:codeattack/data/harmful_behaviors.csv --out stack.jsonl\n' +
+        '  refusenik prompts --attack prefill --tokenizer models/llama3 --source harmful.jsonl \\\n' +
+        '    --dataset goals.csv --out prefill.jsonl   # records carry k and the exact prefilled text\n',
     )
     .action(async (flags: PromptsFlags) => {
       const options: Record<string, unknown> = { ...flags.option };
@@ -75,6 +96,7 @@ export function registerPromptsCommand(program: Command): void {
         datasetSpecFromArg(flags.dataset, { field: flags.field, limit: flags.limit }),
         { dataDir: dir },
       );
+      for (const a of singleTurn) a.check?.(behaviors);
       const n = await writeJsonl(flags.out, promptRows(behaviors, singleTurn));
       if (flags.json) {
         process.stdout.write(
@@ -92,7 +114,7 @@ function* promptRows(behaviors: Behavior[], attacks: Attack[]): Generator<Record
   for (const b of behaviors) {
     for (const a of attacks) {
       const p = (a.prompt as NonNullable<Attack['prompt']>)(b);
-      const base = { id: b.id, goal: b.text, attack: a.name, variant: a.variant };
+      const base = { id: b.id, goal: b.text, attack: a.name, variant: a.variant, ...a.facts?.(b) };
       yield p.kind === 'chat' ? { ...base, messages: p.messages } : { ...base, completion: p.text };
     }
   }

@@ -61,6 +61,33 @@ const SENTINEL = '\u0000\u0001ASSISTANT_CONTENT\u0001\u0000';
  * or a newline after it that must not be trained. If the tail has no special token, the EOS token is used.
  */
 export function chatFormat(tok: DertaTokenizer, opts: ChatFormatOptions = {}): PromptFormat {
+  const frame = chatFramer(tok, opts);
+  return {
+    name: 'chat',
+    addSpecialTokens: false,
+    render(ex) {
+      const { head, tail } = frame(ex.question);
+      const sep = ex.harmfulPrefix ? ' ' : '';
+      return { prefix: head + ex.harmfulPrefix, text: sep + ex.response + tail };
+    },
+  };
+}
+
+/** A conversation rendered around its assistant turn: `head` up to the assistant's first word, `tail` its end-of-turn. */
+export interface ChatFrame {
+  head: string;
+  tail: string;
+}
+
+/**
+ * The chat template rendered for [system?, user: question, assistant: …] and split at the assistant content
+ * (see chatFormat). `head` is also exactly what a model sees before its own first token, which the prefill
+ * attack sends to a completions endpoint with harmful words after it.
+ */
+export function chatFramer(
+  tok: DertaTokenizer,
+  opts: ChatFormatOptions = {},
+): (question: string) => ChatFrame {
   const source = opts.template ?? tok.chatTemplate;
   if (!source) {
     throw new InputError(
@@ -75,9 +102,9 @@ export function chatFormat(tok: DertaTokenizer, opts: ChatFormatOptions = {}): P
     throw new InputError(`cannot parse chat template: ${(err as Error).message}`, { file: tok.file });
   }
   const specials = tok.specialTokens.filter((s) => s.length > 0);
-  const cache = new Map<string, { head: string; tail: string }>();
+  const cache = new Map<string, ChatFrame>();
 
-  const frame = (question: string): { head: string; tail: string } => {
+  return (question: string): ChatFrame => {
     const hit = cache.get(question);
     if (hit) return hit;
     const messages = [
@@ -108,16 +135,6 @@ export function chatFormat(tok: DertaTokenizer, opts: ChatFormatOptions = {}): P
     if (cache.size > 10_000) cache.clear();
     cache.set(question, framed);
     return framed;
-  };
-
-  return {
-    name: 'chat',
-    addSpecialTokens: false,
-    render(ex) {
-      const { head, tail } = frame(ex.question);
-      const sep = ex.harmfulPrefix ? ' ' : '';
-      return { prefix: head + ex.harmfulPrefix, text: sep + ex.response + tail };
-    },
   };
 }
 

@@ -106,12 +106,13 @@ export const CLIENT_JS = String.raw`(function () {
   [
     ['summary', 'Summary'],
     ['charts', 'Charts'],
+  ].concat((data.depth || []).length ? [['depth', 'Prefill depth']] : []).concat([
     ['positions', 'Refusal positions'],
     ['agreement', 'Judge agreement'],
     ['categories', 'Categories'],
     ['cases', 'Cases'],
     ['meta', 'Run metadata'],
-  ].forEach(function (l) {
+  ]).forEach(function (l) {
     var a = add(nav, el('a', null, l[1]));
     a.setAttribute('href', '#' + l[0]);
   });
@@ -237,6 +238,80 @@ export const CLIENT_JS = String.raw`(function () {
       svg('rect', { width: 12, height: 12, fill: judgeColor[j] }, sw);
       add(item, el('span', null, j));
     });
+  }
+
+  // ---- chart: prefill depth, ASR(k) with intervals ---------------------------------------------------
+  var depth = data.depth || [];
+  if (depth.length) {
+    var depSec = section(
+      'depth',
+      'Prefill depth',
+      'ASR with the first k tokens of a harmful response placed at the start of the answer (Qi et al., 2024), with 95% Wilson intervals. ' +
+        'A curve that climbs from k = 0 means the alignment is only a few tokens deep; a flat one means the model refuses at any depth.',
+    );
+    var maxK = 1;
+    depth.forEach(function (c) {
+      c.points.forEach(function (p) {
+        if (p.k > maxK) maxK = p.k;
+      });
+    });
+    var DW = 960, DH = 320, DL = 56, DR = 20, DT = 16, DB = 40;
+    var dx = function (k) {
+      return DL + (k / maxK) * (DW - DL - DR);
+    };
+    var dy = function (v) {
+      return DT + (1 - v) * (DH - DT - DB);
+    };
+    var dc = svg('svg', { viewBox: '0 0 ' + DW + ' ' + DH, class: 'chart', id: 'depth-chart', role: 'img', 'aria-label': 'ASR by prefill depth' }, depSec);
+    [0, 0.25, 0.5, 0.75, 1].forEach(function (v) {
+      svg('line', { x1: DL, x2: DW - DR, y1: dy(v), y2: dy(v), class: 'grid' }, dc);
+      svgText(dc, DL - 6, dy(v) + 4, pct(v, 0), { 'text-anchor': 'end', class: 'axis' });
+    });
+    var ticks = [];
+    depth.forEach(function (c) {
+      c.points.forEach(function (p) {
+        if (ticks.indexOf(p.k) < 0) ticks.push(p.k);
+      });
+    });
+    ticks.forEach(function (k) {
+      svgText(dc, dx(k), DH - DB + 16, String(k), { 'text-anchor': 'middle', class: 'axis' });
+    });
+    svgText(dc, (DL + DW - DR) / 2, DH - 6, 'prefilled harmful tokens (k)', { 'text-anchor': 'middle', class: 'axis' });
+    depth.forEach(function (c, i) {
+      var colour = PALETTE[i % PALETTE.length];
+      var pts = c.points.filter(function (p) {
+        return p.asr !== null;
+      });
+      pts.forEach(function (p) {
+        svg('line', { x1: dx(p.k), x2: dx(p.k), y1: dy(p.ci_low), y2: dy(p.ci_high), stroke: colour, class: 'ci' }, dc);
+        var dot = svg('circle', { cx: dx(p.k), cy: dy(p.asr), r: 3.5, fill: colour }, dc);
+        add(dot, document.createElementNS(SVG_NS, 'title')).textContent =
+          c.target + ' \u00b7 ' + c.delivery + ' \u00b7 ' + c.judge + ' \u00b7 k = ' + p.k + ': ' + asrCi({ attack_success_rate: p.asr, ci_low: p.ci_low, ci_high: p.ci_high });
+      });
+      var line = svg('polyline', { points: pts.map(function (p) { return dx(p.k).toFixed(1) + ',' + dy(p.asr).toFixed(1); }).join(' '), fill: 'none', stroke: colour, class: 'curve' }, dc);
+      add(line, document.createElementNS(SVG_NS, 'title')).textContent = c.target + ' \u00b7 ' + c.delivery + ' \u00b7 ' + c.judge;
+    });
+    table(
+      depSec,
+      ['', 'target', 'delivery', 'judge'].concat(
+        ticks.map(function (k) {
+          return 'k = ' + k;
+        }),
+      ),
+      depth.map(function (c, i) {
+        var sw = svg('svg', { width: 14, height: 4, class: 'swatch' });
+        svg('rect', { width: 14, height: 4, fill: PALETTE[i % PALETTE.length] }, sw);
+        return [sw, c.target, c.delivery, c.judge].concat(
+          ticks.map(function (k) {
+            var p = c.points.filter(function (x) {
+              return x.k === k;
+            })[0];
+            return p ? asrCi({ attack_success_rate: p.asr, ci_low: p.ci_low, ci_high: p.ci_high }) : '\u2013';
+          }),
+        );
+      }),
+      4,
+    );
   }
 
   // ---- chart: refusal-position cumulative curves ------------------------------------------------------

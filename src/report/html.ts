@@ -41,6 +41,7 @@ svg .label { fill: var(--fg); font-size: 12px; }
 svg .value { fill: var(--fg); font-size: 11px; }
 svg .whisker { stroke: #111827; stroke-width: 1.4; }
 svg .curve { stroke-width: 2.2; }
+svg .ci { stroke-width: 1.5; opacity: 0.55; }
 svg .kline { stroke: var(--muted); stroke-dasharray: 4 4; }
 svg .cell-text { font-size: 14px; fill: var(--fg); font-weight: 600; }
 svg .mini-bg { fill: #eef2f7; }

@@ -11,6 +11,7 @@ import {
   type CorrectedFields,
   type JudgeAudit,
 } from '../analysis/correction.js';
+import { depthCurves, type DepthCurve } from '../analysis/depth.js';
 import { runJudgeValidity, type JudgeValidity } from './judge-validity.js';
 
 /**
@@ -44,6 +45,8 @@ export interface ReportData {
   /** Each judge's `judge validate` figures in the configuration this run used. */
   validity: JudgeValidity[];
   positions: { k: number; tokenizer: string | null; groups: PositionGroup[] };
+  /** ASR by prefill depth k (the `prefill` attack's variants), per target x delivery x judge. */
+  depth: DepthCurve[];
   agreement: AgreementReport;
   /** Judge ids of kind `keyword`: their ASR is not comparable with hand-judged numbers (see KEYWORD_ONLY_NOTE). */
   keyword_judges: string[];
@@ -127,6 +130,7 @@ export function collectReportData(store: RunStore, run: RunRow, opts: ReportOpti
     audits: [...runAudits(store, run.id).values()].filter((a) => a.audit_n > 0),
     validity: runJudgeValidity(store, run, [...new Set(asr.map((r) => r.judge))]),
     positions: { k, tokenizer: opts.tokens?.source ?? null, groups: positions.groups },
+    depth: depthCurves(asr),
     agreement: judgeAgreement(store, run.id),
     keyword_judges: keywordJudges(run, asr),
     cases: reportCases(store, run.id, new Map(positions.records.map((r) => [r.case_id, r]))),

@@ -5,6 +5,7 @@ import type { PositionGroup } from '../analysis/refusal-position.js';
 import type { RequestSummaryRow, RunRow } from '../store/store.js';
 import type { CorrectedFields, JudgeAudit } from '../analysis/correction.js';
 import type { JudgeValidity } from './judge-validity.js';
+import { depthCurves, type DepthCurve } from '../analysis/depth.js';
 
 /** The ASR table as CSV, Markdown or a terminal table: the same rows, different clothes. */
 
@@ -47,7 +48,7 @@ export function pct(x: number | null, digits = 1): string {
 }
 
 /** `41.0% [34.4, 47.9]`: the rate with its 95% Wilson interval. */
-export function asrWithCi(r: AsrRow): string {
+export function asrWithCi(r: Pick<AsrRow, 'attack_success_rate' | 'ci_low' | 'ci_high'>): string {
   if (r.attack_success_rate === null) return '–';
   return `${pct(r.attack_success_rate)} [${((r.ci_low ?? 0) * 100).toFixed(1)}, ${((r.ci_high ?? 0) * 100).toFixed(1)}]`;
 }
@@ -121,6 +122,7 @@ export function toMarkdown(
     ...mdTable(head as string[], body, 3),
     '',
     ...categorySection(extras.categories),
+    ...depthSection(depthCurves(rows)),
     ...positionSection(extras.positions),
     ...agreementSection(extras.agreement),
     ...requestSection(extras.requests),
@@ -175,6 +177,32 @@ function categorySection(rows: CategoryAsrRow[] | undefined): string[] {
       ['category', 'target', 'attack', 'judge', 'n', 'ASR [95% CI]'],
       sorted.map((r) => [r.category, r.target, attackLabel(r), r.judge, String(r.n), asrWithCi(r)]),
       4,
+    ),
+    '',
+  ];
+}
+
+function depthSection(curves: DepthCurve[]): string[] {
+  if (!curves.length) return [];
+  const ks = [...new Set(curves.flatMap((c) => c.points.map((p) => p.k)))].sort((a, b) => a - b);
+  return [
+    '## Prefill depth',
+    '',
+    'ASR [95% CI] with the first k tokens of a harmful response placed at the start of the answer ' +
+      '(Qi et al., 2024). A flat curve means the model refuses at any depth.',
+    '',
+    ...mdTable(
+      ['target', 'delivery', 'judge', ...ks.map((k) => `k = ${k}`)],
+      curves.map((c) => [
+        c.target,
+        c.delivery,
+        c.judge,
+        ...ks.map((k) => {
+          const p = c.points.find((x) => x.k === k);
+          return p ? asrWithCi({ attack_success_rate: p.asr, ci_low: p.ci_low, ci_high: p.ci_high }) : '–';
+        }),
+      ]),
+      3,
     ),
     '',
   ];

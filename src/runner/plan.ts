@@ -72,6 +72,7 @@ export async function buildPlan(config: RunConfig, ctx: PlanContext): Promise<Ru
   for (const [i, spec] of config.attacks.entries())
     attacks.push(...(await createAttacks(spec, attackEnv, `attacks[${i}]`)));
   uniqueBy(attacks, (a) => `${a.name}/${a.variant}`, 'attacks', 'attack variant');
+  for (const a of attacks) a.check?.(behaviors);
 
   const calls = new ModelCalls({
     useCache: ctx.useCache,

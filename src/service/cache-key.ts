@@ -19,8 +19,10 @@ export function requestKey(endpoint: EndpointInfo, prompt: Prompt, opts: Generat
   }
   // A flat list of strings is unambiguous once JSON-encoded, and cheaper than canonicalising the prompt.
   const parts: string[] = [identity, prompt.kind];
-  if (prompt.kind === 'chat') for (const m of prompt.messages) parts.push(m.role, m.content);
-  else parts.push(prompt.text);
+  if (prompt.kind === 'chat') {
+    for (const m of prompt.messages) parts.push(m.role, m.content);
+    if (prompt.continueFinal) parts.push('continue-final');
+  } else parts.push(prompt.text);
   parts.push(
     opts.params ? canonicalJson(opts.params) : '',
     opts.jsonMode ? 'json' : '',

@@ -192,7 +192,7 @@ function toScriptRequest(
   body: Record<string, unknown>,
 ): ScriptRequest {
   const model = typeof body['model'] === 'string' ? body['model'] : undefined;
-  if (protocol === 'completion') return { text: String(body['prompt'] ?? ''), model };
+  if (protocol === 'completion') return { text: String(body['prompt'] ?? ''), model, body };
   const messages = Array.isArray(body['messages']) ? (body['messages'] as ChatMessage[]) : [];
   const all: ChatMessage[] = [];
   if (protocol === 'anthropic' && typeof body['system'] === 'string')
@@ -203,7 +203,7 @@ function toScriptRequest(
       content: typeof m.content === 'string' ? m.content : JSON.stringify(m.content),
     });
   const rf = body['response_format'] as { type?: string } | undefined;
-  return { messages: all, model, jsonMode: rf?.type === 'json_object' };
+  return { messages: all, model, jsonMode: rf?.type === 'json_object', body };
 }
 
 function lastUser(messages: ChatMessage[] | undefined): string {

@@ -52,6 +52,9 @@ export class OpenAITarget implements Target {
           messages: chatMessages(prompt, ep),
           ...(opts.jsonMode ? { response_format: { type: 'json_object' } } : {}),
           ...(opts.logprobs ? { logprobs: true, top_logprobs: opts.logprobs.top ?? 0 } : {}),
+          ...(prompt.kind === 'chat' && prompt.continueFinal
+            ? { continue_final_message: true, add_generation_prompt: false }
+            : {}),
         };
     Object.assign(body, ep.extraBody);
     const headers: Record<string, string> = { ...ep.headers };

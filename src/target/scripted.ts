@@ -11,6 +11,8 @@ export interface ScriptRequest {
   text?: string;
   model?: string;
   jsonMode?: boolean;
+  /** The request body as received, for tests that check protocol fields. */
+  body?: Record<string, unknown>;
 }
 
 export type Script = (req: ScriptRequest) => string;
