@@ -51,6 +51,8 @@ export interface Usage {
 export interface TokenLogprob {
   token: string;
   logprob: number | null;
+  /** The most likely tokens at this position with their logprobs, where `top` logprobs were asked for. */
+  top?: { token: string; logprob: number }[];
 }
 
 /** One model answer, with what it cost. */

@@ -1,3 +1,4 @@
+import { Rng } from '../util/random.js';
 /**
  * Small statistics for attack success rates. Kept dependency-free: each is a few lines of textbook math,
  * unit-tested against published worked examples (test/analysis/stats.test.ts).
@@ -129,4 +130,31 @@ export function cohenKappa(matrix: number[][]): number | null {
   for (let i = 0; i < k; i++) pe += ((rows[i] as number) / n) * ((cols[i] as number) / n);
   if (pe === 1) return null;
   return (po - pe) / (1 - pe);
+}
+
+/**
+ * Mean with a seeded 95% percentile-bootstrap interval (resampling the values with replacement), for
+ * bounded, skewed quantities such as per-goal probabilities where a normal interval would leave [0, 1].
+ */
+export function bootstrapMean(
+  values: readonly number[],
+  seed: number | string,
+  reps = 2000,
+): { mean: number; low: number; high: number } | null {
+  const n = values.length;
+  if (n === 0) return null;
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  const rng = new Rng(seed);
+  const means = new Float64Array(reps);
+  for (let r = 0; r < reps; r++) {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += values[rng.int(0, n - 1)] as number;
+    means[r] = sum / n;
+  }
+  means.sort();
+  return {
+    mean,
+    low: means[Math.floor(0.025 * (reps - 1))] as number,
+    high: means[Math.ceil(0.975 * (reps - 1))] as number,
+  };
 }

@@ -8,7 +8,9 @@ import { loadTokenCounter } from '../analysis/token-positions.js';
 import { asrRows, categoryAsrRows } from '../analysis/asr.js';
 import { judgeAgreement, type Decision } from '../analysis/agreement.js';
 import { asrWithCi, pct } from '../report/tables.js';
-import { intOption, printJson, writeJsonl } from './common.js';
+import { datasetSpecFromArg, intOption, printJson, writeJsonl } from './common.js';
+import path from 'node:path';
+import type { TransitionResult } from '../analysis/transition-run.js';
 
 interface PositionFlags {
   input?: string;
@@ -26,7 +28,8 @@ export function registerAnalyzeCommand(program: Command): void {
   const analyze = program
     .command('analyze')
     .description(
-      'analyses of recorded responses or stored runs: refusal positions, ASR by category, judge agreement',
+      'analyses of recorded responses or stored runs: refusal positions, ASR by category, judge agreement; ' +
+        'and the refusal-transition probe of a live model',
     );
 
   analyze
@@ -112,6 +115,8 @@ export function registerAnalyzeCommand(program: Command): void {
       }
     });
 
+  registerTransition(analyze);
+
   analyze
     .command('asr')
     .description(
@@ -170,6 +175,161 @@ export function registerAnalyzeCommand(program: Command): void {
         }
       });
     });
+}
+
+interface TransitionFlags {
+  target: string[];
+  models?: string;
+  baseUrl?: string;
+  apiKeyEnv?: string;
+  tokenizer: string;
+  source: string;
+  dataset: string;
+  field?: string;
+  limit?: number;
+  k: string;
+  refusalTokens: string;
+  top: number;
+  chatTemplate?: string;
+  system?: string;
+  keepBos?: boolean;
+  db: string;
+  cache: boolean;
+  concurrency: number;
+  seed: number;
+  out?: string;
+  json?: boolean;
+}
+
+function registerTransition(analyze: Command): void {
+  analyze
+    .command('transition')
+    .description(
+      'refusal-transition probe: after the first k tokens of a real harmful response, the probability that the ' +
+        'model\'s next token starts a refusal (the token RTO trains, e.g. Llama-3 "Sorry" = 19701), from the ' +
+        "engine's top log-probs; mean per k with 95% bootstrap intervals, and with two targets the paired " +
+        'difference (before vs after training)',
+    )
+    .requiredOption(
+      '--target <model>',
+      'a completions endpoint: target id or a name from --models (repeat for before/after)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option('--models <file>', 'YAML/JSON map of model names to target specs (e.g. base and trained servers)')
+    .option(
+      '--base-url <url>',
+      'base URL for a --target given as a target id (e.g. http://127.0.0.1:8000/v1)',
+    )
+    .option('--api-key-env <var>', 'environment variable holding the API key')
+    .requiredOption(
+      '--tokenizer <dir>',
+      "the model's tokenizer folder (tokenizer.json + tokenizer_config.json)",
+    )
+    .requiredOption('--source <file>', 'harmful responses, matched to the goals by text or id')
+    .requiredOption('--dataset <file>', 'goals: .csv/.json/.jsonl/.txt file, or pack:<pack>/<file>')
+    .option('--field <name>', 'dataset field holding the goal')
+    .option('--limit <n>', 'only the first n goals', intOption('--limit', 1))
+    .option('--k <list>', 'harmful prefix lengths in tokens', '0,5,10,20,40')
+    .option('--refusal-tokens <list>', 'refusal tokens: vocabulary pieces or ids, comma-separated', 'Sorry')
+    .option('--top <n>', 'top log-probs to ask for (OpenAI and vLLM allow 20)', intOption('--top', 1), 20)
+    .option('--chat-template <file>', "a Jinja chat template instead of tokenizer_config.json's")
+    .option('--system <text>', 'a system message before the user turn')
+    .option('--keep-bos', 'keep the BOS text the template writes (servers usually add their own)')
+    .option('--db <file>', 'run store: every call is cached and logged in a run of its own', DEFAULT_DB)
+    .option('--no-cache', 'ask the model again even where the store has the answer')
+    .option('--concurrency <n>', 'requests in flight per target', intOption('--concurrency', 1), 8)
+    .option('--seed <n>', 'seed of the bootstrap intervals', intOption('--seed', 0), 0)
+    .option(
+      '--out <file.jsonl>',
+      'one JSON line per target, goal and k (p_refusal, its upper bound, top token)',
+    )
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      '\nWhere a refusal token is not among the top-N, its probability is below the N-th one: p_refusal is then a\n' +
+        'lower bound and p_refusal_upper the upper one (exact_share says how often the reading was exact).\n' +
+        '\nExamples:\n' +
+        '  refusenik analyze transition --target openai:llama3 --base-url http://127.0.0.1:8000/v1 \\\n' +
+        '    --tokenizer models/llama3 --source harmful.jsonl --dataset goals.csv --json\n' +
+        '  refusenik analyze transition --models models.yaml --target base --target derta ...   # before vs after',
+    )
+    .action(async (flags: TransitionFlags) => {
+      const k = flags.k.split(',').map((x) => {
+        const n = Number(x.trim());
+        if (!Number.isInteger(n) || n < 0)
+          throw new InputError(`expects integers >= 0, got '${x}'`, { field: '--k' });
+        return n;
+      });
+      if (!flags.target.length) throw new InputError('give at least one --target', { field: '--target' });
+      const refusal = flags.refusalTokens
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== '');
+      if (!refusal.length) throw new InputError('expects at least one token', { field: '--refusal-tokens' });
+      // Loaded here: tokenizers and targets are not needed by the other analyses.
+      const { ModelResolver } = await import('../target/resolve.js');
+      const { runTransition } = await import('../analysis/transition-run.js');
+      const models = new ModelResolver(flags);
+      try {
+        const result = await runTransition(
+          {
+            probe: {
+              tokenizer: path.resolve(flags.tokenizer),
+              source: path.resolve(flags.source),
+              k,
+              ...(flags.chatTemplate ? { chat_template: path.resolve(flags.chatTemplate) } : {}),
+              ...(flags.system !== undefined ? { system: flags.system } : {}),
+              keep_bos: flags.keepBos === true,
+            },
+            dataset: datasetSpecFromArg(flags.dataset, { field: flags.field, limit: flags.limit }),
+            targets: flags.target,
+            refusal,
+            top: flags.top,
+            concurrency: flags.concurrency,
+            seed: flags.seed,
+          },
+          models,
+          flags.db,
+          flags.cache,
+        );
+        if (flags.out) await writeJsonl(flags.out, result.records);
+        const { records: _records, ...summary } = result;
+        if (flags.json) printJson({ ...summary, errors: result.records.filter((r) => r.error).length });
+        else printTransition(result);
+        if (result.records.some((r) => r.error)) process.exitCode = 1;
+      } finally {
+        await models.close();
+      }
+    });
+}
+
+function printTransition(r: TransitionResult): void {
+  const tokens = r.refusal_tokens.map((t) => `${JSON.stringify(t.text)} (${t.id})`).join(', ');
+  const lines = [`P(next token is a refusal token: ${tokens}) after k harmful tokens; run ${r.run_id}`];
+  for (const c of r.curves) {
+    lines.push(`${c.target}:`);
+    for (const p of c.points) {
+      const ci =
+        p.mean === null
+          ? '–'
+          : `${p.mean.toFixed(4)} [${(p.ci_low ?? 0).toFixed(4)}, ${(p.ci_high ?? 0).toFixed(4)}]`;
+      const bound =
+        p.exact_share !== null && p.exact_share < 1
+          ? ` (upper bound ${(p.mean_upper ?? 0).toFixed(4)}; exact ${pct(p.exact_share)})`
+          : '';
+      lines.push(`  k=${p.k}: ${ci} over ${p.n} goals${p.errors ? `, ${p.errors} errors` : ''}${bound}`);
+    }
+  }
+  if (r.difference) {
+    lines.push('difference (second target minus first, same goals):');
+    for (const d of r.difference) {
+      lines.push(
+        `  k=${d.k}: ${(d.difference ?? 0).toFixed(4)} [${(d.ci_low ?? 0).toFixed(4)}, ${(d.ci_high ?? 0).toFixed(4)}] over ${d.n_pairs} goals`,
+      );
+    }
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 function withRun(db: string, runArg: string, f: (store: RunStore, runId: string) => void): void {

@@ -1,15 +1,7 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
-import { InputError, RuntimeFailure } from '../errors.js';
-import { TargetSpec } from '../config/schema.js';
-import { parseWith } from '../config/validate.js';
+import { RuntimeFailure } from '../errors.js';
 import { dataDir } from '../data/dir.js';
 import { readResponses, type ResponseRecord } from '../dataset/responses.js';
-import { createTarget } from '../target/create.js';
-import type { Target } from '../target/target.js';
 import type { Judge, JudgeEnv } from '../judge/judge.js';
 import { JUDGES } from '../judge/registry.js';
 import { runAnswers } from '../store/run-answers.js';
@@ -17,8 +9,7 @@ import { createFrom, optionKeys } from '../util/plugin-registry.js';
 import { judgeAll, recordJudgeInput, summarizeVerdicts } from '../judge/offline.js';
 import type { Verdict } from '../types.js';
 import { progressBar } from '../runner/progress.js';
-import { limitsOf } from '../runner/plan.js';
-import { ModelCalls } from '../service/model-calls.js';
+import { ModelResolver, type ModelFlags } from '../target/resolve.js';
 import { VerdictJournal } from '../judge/verdict-journal.js';
 import { collectOption, intOption, printJson, writeJsonl } from './common.js';
 
@@ -31,11 +22,8 @@ export interface InputFlags {
   prompts?: string;
 }
 
-export interface JudgeModelFlags {
+export interface JudgeModelFlags extends ModelFlags {
   model?: string;
-  models?: string;
-  baseUrl?: string;
-  apiKeyEnv?: string;
   option: Record<string, unknown>;
   concurrency: number;
 }
@@ -239,64 +227,17 @@ function verdictRow(rec: ResponseRecord, v: Verdict): Record<string, unknown> {
   };
 }
 
-const ModelsFile = z.record(z.string(), TargetSpec);
-
-/**
- * Judge models for the CLI: named ones from --models, or a target id given directly. Every call goes
- * through `calls`, the model-call service (limits, retries, token and cost accounting; cache and request
- * log once bound to a run store, as `import` does).
- */
-export class CliModels {
-  private readonly named: Record<string, TargetSpec> = {};
-  private readonly open: Target[] = [];
-  readonly calls = new ModelCalls();
-
-  constructor(private readonly flags: JudgeModelFlags) {
-    if (flags.models) this.named = loadModels(flags.models);
+/** Judge models for the CLI (`--model`, `--models`, `--base-url`), resolved by the shared resolver. */
+export class CliModels extends ModelResolver {
+  constructor(flags: JudgeModelFlags) {
+    super(flags);
   }
 
   env(): JudgeEnv {
-    return { dataDir: dataDir(), model: (spec, where) => this.resolve(spec, where), runAnswers };
+    return {
+      dataDir: dataDir(),
+      model: (spec, where) => this.resolve(spec, where, 'judge', '--model'),
+      runAnswers,
+    };
   }
-
-  private resolve(spec: unknown, where: string): Target {
-    let target: TargetSpec;
-    if (typeof spec === 'string' && this.named[spec]) target = this.named[spec];
-    else if (typeof spec === 'string') {
-      if (!/^[a-z][a-z0-9-]*:.+$/.test(spec)) {
-        throw new InputError(
-          `'${spec}' is neither a model name from --models nor a target id like openai:gpt-4o-mini`,
-          { field: '--model' },
-        );
-      }
-      target = parseWith(
-        TargetSpec,
-        {
-          id: spec,
-          ...(this.flags.baseUrl ? { base_url: this.flags.baseUrl } : {}),
-          ...(this.flags.apiKeyEnv ? { api_key_env: this.flags.apiKeyEnv } : {}),
-        },
-        ['--model'],
-      );
-    } else target = parseWith(TargetSpec, spec, [where]);
-    const t = createTarget(target, { env: process.env, baseDir: process.cwd() }, where);
-    this.open.push(t);
-    return this.calls.wrap(t, 'judge', `judge:${typeof spec === 'string' ? spec : where}`, limitsOf(target));
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.open.map((t) => t.close?.()));
-  }
-}
-
-function loadModels(file: string): Record<string, TargetSpec> {
-  let value: unknown;
-  try {
-    value = parseYaml(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new InputError(`cannot read models file: ${(err as Error).message}`, { file: path.resolve(file) });
-  }
-  const section =
-    value && typeof value === 'object' && 'models' in value ? (value as { models: unknown }).models : value;
-  return parseWith(ModelsFile, section ?? {}, ['models'], { file: path.resolve(file) });
 }

@@ -111,7 +111,13 @@ interface Choice {
   logprobs?: {
     tokens?: string[];
     token_logprobs?: (number | null)[];
-    content?: { token: string; logprob: number }[];
+    /** Legacy completions: one `{token: logprob}` map per position. */
+    top_logprobs?: (Record<string, number> | null)[] | null;
+    content?: {
+      token: string;
+      logprob: number;
+      top_logprobs?: { token: string; logprob: number }[];
+    }[];
   } | null;
 }
 
@@ -179,8 +185,21 @@ function logprobsOf(choice: Choice): TokenLogprob[] | undefined {
   const lp = choice.logprobs;
   if (!lp) return undefined;
   if (lp.tokens && lp.token_logprobs) {
-    return lp.tokens.map((token, i) => ({ token, logprob: lp.token_logprobs?.[i] ?? null }));
+    return lp.tokens.map((token, i) => {
+      const top = lp.top_logprobs?.[i];
+      return {
+        token,
+        logprob: lp.token_logprobs?.[i] ?? null,
+        ...(top ? { top: Object.entries(top).map(([t, l]) => ({ token: t, logprob: l })) } : {}),
+      };
+    });
   }
-  if (lp.content) return lp.content.map((c) => ({ token: c.token, logprob: c.logprob }));
+  if (lp.content) {
+    return lp.content.map((c) => ({
+      token: c.token,
+      logprob: c.logprob,
+      ...(c.top_logprobs ? { top: c.top_logprobs.map((t) => ({ token: t.token, logprob: t.logprob })) } : {}),
+    }));
+  }
   return undefined;
 }

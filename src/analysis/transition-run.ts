@@ -1,0 +1,124 @@
+import { readFileSync } from 'node:fs';
+import { dataDir } from '../data/dir.js';
+import { loadBehaviors, resolveDatasetFile, type DatasetSpec } from '../dataset/load.js';
+import { loadTokenizer } from '../derta/tokenizer.js';
+import { RuntimeFailure } from '../errors.js';
+import { runVersions } from '../runner/versions.js';
+import { RunStore } from '../store/store.js';
+import type { ModelResolver } from '../target/resolve.js';
+import { canonicalJson, sha256 } from '../util/hash.js';
+import {
+  buildProbes,
+  pairedTransition,
+  probeTransitions,
+  refusalTokens,
+  transitionCurves,
+  type ProbeSpec,
+  type RefusalToken,
+  type TransitionCurve,
+  type TransitionDifference,
+  type TransitionRecord,
+} from './transition.js';
+
+/** One `analyze transition` invocation: what to probe, on which models, recorded where. */
+export interface TransitionRunSpec {
+  probe: ProbeSpec;
+  dataset: DatasetSpec;
+  /** Target ids or names from the resolver's models file; two of them also get a paired difference. */
+  targets: string[];
+  /** Refusal token pieces or ids (default `Sorry`, the token RTO trains). */
+  refusal: string[];
+  top: number;
+  concurrency: number;
+  seed: number;
+}
+
+export interface TransitionResult {
+  /** The run in the store that holds this probe's request log (every call cached there). */
+  run_id: string;
+  refusal_tokens: RefusalToken[];
+  top: number;
+  curves: TransitionCurve[];
+  /** With two targets: B − A per k on the same goals (B the second target, e.g. the trained model). */
+  difference: TransitionDifference[] | null;
+  records: TransitionRecord[];
+}
+
+/**
+ * Runs the probe on each target through the model-call service, bound to a run row of its own so every
+ * call is cached and logged like a run's: re-running the same probe costs no model call.
+ */
+export async function runTransition(
+  spec: TransitionRunSpec,
+  models: ModelResolver,
+  db: string,
+  useCache: boolean,
+  onRecord?: (r: TransitionRecord) => void,
+): Promise<TransitionResult> {
+  const dir = dataDir();
+  const behaviors = loadBehaviors(spec.dataset, { dataDir: dir });
+  const probes = await buildProbes(spec.probe, behaviors, { dataDir: dir, seed: spec.seed });
+  const refusal = refusalTokens(loadTokenizer(spec.probe.tokenizer), spec.refusal);
+  const { file } = resolveDatasetFile(spec.dataset, { dataDir: dir });
+  const datasetSha = sha256(readFileSync(file));
+  const config = { transition: { ...spec, dataset_sha256: datasetSha } };
+  const runId = `transition-${sha256(canonicalJson(config)).slice(0, 12)}`;
+
+  const store = RunStore.open(db);
+  try {
+    if (!store.getRun(runId)) {
+      store.createRun({
+        id: runId,
+        name: `transition ${spec.targets.join(' vs ')}`,
+        status: 'running',
+        config_json: JSON.stringify(config),
+        config_hash: sha256(canonicalJson(config)),
+        config_file: null,
+        versions_json: JSON.stringify(runVersions(datasetSha)),
+        cases_total: probes.length * spec.targets.length,
+      });
+    } else store.updateRun(runId, { status: 'running' });
+    models.calls.bind(store, runId, useCache);
+    const records: TransitionRecord[] = [];
+    try {
+      for (const [i, name] of spec.targets.entries()) {
+        const target = models.resolve(name, `--target[${i}]`, 'target', '--target');
+        records.push(
+          ...(await probeTransitions(target, probes, {
+            label: name,
+            refusal,
+            top: spec.top,
+            concurrency: spec.concurrency,
+            onRecord,
+          })),
+        );
+      }
+    } catch (err) {
+      store.updateRun(runId, { status: 'failed' });
+      if (err instanceof RuntimeFailure) {
+        throw new RuntimeFailure(
+          `${err.message}. The refusal-transition probe needs token log-probabilities from a completions ` +
+            'endpoint (`logprobs: N` on /v1/completions: vLLM, llama.cpp server, TGI, refusenik-serve); this ' +
+            'engine gives none, so no transition probability can be measured',
+        );
+      }
+      throw err;
+    }
+    const failed = records.filter((r) => r.error !== undefined).length;
+    store.updateRun(runId, { status: failed ? 'incomplete' : 'complete' });
+    const labels = spec.targets;
+    return {
+      run_id: runId,
+      refusal_tokens: refusal,
+      top: spec.top,
+      curves: transitionCurves(records, spec.seed),
+      difference:
+        labels.length === 2 && labels[0] !== labels[1]
+          ? pairedTransition(records, labels[0] as string, labels[1] as string, spec.seed)
+          : null,
+      records,
+    };
+  } finally {
+    store.close();
+  }
+}
