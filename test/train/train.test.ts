@@ -8,7 +8,7 @@ import {
   missingPackagesError,
   trainerCommand,
   type TrainConfig,
-} from '../../src/cli/train.js';
+} from '../../src/derta/trainer.js';
 import { FIXTURES, ROOT, tempDir, writeFile } from '../helpers/cli.js';
 
 /**

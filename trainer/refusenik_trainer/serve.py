@@ -3,7 +3,9 @@ attacked with `refusenik run` (target `openai:<name>` with `base_url: http://127
 
 Endpoints: `GET /v1/models`, `POST /v1/chat/completions` (the tokenizer's chat template), `POST /v1/completions`
 (raw prompt, BOS added as the tokenizer does), both with `"stream": true` as server-sent events, and
-`GET /health`. Requests run one at a time (a lock around the model): this is for evaluating a model on one
+`GET /health`. Completions take `logprobs: N` (0-20, not streamed): each generated token's log-probability
+and the N most likely tokens at its position, from the model's raw logits, as OpenAI's legacy API writes
+them; `analyze transition` reads them. Requests run one at a time (a lock around the model): this is for evaluating a model on one
 machine, not for throughput; vLLM serves the same folder at scale (docs/training.md).
 """
 
@@ -41,6 +43,7 @@ class GenerationRequest:
     top_p: float
     stop: list[str]
     seed: int | None
+    logprobs: int | None = None  # top-N log-probs per generated token (completions only)
 
 
 @dataclass
@@ -49,6 +52,7 @@ class GenerationResult:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str  # "stop" | "length"
+    logprobs: dict[str, Any] | None = None  # OpenAI legacy shape: tokens, token_logprobs, top_logprobs
 
 
 class Generator:
@@ -141,12 +145,64 @@ class Generator:
             return GenerationResult(trimmer.text, len(req.prompt_ids), len(new_ids), finish)
 
     def generate(self, req: GenerationRequest) -> GenerationResult:
+        if req.logprobs is not None:
+            return self._generate_scored(req)
         it = self.stream(req)
         while True:
             try:
                 next(it)
             except StopIteration as done:
                 return done.value
+
+
+    def _generate_scored(self, req: GenerationRequest) -> GenerationResult:
+        """Greedy or sampled generation that also returns, per generated token, its log-probability and the
+        top-N alternatives under the model's raw (unwarped) distribution."""
+        n_top = req.logprobs or 0
+        with self.lock:
+            input_ids = torch.tensor([req.prompt_ids], device=self.model.device)
+            kwargs: dict[str, Any] = {
+                "input_ids": input_ids,
+                "attention_mask": torch.ones_like(input_ids),
+                "max_new_tokens": req.max_new_tokens,
+                "eos_token_id": self.eos_ids or None,
+                "pad_token_id": self.tokenizer.pad_token_id
+                if self.tokenizer.pad_token_id is not None
+                else (self.eos_ids[0] if self.eos_ids else 0),
+                "output_logits": True,
+                "return_dict_in_generate": True,
+            }
+            if req.temperature > 0:
+                kwargs.update(do_sample=True, temperature=req.temperature, top_p=req.top_p)
+            else:
+                kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            if req.seed is not None:
+                torch.manual_seed(req.seed)
+            with torch.inference_mode():
+                out = self.model.generate(**kwargs)
+        new_ids = out.sequences[0, len(req.prompt_ids) :].tolist()
+        tokens: list[str] = []
+        token_logprobs: list[float] = []
+        top_logprobs: list[dict[str, float]] = []
+        for step, token_id in enumerate(new_ids):
+            logp = torch.log_softmax(out.logits[step][0].float(), dim=-1)
+            tokens.append(self.tokenizer.decode([token_id]))
+            token_logprobs.append(float(logp[token_id]))
+            top: dict[str, float] = {}
+            if n_top > 0:
+                values, ids = torch.topk(logp, min(n_top, logp.shape[-1]))
+                for v, i in zip(values.tolist(), ids.tolist()):
+                    # Pieces that decode alike (byte fallbacks) keep the likelier one, as OpenAI's map does.
+                    top.setdefault(self.tokenizer.decode([i]), float(v))
+            top_logprobs.append(top)
+        trimmer = StopTrimmer(req.stop)
+        _, stopped = trimmer.feed(self.tokenizer.decode(new_ids, skip_special_tokens=True))
+        if not stopped:
+            trimmer.flush()
+        hit_eos = bool(new_ids) and new_ids[-1] in self.eos_ids
+        finish = "stop" if stopped or hit_eos or len(new_ids) < req.max_new_tokens else "length"
+        logprobs = {"tokens": tokens, "token_logprobs": token_logprobs, "top_logprobs": top_logprobs}
+        return GenerationResult(trimmer.text, len(req.prompt_ids), len(new_ids), finish, logprobs)
 
 
 class StopTrimmer:
@@ -264,9 +320,17 @@ def parse_completion(body: dict[str, Any], gen: Generator) -> GenerationRequest:
         prompt = prompt[0]
     if not isinstance(prompt, str):
         raise RequestError("prompt: expected a string")
-    if body.get("echo") or body.get("logprobs"):
-        raise RequestError("echo and logprobs are not supported by this server")
-    return _common(body, gen, gen.text_prompt(prompt))
+    if body.get("echo"):
+        raise RequestError("echo is not supported by this server")
+    req = _common(body, gen, gen.text_prompt(prompt))
+    logprobs = body.get("logprobs")
+    if logprobs is not None:
+        if not isinstance(logprobs, int) or isinstance(logprobs, bool) or not 0 <= logprobs <= 20:
+            raise RequestError("logprobs: expected an integer from 0 to 20")
+        if body.get("stream"):
+            raise RequestError("logprobs: not supported with stream")
+        req.logprobs = logprobs
+    return req
 
 
 # ---- HTTP ------------------------------------------------------------------------------------------------
@@ -407,7 +471,7 @@ def _response(name: str, r: GenerationResult, chat: bool) -> dict[str, Any]:
         }
         obj = "chat.completion"
     else:
-        choice = {"index": 0, "text": r.text, "finish_reason": r.finish_reason, "logprobs": None}
+        choice = {"index": 0, "text": r.text, "finish_reason": r.finish_reason, "logprobs": r.logprobs}
         obj = "text_completion"
     return {"id": rid, "object": obj, "created": created, "model": name, "choices": [choice], "usage": _usage(r)}
 

@@ -89,6 +89,33 @@ def test_completions_take_a_raw_prompt(server):
     assert "".join(c["choices"][0]["text"] for c in chunks) == data["choices"][0]["text"]
 
 
+def test_completions_logprobs_match_the_model(server):
+    """`logprobs: N` gives each generated token's log-probability and the top N, as a direct forward pass does."""
+    import torch
+
+    url, gen = server
+    prompt = "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+    status, _, body = post(f"{url}/completions", {"prompt": prompt, "temperature": 0, "max_tokens": 2, "logprobs": 5})
+    assert status == 200, body
+    lp = json.loads(body)["choices"][0]["logprobs"]
+    assert len(lp["tokens"]) == len(lp["token_logprobs"]) == len(lp["top_logprobs"]) == 2
+    ids = gen.tokenizer(prompt)["input_ids"]
+    with torch.inference_mode():
+        logits = gen.model(torch.tensor([ids])).logits[0, -1].float()
+    expected = torch.log_softmax(logits, dim=-1)
+    values, top_ids = torch.topk(expected, 5)
+    first = lp["top_logprobs"][0]
+    assert len(first) == 5
+    for v, i in zip(values.tolist(), top_ids.tolist()):
+        assert first[gen.tokenizer.decode([i])] == pytest.approx(v, abs=1e-4)
+    # Greedy: the first token is the most likely one, with its log-probability.
+    assert lp["tokens"][0] == gen.tokenizer.decode([top_ids[0].item()])
+    assert lp["token_logprobs"][0] == pytest.approx(values[0].item(), abs=1e-4)
+    for bad in ({"logprobs": 21}, {"logprobs": True}, {"logprobs": 2, "stream": True}, {"echo": True}):
+        status, _, text = post(f"{url}/completions", {"prompt": prompt, "max_tokens": 1, **bad})
+        assert status == 400, (bad, text)
+
+
 def test_models_auth_and_bad_requests(server):
     url, _ = server
     req = urllib.request.Request(f"{url}/models", headers={"Authorization": "Bearer sekret"})
