@@ -14,6 +14,8 @@ export interface Selection {
   runId: string;
   /** The target id (or label) within the run; may be left out when the run has one target. */
   target?: string;
+  /** Only these behaviors (a split of the goals, e.g. those held out of training). */
+  behaviors?: ReadonlySet<string>;
 }
 
 export interface PairedRow {
@@ -70,8 +72,8 @@ export function comparePaired(
   const targetA = resolveTarget(store, selA, 'a');
   const targetB = resolveTarget(store, selB, 'b');
   const judgeId = judge ?? commonJudge(store, selA.runId, selB.runId);
-  const sideA = loadSide(store, selA.runId, targetA, judgeId);
-  const sideB = loadSide(store, selB.runId, targetB, judgeId);
+  const sideA = loadSide(store, selA.runId, targetA, judgeId, selA.behaviors);
+  const sideB = loadSide(store, selB.runId, targetB, judgeId, selB.behaviors);
   if (sideA.judged === 0 && sideB.judged === 0) {
     throw new InputError(`judge '${judgeId}' has no verdicts for these cases`, { field: '--judge' });
   }
@@ -171,6 +173,7 @@ function loadSide(
   runId: string,
   target: string,
   judge: string,
+  behaviors: ReadonlySet<string> | undefined,
 ): { cases: Map<string, SideCase>; judged: number } {
   const verdicts = new Map<string, boolean | null>();
   for (const v of store.iterateVerdicts(runId)) {
@@ -180,7 +183,7 @@ function loadSide(
   const cases = new Map<string, SideCase>();
   let judged = 0;
   for (const c of store.iterateCases(runId)) {
-    if (c.target !== target) continue;
+    if (c.target !== target || (behaviors && !behaviors.has(c.behavior_id))) continue;
     const key = pairKey(c);
     if (cases.has(key)) continue;
     const harmful = c.status === 'ok' ? (verdicts.get(c.case_id) ?? null) : null;

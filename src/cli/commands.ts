@@ -36,6 +36,7 @@ export const VERBS: readonly Verb[] = [
   { name: 'label', register: async (p) => (await import('./label.js')).registerLabelCommand(p) },
   { name: 'derta', register: async (p) => (await import('./derta.js')).registerDertaCommand(p) },
   { name: 'train', register: async (p) => (await import('./train.js')).registerTrainCommand(p) },
+  { name: 'loop', register: async (p) => (await import('./loop.js')).registerLoopCommand(p) },
 ];
 
 /** Registers every verb, in order (the full program: tests, the help manifest). */

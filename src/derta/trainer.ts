@@ -20,7 +20,7 @@ import { DERTA_VARIANTS, PREFIX_MODES } from './types.js';
 
 const Size = z.union([z.int().min(0), z.literal('all')]);
 
-const BuildSection = z.strictObject({
+export const BuildSection = z.strictObject({
   triples: z.string(),
   helpful: z.string().optional(),
   /** Default: the model folder. */
@@ -44,7 +44,7 @@ const BuildSection = z.strictObject({
   out: z.string().optional(),
 });
 
-const Hyper = z.strictObject({
+export const Hyper = z.strictObject({
   lr: z.number().positive().optional(),
   scheduler: z.string().optional(),
   warmup_ratio: z.number().min(0).max(1).optional(),
@@ -60,47 +60,48 @@ const Hyper = z.strictObject({
   checkpointing: z.number().min(0).max(1).optional(),
 });
 
-export const TrainConfig = z
-  .strictObject({
-    model: z.string(),
-    /** Fresh weights from the model's config.json (smoke tests, benchmarks). */
-    random_init: z.boolean().default(false),
-    preset: z.enum(['full', 'lora']).default('full'),
-    /** A built folder (train.jsonl / train.parquet) or file; or `build:` to build it first. */
-    data: z.string().optional(),
-    build: BuildSection.optional(),
-    output_dir: z.string(),
-    hyper: Hyper.default({}),
-    max_steps: z.int().min(1).optional(),
-    seed: z.int().min(0).default(1),
-    precision: z.enum(['auto', 'bf16', 'fp16', 'fp32']).default('auto'),
-    loss: z.enum(['auto', 'chunked', 'stock']).default('auto'),
-    group_by_length: z.boolean().default(true),
-    save_steps: z.int().min(1).optional(),
-    save_total_limit: z.int().min(1).optional(),
-    logging_steps: z.int().min(1).optional(),
-    resume: z.string().default('auto'),
-    torch_compile: z.boolean().default(false),
-    /** Python interpreter; default $REFUSENIK_PYTHON, then the repo's .venv, then python3. */
-    python: z.string().optional(),
-    launcher: z.enum(['python', 'torchrun', 'accelerate']).default('python'),
-    /** Processes (GPUs) per node for torchrun / accelerate. */
-    nproc_per_node: z.int().min(1).optional(),
-    nnodes: z.int().min(1).optional(),
-    node_rank: z.int().min(0).optional(),
-    master_addr: z.string().optional(),
-    master_port: z.int().min(1).max(65535).optional(),
-    accelerate_config: z.string().optional(),
-    deepspeed: z.string().optional(),
-    fsdp: z.string().optional(),
-    fsdp_config: z.string().optional(),
-    /** Passed through to `python -m refusenik_trainer train` as they are. */
-    extra_args: z.array(z.string()).default([]),
-  })
-  .refine((c) => (c.data === undefined) !== (c.build === undefined), {
-    message: 'give exactly one of data (a built folder) or build (inputs to build from)',
-    path: ['data'],
-  });
+/** Every field of train.yaml (the refine below ties data and build together). */
+export const TrainFields = z.strictObject({
+  model: z.string(),
+  /** Fresh weights from the model's config.json (smoke tests, benchmarks). */
+  random_init: z.boolean().default(false),
+  preset: z.enum(['full', 'lora']).default('full'),
+  /** A built folder (train.jsonl / train.parquet) or file; or `build:` to build it first. */
+  data: z.string().optional(),
+  build: BuildSection.optional(),
+  output_dir: z.string(),
+  hyper: Hyper.default({}),
+  max_steps: z.int().min(1).optional(),
+  seed: z.int().min(0).default(1),
+  precision: z.enum(['auto', 'bf16', 'fp16', 'fp32']).default('auto'),
+  loss: z.enum(['auto', 'chunked', 'stock']).default('auto'),
+  group_by_length: z.boolean().default(true),
+  save_steps: z.int().min(1).optional(),
+  save_total_limit: z.int().min(1).optional(),
+  logging_steps: z.int().min(1).optional(),
+  resume: z.string().default('auto'),
+  torch_compile: z.boolean().default(false),
+  /** Python interpreter; default $REFUSENIK_PYTHON, then the repo's .venv, then python3. */
+  python: z.string().optional(),
+  launcher: z.enum(['python', 'torchrun', 'accelerate']).default('python'),
+  /** Processes (GPUs) per node for torchrun / accelerate. */
+  nproc_per_node: z.int().min(1).optional(),
+  nnodes: z.int().min(1).optional(),
+  node_rank: z.int().min(0).optional(),
+  master_addr: z.string().optional(),
+  master_port: z.int().min(1).max(65535).optional(),
+  accelerate_config: z.string().optional(),
+  deepspeed: z.string().optional(),
+  fsdp: z.string().optional(),
+  fsdp_config: z.string().optional(),
+  /** Passed through to `python -m refusenik_trainer train` as they are. */
+  extra_args: z.array(z.string()).default([]),
+});
+
+export const TrainConfig = TrainFields.refine((c) => (c.data === undefined) !== (c.build === undefined), {
+  message: 'give exactly one of data (a built folder) or build (inputs to build from)',
+  path: ['data'],
+});
 export type TrainConfig = z.output<typeof TrainConfig>;
 
 export interface LoadedTrainConfig {

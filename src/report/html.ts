@@ -10,7 +10,7 @@ import type { ReportData } from './report-data.js';
  * injected, inline handlers, external scripts, images and requests would be refused.
  */
 
-const CSS = `
+export const REPORT_CSS = `
 :root { --fg: #111827; --muted: #6b7280; --line: #e5e7eb; --bg: #f8fafc; --card: #ffffff; --accent: #2563eb;
   --bad: #dc2626; --ok: #16a34a; --warn: #d97706; }
 * { box-sizing: border-box; }
@@ -84,7 +84,7 @@ export function jsonForScript(value: unknown): string {
   );
 }
 
-function cspHash(text: string): string {
+export function cspHash(text: string): string {
   return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 }
 
@@ -92,7 +92,7 @@ export function renderHtml(data: ReportData): string {
   const csp = [
     "default-src 'none'",
     `script-src ${cspHash(CLIENT_JS)}`,
-    `style-src ${cspHash(CSS)}`,
+    `style-src ${cspHash(REPORT_CSS)}`,
     "img-src 'none'",
     "base-uri 'none'",
     "form-action 'none'",
@@ -105,7 +105,7 @@ export function renderHtml(data: ReportData): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>refusenik report</title>
-<style>${CSS}</style>
+<style>${REPORT_CSS}</style>
 </head>
 <body>
 <noscript>This report renders with JavaScript (inline, no network). Enable it to view the report.</noscript>

@@ -181,7 +181,7 @@ export function limitsOf(spec: TargetSpec): Partial<EndpointLimits> {
   };
 }
 
-function toDatasetSpec(d: RunConfig['dataset']): DatasetSpec {
+export function toDatasetSpec(d: RunConfig['dataset']): DatasetSpec {
   return {
     path: d.path,
     pack: d.pack,

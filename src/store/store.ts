@@ -50,6 +50,40 @@ const MAX_PENDING_COMMITS = 2;
 
 export type RunStatus = 'running' | 'interrupted' | 'complete' | 'incomplete' | 'failed' | 'imported';
 
+export interface LoopRow {
+  id: string;
+  name: string | null;
+  config_json: string;
+  config_file: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+interface LoopStageRow {
+  loop_id: string;
+  name: string;
+  position: number;
+  status: 'running' | 'done' | 'failed';
+  input_key: string;
+  output_json: string | null;
+  error: string | null;
+  started_at: string;
+  finished_at: string | null;
+}
+
+/** One recorded stage of a loop, its output parsed. */
+export interface LoopStage {
+  name: string;
+  position: number;
+  status: 'running' | 'done' | 'failed';
+  /** Hash of everything the stage was made from: a stage is redone only when this changes. */
+  input_key: string;
+  output: Record<string, unknown> | null;
+  error: string | null;
+  started_at: string;
+  finished_at: string | null;
+}
+
 /** Errors of one kind in a run, with one example message. */
 export interface ErrorGroup {
   /** `target:<kind>` for failed cases (http, timeout, network, protocol...), `judge:<id>` for failed verdicts. */
@@ -174,6 +208,17 @@ CREATE TABLE IF NOT EXISTS judge_validations (
   config_hash TEXT NOT NULL, labels_sha256 TEXT NOT NULL, judge_id TEXT NOT NULL, config_json TEXT NOT NULL,
   labels_source TEXT NOT NULL, task TEXT NOT NULL, result_json TEXT NOT NULL, created_at TEXT NOT NULL,
   PRIMARY KEY (config_hash, labels_sha256)
+);
+CREATE TABLE IF NOT EXISTS loops (
+  id TEXT PRIMARY KEY, name TEXT, config_json TEXT NOT NULL, config_file TEXT,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+-- One row per stage of a loop: its input key (a hash of what it was made from) and what it produced.
+CREATE TABLE IF NOT EXISTS loop_stages (
+  loop_id TEXT NOT NULL REFERENCES loops(id) ON DELETE CASCADE, name TEXT NOT NULL, position INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')), input_key TEXT NOT NULL,
+  output_json TEXT, error TEXT, started_at TEXT NOT NULL, finished_at TEXT,
+  PRIMARY KEY (loop_id, name)
 );
 `;
 
@@ -549,6 +594,69 @@ export class RunStore {
         'SELECT * FROM judge_validations WHERE config_hash = ? ORDER BY created_at DESC, labels_source',
       )
       .all(configHash);
+  }
+
+  // ---- loops (refusenik loop): stage records, written at once (a stage is minutes, not milliseconds) ----
+
+  putLoop(row: Omit<LoopRow, 'created_at' | 'updated_at'>): void {
+    this.flush();
+    const now = new Date().toISOString();
+    this.db
+      .prepare(
+        `INSERT INTO loops (id, name, config_json, config_file, created_at, updated_at)
+         VALUES (@id, @name, @config_json, @config_file, @now, @now)
+         ON CONFLICT(id) DO UPDATE SET updated_at = @now, config_file = @config_file`,
+      )
+      .run({ ...row, now });
+  }
+
+  getLoop(id: string): LoopRow | undefined {
+    return this.db.prepare<[string], LoopRow>('SELECT * FROM loops WHERE id = ?').get(id);
+  }
+
+  /** A loop's stages in order, their outputs parsed. */
+  loopStages(loopId: string): LoopStage[] {
+    return this.db
+      .prepare<[string], LoopStageRow>('SELECT * FROM loop_stages WHERE loop_id = ? ORDER BY position')
+      .all(loopId)
+      .map((r) => ({
+        name: r.name,
+        position: r.position,
+        status: r.status,
+        input_key: r.input_key,
+        output: r.output_json === null ? null : (JSON.parse(r.output_json) as Record<string, unknown>),
+        error: r.error,
+        started_at: r.started_at,
+        finished_at: r.finished_at,
+      }));
+  }
+
+  startLoopStage(loopId: string, name: string, position: number, inputKey: string): void {
+    this.flush();
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO loop_stages
+           (loop_id, name, position, status, input_key, output_json, error, started_at, finished_at)
+         VALUES (?, ?, ?, 'running', ?, NULL, NULL, ?, NULL)`,
+      )
+      .run(loopId, name, position, inputKey, new Date().toISOString());
+  }
+
+  finishLoopStage(loopId: string, name: string, output: Record<string, unknown> | null, error?: string): void {
+    this.flush();
+    this.db
+      .prepare(
+        `UPDATE loop_stages SET status = ?, output_json = ?, error = ?, finished_at = ?
+         WHERE loop_id = ? AND name = ?`,
+      )
+      .run(
+        error === undefined ? 'done' : 'failed',
+        output === null ? null : JSON.stringify(output),
+        error ?? null,
+        new Date().toISOString(),
+        loopId,
+        name,
+      );
   }
 
   // ---- write queue ------------------------------------------------------------------------------------

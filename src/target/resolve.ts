@@ -13,6 +13,8 @@ import type { Target } from './target.js';
 /** How a command names models outside a run config: `--model`/`--target`, `--models`, `--base-url`. */
 export interface ModelFlags {
   models?: string;
+  /** Named models given directly (besides or instead of a models file). */
+  named?: Record<string, TargetSpec>;
   baseUrl?: string;
   apiKeyEnv?: string;
 }
@@ -31,6 +33,7 @@ export class ModelResolver {
 
   constructor(private readonly flags: ModelFlags) {
     if (flags.models) this.named = loadModels(flags.models);
+    if (flags.named) this.named = { ...this.named, ...flags.named };
   }
 
   /** A target for `spec` (a name from the models file, a target id, or an inline spec), wrapped under `role`. */

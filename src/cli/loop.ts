@@ -1,0 +1,76 @@
+import type { Command } from 'commander';
+import { InputError } from '../errors.js';
+import { loadLoopConfig } from '../loop/config.js';
+import { runLoop, STAGES, type StageName } from '../loop/loop.js';
+import { DEFAULT_DB } from '../store/store.js';
+import { printJson } from './common.js';
+
+interface LoopFlags {
+  db: string;
+  until?: string;
+  json?: boolean;
+  progress: boolean;
+}
+
+export function registerLoopCommand(program: Command): void {
+  program
+    .command('loop')
+    .description(
+      'attack -> train -> re-attack as one resumable command: attack the base model, harvest its failures into ' +
+        'DeRTa triples, build, train, serve, re-attack the same goals plus a held-out split never trained on, and ' +
+        'compare (McNemar, ASR difference, prefill depth, refusal transition) in one HTML report. Each stage is ' +
+        'recorded in the run store; a re-run skips the stages whose inputs did not change.',
+    )
+    .argument('<config>', 'loop.yaml (see examples/loop.yaml and docs/loop.md)')
+    .option('--db <file>', 'run store (SQLite)', DEFAULT_DB)
+    .option('--until <stage>', `stop after this stage (${STAGES.join(', ')})`)
+    .option('--json', 'print {loop_id, stages: [{name, status}], before_run, after_run, report} as JSON')
+    .option('--no-progress', 'no progress bars')
+    .addHelpText(
+      'after',
+      '\nStage status: ran (done now), cached (done by an earlier invocation with the same inputs), failed,\n' +
+        'pending (not reached). Exit codes: 0 all stages done (or up to --until), 1 a stage failed, 2 bad config.\n',
+    )
+    .action(async (file: string, flags: LoopFlags) => {
+      if (flags.until !== undefined && !(STAGES as readonly string[]).includes(flags.until)) {
+        throw new InputError(`--until expects one of ${STAGES.join(', ')}, got '${flags.until}'`, {
+          field: '--until',
+        });
+      }
+      const loaded = loadLoopConfig(file);
+      const controller = new AbortController();
+      const onSigint = (): void => controller.abort();
+      process.on('SIGINT', onSigint);
+      try {
+        const result = await runLoop(loaded.config, {
+          db: flags.db,
+          baseDir: loaded.baseDir,
+          configFile: loaded.file,
+          source: { file: loaded.file, lineOf: loaded.lineOf },
+          until: flags.until as StageName | undefined,
+          progress: flags.progress && !flags.json,
+          log: (line) => {
+            if (!flags.json) process.stderr.write(`${line}\n`);
+          },
+          signal: controller.signal,
+        });
+        const out = {
+          loop_id: result.loop_id,
+          stages: result.stages.map((s) => ({ name: s.name, status: s.status })),
+          before_run: result.before_run,
+          after_run: result.after_run,
+          report: result.report,
+          workdir: result.workdir,
+          ...(result.error ? { error: result.error.message } : {}),
+        };
+        if (flags.json) printJson(out);
+        else {
+          for (const s of result.stages) process.stdout.write(`${s.name.padEnd(9)} ${s.status}\n`);
+          if (result.report) process.stdout.write(`report: ${result.report}\n`);
+        }
+        if (result.error) throw result.error;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+}
