@@ -642,7 +642,12 @@ export class RunStore {
       .run(loopId, name, position, inputKey, new Date().toISOString());
   }
 
-  finishLoopStage(loopId: string, name: string, output: Record<string, unknown> | null, error?: string): void {
+  finishLoopStage(
+    loopId: string,
+    name: string,
+    output: Record<string, unknown> | null,
+    error?: string,
+  ): void {
     this.flush();
     this.db
       .prepare(
