@@ -14,6 +14,7 @@ export function registerSchemaCommand(program: Command): void {
         'from the schemas that validate configs; point an editor at it for completion and checking',
     )
     .option('--suite', 'the schema of a suite config (`refusenik suite run`) instead')
+    .option('--loop', 'the schema of a loop config (`refusenik loop`) instead')
     .option('--out <file>', 'write it to a file instead of stdout')
     .addHelpText(
       'after',
@@ -23,13 +24,19 @@ export function registerSchemaCommand(program: Command): void {
         '  # then, as the first line of a config:\n' +
         '  # yaml-language-server: $schema=./refusenik.schema.json',
     )
-    .action(async (flags: { out?: string; suite?: boolean }) => {
-      const schema = flags.suite
+    .action(async (flags: { out?: string; suite?: boolean; loop?: boolean }) => {
+      const { LoopConfig } = await import('../loop/config.js');
+      const schema = flags.loop
         ? await configJsonSchema(
-            SuiteConfig,
-            'refusenik suite config: runs sharing targets, models and judges',
+            LoopConfig,
+            'refusenik loop config: attack, train on the failures, re-attack, compare',
           )
-        : await configJsonSchema(RunConfig, RUN_TITLE);
+        : flags.suite
+          ? await configJsonSchema(
+              SuiteConfig,
+              'refusenik suite config: runs sharing targets, models and judges',
+            )
+          : await configJsonSchema(RunConfig, RUN_TITLE);
       const text = `${JSON.stringify(schema, null, 2)}\n`;
       if (flags.out) writeFileAtomic(flags.out, text);
       else process.stdout.write(text);

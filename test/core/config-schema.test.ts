@@ -7,7 +7,11 @@ import { ROOT, runCli } from '../helpers/cli.js';
 
 const SCHEMAS = path.join(ROOT, 'schema');
 const EXAMPLES = path.join(ROOT, 'examples');
-const FILES = { run: 'run-config.schema.json', suite: 'suite-config.schema.json' } as const;
+const FILES = {
+  run: 'run-config.schema.json',
+  suite: 'suite-config.schema.json',
+  loop: 'loop-config.schema.json',
+} as const;
 
 describe('the config JSON Schemas', () => {
   const printed: Record<string, unknown> = {};
@@ -16,6 +20,7 @@ describe('the config JSON Schemas', () => {
     for (const [kind, args] of [
       ['run', ['schema']],
       ['suite', ['schema', '--suite']],
+      ['loop', ['schema', '--loop']],
     ] as const) {
       const r = await runCli([...args]);
       expect(r.code, r.stderr).toBe(0);
@@ -26,7 +31,7 @@ describe('the config JSON Schemas', () => {
 
   it('the committed copies are what `refusenik schema` prints now', () => {
     for (const [kind, file] of Object.entries(FILES)) {
-      const hint = `regenerate: ./bin/refusenik schema${kind === 'suite' ? ' --suite' : ''} --out schema/${file}`;
+      const hint = `regenerate: ./bin/refusenik schema${kind === 'run' ? '' : ` --${kind}`} --out schema/${file}`;
       expect(JSON.parse(readFileSync(path.join(SCHEMAS, file), 'utf8')), hint).toEqual(printed[kind]);
     }
   });
@@ -37,7 +42,7 @@ describe('the config JSON Schemas', () => {
     for (const f of files) {
       const text = readFileSync(path.join(EXAMPLES, f), 'utf8');
       const config = parseYaml(text) as Record<string, unknown>;
-      const kind = 'runs' in config ? 'suite' : 'run';
+      const kind = 'runs' in config ? 'suite' : 'base' in config ? 'loop' : 'run';
       expect(text.split('\n')[0]).toBe(`# yaml-language-server: $schema=../schema/${FILES[kind]}`);
       const check = validate[kind] as ValidateFunction;
       expect(check(config), `${f}: ${JSON.stringify(check.errors)}`).toBe(true);
