@@ -94,6 +94,19 @@ export const TrainFields = z.strictObject({
   deepspeed: z.string().optional(),
   fsdp: z.string().optional(),
   fsdp_config: z.string().optional(),
+  /**
+   * mle: cross-entropy on the labels (DeRTa); constrained: Qi et al. 2024's token-wise constrained objective
+   * against the frozen base (LoRA only), with its per-position beta schedule.
+   */
+  objective: z.enum(['mle', 'constrained']).default('mle'),
+  beta: z
+    .strictObject({
+      first: z.number().positive().optional(),
+      early: z.number().positive().optional(),
+      rest: z.number().positive().optional(),
+      early_tokens: z.int().min(1).optional(),
+    })
+    .optional(),
   /** Passed through to `python -m refusenik_trainer train` as they are. */
   extra_args: z.array(z.string()).default([]),
 });
@@ -267,6 +280,12 @@ export function trainerCommand(config: TrainConfig, baseDir: string, python: str
   if (config.save_total_limit !== undefined) args.push('--save-total-limit', String(config.save_total_limit));
   if (config.logging_steps !== undefined) args.push('--logging-steps', String(config.logging_steps));
   if (config.torch_compile) args.push('--torch-compile');
+  if (config.objective !== 'mle') args.push('--objective', config.objective);
+  const beta = config.beta ?? {};
+  if (beta.first !== undefined) args.push('--beta-first', String(beta.first));
+  if (beta.early !== undefined) args.push('--beta-early', String(beta.early));
+  if (beta.rest !== undefined) args.push('--beta-rest', String(beta.rest));
+  if (beta.early_tokens !== undefined) args.push('--early-tokens', String(beta.early_tokens));
   if (config.deepspeed) args.push('--deepspeed', rel(config.deepspeed));
   if (config.fsdp) args.push('--fsdp', config.fsdp);
   if (config.fsdp_config) args.push('--fsdp-config', rel(config.fsdp_config));

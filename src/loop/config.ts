@@ -72,6 +72,7 @@ export const LoopConfig = z.strictObject({
     resume: 'auto',
     torch_compile: false,
     launcher: 'python',
+    objective: 'mle',
     extra_args: [],
   }),
   serve: z

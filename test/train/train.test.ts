@@ -199,6 +199,21 @@ describe('launch commands', () => {
     extra_args: [],
   } as unknown as TrainConfig;
 
+  it("passes the constrained objective and its beta schedule to the trainer's flags", () => {
+    const argv = trainerCommand(
+      { ...base, preset: 'lora', objective: 'constrained', beta: { first: 0.4, early_tokens: 3 } },
+      '/w',
+      'python3',
+      '/w/d',
+    );
+    const at = argv.indexOf('--objective');
+    expect(argv.slice(at, at + 2)).toEqual(['--objective', 'constrained']);
+    expect(argv.join(' ')).toContain('--beta-first 0.4 --early-tokens 3');
+    expect(trainerCommand({ ...base, objective: 'mle' }, '/w', 'python3', '/w/d')).not.toContain(
+      '--objective',
+    );
+  });
+
   it('torchrun over several nodes', () => {
     const argv = trainerCommand(
       { ...base, launcher: 'torchrun', nproc_per_node: 8, nnodes: 2, node_rank: 1, master_addr: '10.0.0.1' },

@@ -101,6 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--attn-implementation", help="eager, sdpa or flash_attention_2")
     run.add_argument("--dataloader-workers", type=int, default=0, help="data loading processes")
     run.add_argument("--cpu", dest="use_cpu", action="store_true", help="train on the CPU even with a GPU")
+    obj = t.add_argument_group("objective")
+    obj.add_argument(
+        "--objective",
+        choices=["mle", "constrained"],
+        default="mle",
+        help="mle: cross-entropy on the labels (DeRTa); constrained: Qi et al. 2024 token-wise constrained "
+        "objective against the frozen base (LoRA only)",
+    )
+    obj.add_argument("--beta-first", type=float, default=0.5, help="constrained: beta of the first response token")
+    obj.add_argument("--beta-early", type=float, default=2.0, help="constrained: beta of tokens 2..--early-tokens")
+    obj.add_argument("--beta-rest", type=float, default=0.1, help="constrained: beta of later tokens")
+    obj.add_argument("--early-tokens", type=_positive_int, default=5, help="constrained: last early position (5)")
 
     s = sub.add_parser(
         "serve",
@@ -152,6 +164,7 @@ def train_main(args: argparse.Namespace) -> int:
     writer = _claim_stdout(is_main_process)
     # Heavy imports after stdout is claimed, so anything they print lands on stderr.
     from .data import DataError
+    from .constrained import BetaSchedule
     from .train import OptionError, TrainOptions, train
 
     opts = TrainOptions(
@@ -178,6 +191,8 @@ def train_main(args: argparse.Namespace) -> int:
         attn_implementation=args.attn_implementation,
         dataloader_workers=args.dataloader_workers,
         use_cpu=args.use_cpu,
+        objective=args.objective,
+        beta=BetaSchedule(args.beta_first, args.beta_early, args.beta_rest, args.early_tokens),
     )
     try:
         train(opts, writer)

@@ -23,6 +23,7 @@ from transformers import AutoConfig, PrinterCallback, Trainer, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 from .chunked_loss import linear_cross_entropy
+from .constrained import BetaSchedule, constrained_loss
 from .data import PretokenizedDataset, RightPadCollator, load_examples, resolve_data_file
 from .model import apply_lora, enable_checkpointing, load_model, pad_token_id
 from .presets import PRESETS, Hyper
@@ -60,6 +61,9 @@ class TrainOptions:
     attn_implementation: str | None = None
     dataloader_workers: int = 0
     use_cpu: bool = False
+    # mle: the DeRTa/upstream cross-entropy; constrained: Qi et al.'s token-wise constrained objective
+    objective: str = "mle"
+    beta: BetaSchedule = field(default_factory=BetaSchedule)
 
 
 def resolve_precision(choice: str) -> str:
@@ -101,14 +105,19 @@ class DertaTrainer(Trainer):
     token level as in the paper.
     """
 
-    def __init__(self, *args: Any, chunked_loss: bool = False, **kwargs: Any):
+    def __init__(
+        self, *args: Any, chunked_loss: bool = False, constrained: BetaSchedule | None = None, **kwargs: Any
+    ):
         super().__init__(*args, **kwargs)
         self.chunked_loss = chunked_loss
-        if chunked_loss:
+        self.constrained = constrained
+        if chunked_loss or constrained:
             # Our loss divides by num_items_in_batch itself, so the Trainer must not divide by the accumulation.
             self.model_accepts_loss_kwargs = True
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if self.constrained is not None:
+            return self._constrained_loss(model, inputs, return_outputs, num_items_in_batch)
         if not self.chunked_loss:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         base = self.accelerator.unwrap_model(model)
@@ -131,6 +140,18 @@ class DertaTrainer(Trainer):
         loss = loss + outputs.logits.sum() * 0.0  # keep the tiny logits in the graph (unused-parameter checks)
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
             # num_items_in_batch counts every process's tokens and DDP averages gradients over processes.
+            loss = loss * self.accelerator.num_processes
+        return (loss, outputs) if return_outputs else loss
+
+
+    def _constrained_loss(self, model, inputs, return_outputs, num_items_in_batch):
+        """Qi et al.'s objective; the reference is the same network with its LoRA adapter switched off."""
+        peft_model = self.accelerator.unwrap_model(model)
+        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+        with torch.no_grad(), peft_model.disable_adapter():
+            ref = peft_model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
+        loss = constrained_loss(outputs.logits, ref, inputs["labels"], self.constrained, num_items_in_batch)
+        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
             loss = loss * self.accelerator.num_processes
         return (loss, outputs) if return_outputs else loss
 
@@ -180,7 +201,18 @@ def train(opts: TrainOptions, writer: EventWriter) -> dict[str, Any]:
     checkpointed = 0
     if hyper.checkpointing > 0:
         checkpointed = enable_checkpointing(model, hyper.checkpointing)
+    if opts.objective not in ("mle", "constrained"):
+        raise OptionError(f"--objective {opts.objective}: expected mle or constrained")
+    if opts.objective == "constrained" and not hyper.lora:
+        raise OptionError(
+            "--objective constrained needs --preset lora: the frozen reference is the base model with the adapter "
+            "switched off (a full fine-tune would need a second copy of the weights)"
+        )
     use_chunked, why_not = chunked_loss_supported(model, opts)
+    if opts.objective == "constrained":
+        if opts.loss == "chunked":
+            raise OptionError("--loss chunked is not possible with --objective constrained (it needs full logits)")
+        use_chunked = False
     if opts.loss == "stock":
         use_chunked = False
     elif opts.loss == "chunked" and not use_chunked:
@@ -230,6 +262,8 @@ def train(opts: TrainOptions, writer: EventWriter) -> dict[str, Any]:
         "global_batch_size": hyper.micro_batch_size * args.gradient_accumulation_steps * args.world_size,
         "precision": precision,
         "loss": "chunked" if use_chunked else "stock",
+        "objective": opts.objective,
+        **({"beta": asdict(opts.beta)} if opts.objective == "constrained" else {}),
         "checkpointed_layers": checkpointed,
         "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "data": load_stats.as_dict(),
@@ -243,6 +277,7 @@ def train(opts: TrainOptions, writer: EventWriter) -> dict[str, Any]:
         data_collator=RightPadCollator(pad_token_id(model)),
         callbacks=[ProgressCallback(writer, start_info)],
         chunked_loss=use_chunked,
+        constrained=opts.beta if opts.objective == "constrained" else None,
     )
     trainer.remove_callback(PrinterCallback)  # it prints Python dicts; the JSON events replace it
     resume_from = find_resume_checkpoint(opts.output_dir, opts.resume)

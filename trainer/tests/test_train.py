@@ -181,3 +181,43 @@ def test_epochs_already_unrolled_by_the_builder_are_not_repeated(tiny_model_dir,
     summary, events = run(tiny_model_dir, data_dir, tmp_path / "o", overrides={"epochs": 2})
     assert events[0]["epochs_unrolled_in_data"] == 2 and events[0]["hyper"]["epochs"] == 1
     assert summary["step"] == 1  # 4 rows, 4 per optimizer step, one pass
+
+
+def test_constrained_loss_at_the_reference_is_its_closed_form():
+    """With the model equal to the reference every log-ratio is 0, so each token costs (2 / beta_t) * ln 2."""
+    from refusenik_trainer.constrained import BetaSchedule, constrained_loss, response_positions
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 9, 11)
+    labels = torch.tensor([[-100, -100, 3, 4, 5, 6, 7, 8, 9], [-100, 1, 2, 3, -100, -100, -100, -100, -100]])
+    sched = BetaSchedule()
+    # Shifted labels: row 0 has 7 response tokens (positions 1..7), row 1 has 3.
+    assert response_positions(labels[:, 1:]).tolist() == [[0, 1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 0, 0, 0, 0, 0]]
+    betas = [0.5, 2, 2, 2, 2, 0.1, 0.1] + [0.5, 2, 2]
+    expected = sum(2 / b * math.log(2) for b in betas) / len(betas)
+    assert constrained_loss(logits, logits.clone(), labels, sched).item() == pytest.approx(expected, rel=1e-6)
+    # Raising the target tokens' probability lowers it; the first tokens' large beta caps how far.
+    better = logits.clone()
+    for r in range(2):
+        for t in range(8):
+            y = labels[r, t + 1].item()
+            if y != -100:
+                better[r, t, y] += 3.0
+    assert constrained_loss(better, logits, labels, sched).item() < expected
+
+
+def test_constrained_objective_trains_lora_and_is_lora_only(tiny_model_dir, data_dir, tmp_path):
+    from refusenik_trainer.train import OptionError
+
+    summary, events = run(
+        tiny_model_dir, data_dir, tmp_path / "c", preset="lora", max_steps=6, objective="constrained", overrides={"lr": 5e-2}
+    )
+    start = next(e for e in events if e["event"] == "start")
+    assert start["objective"] == "constrained" and start["beta"]["first"] == 0.5
+    ls = losses(events)
+    assert len(ls) == 6 and all(math.isfinite(x) for x in ls)
+    assert ls[-1] < ls[0]
+    # At step 1 the adapter is zero, so the model is its reference: the loss is the closed form's size.
+    assert 0.1 < ls[0] < 2 / 0.1 * math.log(2) + 1e-6
+    with pytest.raises(OptionError, match="needs --preset lora"):
+        run(tiny_model_dir, data_dir, tmp_path / "f", preset="full", max_steps=1, objective="constrained")
