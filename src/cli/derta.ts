@@ -34,6 +34,8 @@ interface BuildFlags {
   nVanilla?: number | 'all';
   nMlePrefix?: number | 'all';
   nRto?: number | 'all';
+  nBacktrack?: number | 'all';
+  resetToken?: string;
   bos: string;
   refusalToken?: string;
   rtoKeep?: number;
@@ -125,6 +127,15 @@ export function registerDertaCommand(program: Command): void {
       sizeOption('--n-mle-prefix'),
     )
     .option('--n-rto <n|all>', 'RTO rows (default 3000 derta, 6000 rto)', sizeOption('--n-rto'))
+    .option(
+      '--n-backtrack <n|all>',
+      'backtrack rows: harmful prefix, reset token, safe response (default 3000 backtrack)',
+      sizeOption('--n-backtrack'),
+    )
+    .option(
+      '--reset-token <text>',
+      "backtrack: the reset token, an added special token of the tokenizer (default Llama-3's <|reserved_special_token_0|>)",
+    )
     .option('--bos <policy>', 'BOS token: auto (as the tokenizer / template does) | always | never', 'auto')
     .option(
       '--refusal-token <id|piece>',
@@ -213,6 +224,7 @@ function buildOptions(f: BuildFlags): DertaBuildOptions {
     sizes: sizes(f),
     bos: oneOf<BosPolicy>('--bos', f.bos, ['auto', 'always', 'never']),
     refusalToken: f.refusalToken,
+    resetToken: f.resetToken,
     rtoKeep: f.rtoKeep,
     epochs: f.epochs,
     dropEmpty: f.dropEmpty,
@@ -230,6 +242,7 @@ function sizes(f: BuildFlags): Partial<MixtureSizes> {
   if (f.nVanilla !== undefined) out.vanilla = f.nVanilla;
   if (f.nMlePrefix !== undefined) out.mle_prefix = f.nMlePrefix;
   if (f.nRto !== undefined) out.rto = f.nRto;
+  if (f.nBacktrack !== undefined) out.backtrack = f.nBacktrack;
   return out;
 }
 

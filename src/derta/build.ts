@@ -44,6 +44,11 @@ export interface DertaBuildOptions {
   bos?: BosPolicy;
   /** Refusal target: an id or a vocabulary piece; default the piece `Sorry`. */
   refusalToken?: string | number;
+  /**
+   * Backtrack rows: the reset token's text, which must be one added token of the tokenizer; default Llama-3's
+   * first reserved special token `<|reserved_special_token_0|>` where the tokenizer has it.
+   */
+  resetToken?: string;
   /** Keep about this fraction of RTO targets, resampled per epoch (full-FT trick; upstream 0.05). */
   rtoKeep?: number;
   /** Epochs to unroll when `rtoKeep` is set (default 2, the paper's). */
@@ -100,12 +105,17 @@ export function buildDertaDataset(options: DertaBuildOptions): DertaBuildResult 
     throw new InputError('--rto-keep must be in (0, 1]');
   const epochs = rtoKeep === undefined ? 1 : (options.epochs ?? 2);
 
+  const wantsBacktrack =
+    options.variant === 'backtrack' ||
+    (options.sizes?.backtrack !== undefined && options.sizes.backtrack !== 0);
+  const resetText = wantsBacktrack ? resetTokenText(tok, options.resetToken) : undefined;
   const mixture = buildMixture(triples, helpful, {
     variant: options.variant,
     mode: options.mode,
     seed: options.seed,
     sizes: options.sizes,
     tokenizer: tok,
+    resetText,
   });
   const examples = options.shuffle
     ? new Rng(`derta-shuffle:${options.seed}`).shuffle(mixture.examples)
@@ -116,7 +126,9 @@ export function buildDertaDataset(options: DertaBuildOptions): DertaBuildResult 
       ? chatFormat(tok as DertaTokenizer, { template: options.chatTemplate, system: options.system })
       : paperFormat(options.eosText ?? paperEosText(tok));
   const stats = new StatsCollector(options.mode === 'paper' ? 'words' : 'tokens');
-  for (const ex of examples) if (ex.kind === 'mle_prefix') stats.addPrefixLength(ex.prefixLength ?? 0);
+  for (const ex of examples) {
+    if (ex.kind === 'mle_prefix' || ex.kind === 'backtrack') stats.addPrefixLength(ex.prefixLength ?? 0);
+  }
 
   const header: Record<string, unknown> = {
     variant: options.variant,
@@ -128,6 +140,7 @@ export function buildDertaDataset(options: DertaBuildOptions): DertaBuildResult 
     sizes: mixture.sizes,
     available: mixture.available,
     skipped_short_responses: mixture.skippedShort,
+    ...(resetText !== undefined ? { reset_token: resetText } : {}),
   };
 
   let result: DertaBuildResult;
@@ -243,4 +256,31 @@ function rowSink(format: DertaFormat, out: string, options: DertaBuildOptions, b
     default:
       return jsonlSink(out);
   }
+}
+
+/** Llama-3's first reserved special token: free in the vocabulary, so it can become the reset token as is. */
+const DEFAULT_RESET = '<|reserved_special_token_0|>';
+
+/**
+ * The reset token of backtrack rows (Zhang et al. use a dedicated `[RESET]`): an added token of the tokenizer,
+ * so it is one id wherever it appears and never spelled by ordinary text.
+ */
+function resetTokenText(tok: DertaTokenizer | undefined, requested: string | undefined): string {
+  const text = requested ?? DEFAULT_RESET;
+  if (!tok) {
+    if (requested === undefined)
+      throw new InputError('--variant backtrack needs --reset-token or --tokenizer');
+    return text;
+  }
+  const id = tok.tokenToId(text);
+  const ids = tok.encode(text, false);
+  if (id === undefined || ids.length !== 1 || ids[0] !== id || !tok.specialTokens.includes(text)) {
+    throw new InputError(
+      requested === undefined
+        ? `this tokenizer has no ${DEFAULT_RESET}; pass --reset-token <one of its added special tokens> for backtrack rows`
+        : `--reset-token '${text}' is not one added special token of this tokenizer`,
+      { file: tok.file },
+    );
+  }
+  return text;
 }

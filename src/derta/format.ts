@@ -27,8 +27,11 @@ export function paperFormat(eosText: string): PromptFormat {
     addSpecialTokens: true,
     render(ex) {
       const head = `[INST] ${ex.question} [\\INST]`;
-      const prefix = ex.kind === 'mle_prefix' ? `${head} ${ex.harmfulPrefix}` : head;
-      return { prefix, text: ` ${ex.response}${eosText}` };
+      const withPrefix = ex.kind === 'mle_prefix' || ex.kind === 'backtrack';
+      const prefix = withPrefix ? `${head} ${ex.harmfulPrefix}` : head;
+      // The reset token follows the harmful words directly: no space is trained before it.
+      const space = ex.kind === 'backtrack' ? '' : ' ';
+      return { prefix, text: `${space}${ex.response}${eosText}` };
     },
   };
 }
@@ -67,7 +70,7 @@ export function chatFormat(tok: DertaTokenizer, opts: ChatFormatOptions = {}): P
     addSpecialTokens: false,
     render(ex) {
       const { head, tail } = frame(ex.question);
-      const sep = ex.harmfulPrefix ? ' ' : '';
+      const sep = ex.harmfulPrefix && ex.kind !== 'backtrack' ? ' ' : '';
       return { prefix: head + ex.harmfulPrefix, text: sep + ex.response + tail };
     },
   };

@@ -23,14 +23,17 @@ export type MixtureSizes = Record<ExampleKind, number | 'all'>;
  * generator; it takes the same 6,000-row safety budget as RTO rows.
  */
 export const UPSTREAM_MIXTURES: Record<DertaVariant, MixtureSizes> = {
-  vanilla: { help: 'all', vanilla: 6000, mle_prefix: 0, rto: 0 },
-  recaug: { help: 'all', vanilla: 0, mle_prefix: 6000, rto: 0 },
-  derta: { help: 'all', vanilla: 0, mle_prefix: 3000, rto: 3000 },
-  rto: { help: 'all', vanilla: 0, mle_prefix: 0, rto: 6000 },
+  vanilla: { help: 'all', vanilla: 6000, mle_prefix: 0, rto: 0, backtrack: 0 },
+  recaug: { help: 'all', vanilla: 0, mle_prefix: 6000, rto: 0, backtrack: 0 },
+  derta: { help: 'all', vanilla: 0, mle_prefix: 3000, rto: 3000, backtrack: 0 },
+  rto: { help: 'all', vanilla: 0, mle_prefix: 0, rto: 6000, backtrack: 0 },
+  // Backtracking SFT (Zhang et al., ICLR 2025) in the same 6,000-row safety budget: half the triples teach the
+  // safe answer directly, half teach "harmful start → reset → safe answer".
+  backtrack: { help: 'all', vanilla: 3000, mle_prefix: 0, rto: 0, backtrack: 3000 },
 };
 
 /** Order rows are written in (upstream: help, then RTO, then harmful-prefix MLE). */
-const WRITE_ORDER: readonly ExampleKind[] = ['help', 'rto', 'vanilla', 'mle_prefix'];
+const WRITE_ORDER: readonly ExampleKind[] = ['help', 'rto', 'vanilla', 'mle_prefix', 'backtrack'];
 
 export interface MixtureOptions {
   variant: DertaVariant;
@@ -40,6 +43,8 @@ export interface MixtureOptions {
   sizes?: Partial<MixtureSizes>;
   /** Needed in formal mode (token-level prefixes). */
   tokenizer?: DertaTokenizer;
+  /** The reset token's text, written before the safe response of backtrack rows. */
+  resetText?: string;
 }
 
 export interface Mixture {
@@ -58,7 +63,13 @@ export interface Mixture {
  */
 export function buildMixture(triples: SafetyTriple[], helpful: HelpfulPair[], opts: MixtureOptions): Mixture {
   const rng = new Rng(`derta-prefix:${opts.seed}`);
-  const byKind: Record<ExampleKind, TextExample[]> = { help: [], vanilla: [], mle_prefix: [], rto: [] };
+  const byKind: Record<ExampleKind, TextExample[]> = {
+    help: [],
+    vanilla: [],
+    mle_prefix: [],
+    rto: [],
+    backtrack: [],
+  };
   for (const h of helpful) {
     byKind.help.push({ kind: 'help', question: h.instruction, harmfulPrefix: '', response: h.output });
   }
@@ -84,6 +95,16 @@ export function buildMixture(triples: SafetyTriple[], helpful: HelpfulPair[], op
       harmfulPrefix: '',
       response: t.safe_response,
     });
+    // The same prefix as the harmful-prefix row, so variants differ only in what follows it.
+    if (opts.resetText !== undefined) {
+      byKind.backtrack.push({
+        kind: 'backtrack',
+        question: t.instruction,
+        harmfulPrefix: prefix.text,
+        prefixLength: prefix.length,
+        response: opts.resetText + t.safe_response,
+      });
+    }
   });
   const sizes: MixtureSizes = { ...UPSTREAM_MIXTURES[opts.variant], ...stripUndefined(opts.sizes ?? {}) };
   const examples: TextExample[] = [];
@@ -96,6 +117,7 @@ export function buildMixture(triples: SafetyTriple[], helpful: HelpfulPair[], op
     vanilla: byKind.vanilla.length,
     mle_prefix: byKind.mle_prefix.length,
     rto: byKind.rto.length,
+    backtrack: byKind.backtrack.length,
   };
   return { examples, sizes, available, skippedShort };
 }

@@ -1,5 +1,5 @@
 import { IGNORE } from './labels.js';
-import type { ExampleKind, PrefixMode } from './types.js';
+import { EXAMPLE_KINDS, type ExampleKind, type PrefixMode } from './types.js';
 
 /** Upper bounds of the prefix-length histogram buckets (a last bucket takes everything longer). */
 const BUCKETS = [0, 4, 8, 16, 32, 64, 128, 256];
@@ -20,14 +20,9 @@ export interface PrefixHistogramBucket {
 
 /** Collects what `stats.json` reports about a build. */
 export class StatsCollector {
-  readonly counts: Record<ExampleKind, number> = { help: 0, vanilla: 0, mle_prefix: 0, rto: 0 };
-  readonly lostAllLabels: Record<ExampleKind, number> = { help: 0, vanilla: 0, mle_prefix: 0, rto: 0 };
-  readonly tokens: Record<ExampleKind, KindTokens> = {
-    help: { rows: 0, tokens: 0, trained: 0 },
-    vanilla: { rows: 0, tokens: 0, trained: 0 },
-    mle_prefix: { rows: 0, tokens: 0, trained: 0 },
-    rto: { rows: 0, tokens: 0, trained: 0 },
-  };
+  readonly counts = perKind(() => 0);
+  readonly lostAllLabels = perKind(() => 0);
+  readonly tokens = perKind((): KindTokens => ({ rows: 0, tokens: 0, trained: 0 }));
   private readonly prefixCounts = new Array<number>(BUCKETS.length + 1).fill(0);
   private prefixSum = 0;
   private prefixN = 0;
@@ -120,4 +115,8 @@ export class StatsCollector {
         : {}),
     };
   }
+}
+
+function perKind<T>(make: () => T): Record<ExampleKind, T> {
+  return Object.fromEntries(EXAMPLE_KINDS.map((k) => [k, make()])) as Record<ExampleKind, T>;
 }

@@ -8,6 +8,7 @@ import { loadYamlFile } from '../config/load.js';
 import { InputError, RuntimeFailure } from '../errors.js';
 import { progressBar } from '../util/progress.js';
 import { buildDertaDataset } from './build.js';
+import { readTemplateFile } from './format.js';
 import { DERTA_VARIANTS, PREFIX_MODES } from './types.js';
 
 /**
@@ -35,10 +36,20 @@ export const BuildSection = z.strictObject({
       vanilla: Size.optional(),
       mle_prefix: Size.optional(),
       rto: Size.optional(),
+      backtrack: Size.optional(),
     })
     .optional(),
   /** Full-FT trick: keep this fraction of RTO targets, resampled per epoch (upstream 0.05). */
   rto_keep: z.number().gt(0).max(1).optional(),
+  /** A Jinja chat template file instead of tokenizer_config.json's (template: chat). */
+  chat_template: z.string().optional(),
+  /** A system message before the user turn (template: chat). */
+  system: z.string().optional(),
+  bos: z.enum(['auto', 'always', 'never']).default('auto'),
+  /** The RTO target: an id or a vocabulary piece (default `Sorry`). */
+  refusal_token: z.union([z.int().min(0), z.string().min(1)]).optional(),
+  /** Backtrack rows: the reset token (an added special token of the tokenizer). */
+  reset_token: z.string().min(1).optional(),
   format: z.enum(['jsonl', 'parquet']).default('jsonl'),
   /** Default: `<output_dir>/data`. */
   out: z.string().optional(),
@@ -476,6 +487,11 @@ export function prepareData(config: TrainConfig, baseDir: string, showSummary: b
     blockSize: config.hyper.block_size ?? presetBlock,
     rtoKeep: b.rto_keep,
     epochs: b.rto_keep !== undefined ? Math.ceil(config.hyper.epochs ?? 2) : undefined,
+    ...(b.chat_template ? { chatTemplate: readTemplateFile(rel(b.chat_template)) } : {}),
+    ...(b.system !== undefined ? { system: b.system } : {}),
+    bos: b.bos,
+    ...(b.refusal_token !== undefined ? { refusalToken: b.refusal_token } : {}),
+    ...(b.reset_token !== undefined ? { resetToken: b.reset_token } : {}),
     format: b.format,
     out,
   });

@@ -5,8 +5,8 @@
  */
 
 /** Which training mixture to build. */
-export type DertaVariant = 'vanilla' | 'recaug' | 'derta' | 'rto';
-export const DERTA_VARIANTS: readonly DertaVariant[] = ['vanilla', 'recaug', 'derta', 'rto'];
+export type DertaVariant = 'vanilla' | 'recaug' | 'derta' | 'rto' | 'backtrack';
+export const DERTA_VARIANTS: readonly DertaVariant[] = ['vanilla', 'recaug', 'derta', 'rto', 'backtrack'];
 
 /**
  * How the harmful-prefix length is drawn: `paper` copies upstream's generator (words, randint(1, n-2), every
@@ -18,10 +18,11 @@ export const PREFIX_MODES: readonly PrefixMode[] = ['paper', 'formal'];
 /**
  * The kind of a training row. `help`: helpfulness MLE; `vanilla`: harmful question → safe response;
  * `mle_prefix`: harmful question + harmful prefix → safe response; `rto`: harmful question + harmful response,
- * every response position labelled with the refusal token.
+ * every response position labelled with the refusal token; `backtrack` (Zhang et al., ICLR 2025): harmful
+ * question + harmful prefix (not trained) → the reset token, then the safe response.
  */
-export type ExampleKind = 'help' | 'vanilla' | 'mle_prefix' | 'rto';
-export const EXAMPLE_KINDS: readonly ExampleKind[] = ['help', 'vanilla', 'mle_prefix', 'rto'];
+export type ExampleKind = 'help' | 'vanilla' | 'mle_prefix' | 'rto' | 'backtrack';
+export const EXAMPLE_KINDS: readonly ExampleKind[] = ['help', 'vanilla', 'mle_prefix', 'rto', 'backtrack'];
 
 /** Where an input record came from, so later errors and stats can point at it. */
 export interface RecordOrigin {
@@ -52,7 +53,7 @@ export interface TextExample {
   question: string;
   /** Harmful prefix that sits at the start of the assistant turn; '' when there is none. */
   harmfulPrefix: string;
-  /** Prefix length in its sampling unit (words in paper mode, tokens in formal mode); mle_prefix rows only. */
+  /** Prefix length in its sampling unit (words in paper mode, tokens in formal mode); prefix rows only. */
   prefixLength?: number;
   /** The assistant content the row is trained on (for RTO rows: the harmful response, relabelled). */
   response: string;

@@ -60,6 +60,7 @@ export const LoopConfig = z.strictObject({
     template: 'chat',
     seed: 1,
     format: 'jsonl',
+    bos: 'auto',
   }),
   train: TrainFields.omit({ model: true, data: true, build: true, output_dir: true }).default({
     random_init: false,

@@ -62,7 +62,7 @@ describe('exports', () => {
       'mle_prefix',
     ]);
     const stats = JSON.parse(readFileSync(path.join(out, 'stats.json'), 'utf8')) as Record<string, unknown>;
-    expect(stats['counts']).toEqual({ help: 1, vanilla: 0, mle_prefix: 3, rto: 3 });
+    expect(stats['counts']).toEqual({ help: 1, vanilla: 0, mle_prefix: 3, rto: 3, backtrack: 0 });
     expect(stats['refusal_token_id']).toBe(19701);
     expect(
       (stats['prefix_length'] as { histogram: { count: number }[] }).histogram.reduce(
@@ -156,7 +156,7 @@ describe('refusenik derta (CLI)', () => {
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     const stats = JSON.parse(res.stdout) as Record<string, unknown>;
-    expect(stats['counts']).toEqual({ help: 1, vanilla: 0, mle_prefix: 3, rto: 3 });
+    expect(stats['counts']).toEqual({ help: 1, vanilla: 0, mle_prefix: 3, rto: 3, backtrack: 0 });
     const lib = build('jsonl', tempDir('derta-lib-'));
     expect(readJsonl(path.join(out, 'train.jsonl'))).toEqual(lib.rows);
   });

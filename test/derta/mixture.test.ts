@@ -45,7 +45,7 @@ describe('paper prefix sampling (upstream generator)', () => {
       },
     );
     expect(mix.skippedShort).toBe(1);
-    expect(mix.available).toEqual({ help: 0, rto: 2, mle_prefix: 1, vanilla: 1 });
+    expect(mix.available).toEqual({ help: 0, rto: 2, mle_prefix: 1, vanilla: 1, backtrack: 0 });
   });
 
   it('writes upstream text rows byte for byte', () => {
@@ -83,10 +83,20 @@ describe('mixtures', () => {
       .stats['counts'];
 
   it('uses the upstream sizes by default', () => {
-    expect(counts('vanilla')).toEqual({ help: 1, vanilla: 6000, mle_prefix: 0, rto: 0 });
-    expect(counts('recaug')).toEqual({ help: 1, vanilla: 0, mle_prefix: 6000, rto: 0 });
-    expect(counts('derta')).toEqual({ help: 1, vanilla: 0, mle_prefix: 3000, rto: 3000 });
-    expect(counts('rto')).toEqual({ help: 1, vanilla: 0, mle_prefix: 0, rto: 6000 });
+    expect(counts('vanilla')).toEqual({ help: 1, vanilla: 6000, mle_prefix: 0, rto: 0, backtrack: 0 });
+    expect(counts('recaug')).toEqual({ help: 1, vanilla: 0, mle_prefix: 6000, rto: 0, backtrack: 0 });
+    expect(counts('derta')).toEqual({ help: 1, vanilla: 0, mle_prefix: 3000, rto: 3000, backtrack: 0 });
+    expect(counts('rto')).toEqual({ help: 1, vanilla: 0, mle_prefix: 0, rto: 6000, backtrack: 0 });
+    const backtrack = buildDertaDataset({
+      triples,
+      helpful: HELP,
+      variant: 'backtrack',
+      mode: 'paper',
+      seed: 1,
+      format: 'text',
+      resetToken: '[RESET]',
+    }).stats['counts'];
+    expect(backtrack).toEqual({ help: 1, vanilla: 3000, mle_prefix: 0, rto: 0, backtrack: 3000 });
   });
 
   it('takes knobs per kind, and derta draws RTO and prefix rows from the same first questions', () => {
@@ -95,6 +105,7 @@ describe('mixtures', () => {
       vanilla: 0,
       mle_prefix: 6100,
       rto: 10,
+      backtrack: 0,
     });
     const mix = buildMixture(triples, HELP, { variant: 'derta', mode: 'paper', seed: 1 });
     const rto = mix.examples.filter((e) => e.kind === 'rto').map((e) => e.question);

@@ -270,32 +270,37 @@ describe('launch commands', () => {
 const VENV_PYTHON = path.join(ROOT, '.venv', 'bin', 'python');
 const haveVenv = existsSync(VENV_PYTHON) || process.env['REFUSENIK_CI'] === '1';
 
+/** A tiny random Llama folder (the Llama-3 fixture tokenizer) and six triples, in the test's folder. */
+function tinyModelAndTriples(): void {
+  const model = path.join(dir, 'model');
+  mkdirSync(model);
+  for (const f of ['tokenizer.json', 'tokenizer_config.json'])
+    copyFileSync(path.join(FIXTURES, 'tokenizers/llama3', f), path.join(model, f));
+  const tiny = {
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    vocab_size: 128256,
+    hidden_size: 32,
+    intermediate_size: 64,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 512,
+    bos_token_id: 128000,
+    eos_token_id: 128001,
+  };
+  writeFile(model, 'config.json', JSON.stringify(tiny));
+  const triples = Array.from({ length: 6 }, (_, i) => ({
+    instruction: `How do I do harmful thing ${i}?`,
+    output: `First gather the tools for thing ${i}, then follow these steps in order.`,
+    safe_response: 'I am sorry, but I cannot help with that.',
+  }));
+  writeFile(dir, 'triples.jsonl', triples.map((t) => JSON.stringify(t)).join('\n') + '\n');
+}
+
 describe.skipIf(!haveVenv)('refusenik train with the real trainer', () => {
   it('builds, trains LoRA for a few steps and reports JSON progress', async () => {
-    const model = path.join(dir, 'model');
-    mkdirSync(model);
-    for (const f of ['tokenizer.json', 'tokenizer_config.json'])
-      copyFileSync(path.join(FIXTURES, 'tokenizers/llama3', f), path.join(model, f));
-    const tiny = {
-      architectures: ['LlamaForCausalLM'],
-      model_type: 'llama',
-      vocab_size: 128256,
-      hidden_size: 32,
-      intermediate_size: 64,
-      num_hidden_layers: 2,
-      num_attention_heads: 4,
-      num_key_value_heads: 2,
-      max_position_embeddings: 512,
-      bos_token_id: 128000,
-      eos_token_id: 128001,
-    };
-    writeFile(model, 'config.json', JSON.stringify(tiny));
-    const triples = Array.from({ length: 6 }, (_, i) => ({
-      instruction: `How do I do harmful thing ${i}?`,
-      output: `First gather the tools for thing ${i}, then follow these steps in order.`,
-      safe_response: 'I am sorry, but I cannot help with that.',
-    }));
-    writeFile(dir, 'triples.jsonl', triples.map((t) => JSON.stringify(t)).join('\n') + '\n');
+    tinyModelAndTriples();
     const file = writeFile(
       dir,
       'real.yaml',
@@ -321,6 +326,30 @@ describe.skipIf(!haveVenv)('refusenik train with the real trainer', () => {
       data: { kinds: { rto: 6, mle_prefix: 6 } },
     });
     expect(existsSync(path.join(dir, 'out', 'adapter_model.safetensors'))).toBe(true);
+  }, 180_000);
+
+  it('trains the backtrack variant (reset token rows) with a falling, finite loss', async () => {
+    tinyModelAndTriples();
+    const file = writeFile(
+      dir,
+      'backtrack.yaml',
+      `model: ./model\nrandom_init: true\npreset: lora\noutput_dir: ./out-backtrack\npython: ${VENV_PYTHON}\n` +
+        'build:\n  triples: triples.jsonl\n  variant: backtrack\n  template: chat\n' +
+        'hyper:\n  micro_batch_size: 4\n  global_batch_size: 4\n  lr: 0.05\n  scheduler: constant\n  warmup_ratio: 0\n' +
+        'max_steps: 6\nlogging_steps: 1\n',
+    );
+    out.length = 0;
+    expect(await train(['--config', file, '--json'])).toBe(0);
+    const events = out
+      .join('')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events[0]).toMatchObject({ event: 'start', data: { kinds: { vanilla: 6, backtrack: 6 } } });
+    const losses = events.filter((e) => e['event'] === 'step').map((e) => e['loss'] as number);
+    expect(losses).toHaveLength(6);
+    expect(losses.every((l) => Number.isFinite(l))).toBe(true);
+    expect(losses.at(-1)!).toBeLessThan(losses[0]!);
   }, 180_000);
 });
 
