@@ -101,36 +101,30 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
       o.baseDir,
     );
 
+  /** A model folder served by the trainer's server for the rest of this invocation. */
+  const served = async (name: 'base' | 'trained', model: string, adapterOf?: string): Promise<TargetSpec> => {
+    const s = await serveModel({
+      python: python(),
+      model,
+      ...(adapterOf ? { baseModel: adapterOf } : {}),
+      name,
+      maxNewTokens: config.serve.max_new_tokens,
+      precision: config.serve.precision,
+    });
+    servers.push(s);
+    o.log(`loop: serving the ${name} model at ${s.url}`);
+    return targetSpec({ id: `openai:${name}`, base_url: s.url }, name, config);
+  };
   const baseTarget = (): Promise<TargetSpec> =>
-    (baseServed ??= (async () => {
-      if (config.base.served) return targetSpec(config.base.served, 'base', config);
-      const s = await serveModel({
-        python: python(),
-        model: baseModel,
-        name: 'base',
-        maxNewTokens: config.serve.max_new_tokens,
-        precision: config.serve.precision,
-      });
-      servers.push(s);
-      o.log(`loop: serving the base model at ${s.url}`);
-      return targetSpec({ id: 'openai:base', base_url: s.url }, 'base', config);
-    })());
-  const trainedTarget = (): Promise<TargetSpec> =>
-    (trainedServed ??= (async () => {
-      if (config.serve.target) return targetSpec(config.serve.target, 'trained', config);
-      const t = outputs.train as { model_dir: string; adapter: boolean };
-      const s = await serveModel({
-        python: python(),
-        model: t.model_dir,
-        ...(t.adapter ? { baseModel } : {}),
-        name: 'trained',
-        maxNewTokens: config.serve.max_new_tokens,
-        precision: config.serve.precision,
-      });
-      servers.push(s);
-      o.log(`loop: serving the trained model at ${s.url}`);
-      return targetSpec({ id: 'openai:trained', base_url: s.url }, 'trained', config);
-    })());
+    (baseServed ??= config.base.served
+      ? Promise.resolve(targetSpec(config.base.served, 'base', config))
+      : served('base', baseModel));
+  const trainedTarget = (): Promise<TargetSpec> => {
+    const t = outputs.train as { model_dir: string; adapter: boolean };
+    return (trainedServed ??= config.serve.target
+      ? Promise.resolve(targetSpec(config.serve.target, 'trained', config))
+      : served('trained', t.model_dir, t.adapter ? baseModel : undefined));
+  };
 
   /** Runs (or reuses) one stage. Its key covers its own config and the outputs it reads. */
   const stage = async (

@@ -1,4 +1,4 @@
-import { cspHash, REPORT_CSS } from '../report/html.js';
+import { pagePolicy, REPORT_CSS } from '../report/html.js';
 import type { PairedComparison } from '../analysis/paired.js';
 import type { RefusalToken, TransitionCurve, TransitionDifference } from '../analysis/transition.js';
 
@@ -187,13 +187,7 @@ function curveSvg(
 
 export function renderLoopReport(r: LoopReport): string {
   const css = `${REPORT_CSS}\ntable { border-collapse: collapse; margin: 8px 0; } td, th { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left; }\nsvg { max-width: 100%; background: #fff; }`;
-  const csp = [
-    "default-src 'none'",
-    `style-src ${cspHash(css)}`,
-    "img-src 'none'",
-    "base-uri 'none'",
-    "form-action 'none'",
-  ].join('; ');
+  const csp = pagePolicy(css);
   const stages = table(
     ['stage', 'status', 'finished'],
     r.stages.map((s) => [esc(s.name), esc(s.status), esc(s.finished_at)]),

@@ -84,19 +84,24 @@ export function jsonForScript(value: unknown): string {
   );
 }
 
-export function cspHash(text: string): string {
+function cspHash(text: string): string {
   return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 }
 
-export function renderHtml(data: ReportData): string {
-  const csp = [
+/** A page's Content-Security-Policy: nothing but its own style (and script, when it has one), by hash. */
+export function pagePolicy(css: string, script?: string): string {
+  return [
     "default-src 'none'",
-    `script-src ${cspHash(CLIENT_JS)}`,
-    `style-src ${cspHash(REPORT_CSS)}`,
+    ...(script !== undefined ? [`script-src ${cspHash(script)}`] : []),
+    `style-src ${cspHash(css)}`,
     "img-src 'none'",
     "base-uri 'none'",
     "form-action 'none'",
   ].join('; ');
+}
+
+export function renderHtml(data: ReportData): string {
+  const csp = pagePolicy(REPORT_CSS, CLIENT_JS);
   return `<!doctype html>
 <html lang="en">
 <head>

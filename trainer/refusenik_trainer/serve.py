@@ -95,23 +95,7 @@ class Generator:
 
         with self.lock:
             streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-            input_ids = torch.tensor([req.prompt_ids], device=self.model.device)
-            kwargs: dict[str, Any] = {
-                "input_ids": input_ids,
-                "attention_mask": torch.ones_like(input_ids),
-                "max_new_tokens": req.max_new_tokens,
-                "eos_token_id": self.eos_ids or None,
-                "pad_token_id": self.tokenizer.pad_token_id
-                if self.tokenizer.pad_token_id is not None
-                else (self.eos_ids[0] if self.eos_ids else 0),
-                "streamer": streamer,
-            }
-            if req.temperature > 0:
-                kwargs.update(do_sample=True, temperature=req.temperature, top_p=req.top_p)
-            else:
-                kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-            if req.seed is not None:
-                torch.manual_seed(req.seed)
+            kwargs = self._generate_kwargs(req, streamer=streamer)
             holder: dict[str, Any] = {}
 
             def run() -> None:
@@ -144,6 +128,27 @@ class Generator:
             finish = "stop" if stopped or hit_eos or len(new_ids) < req.max_new_tokens else "length"
             return GenerationResult(trimmer.text, len(req.prompt_ids), len(new_ids), finish)
 
+    def _generate_kwargs(self, req: GenerationRequest, **extra: Any) -> dict[str, Any]:
+        """`model.generate` arguments for a request (greedy at temperature 0); seeds torch when asked."""
+        input_ids = torch.tensor([req.prompt_ids], device=self.model.device)
+        kwargs: dict[str, Any] = {
+            "input_ids": input_ids,
+            "attention_mask": torch.ones_like(input_ids),
+            "max_new_tokens": req.max_new_tokens,
+            "eos_token_id": self.eos_ids or None,
+            "pad_token_id": self.tokenizer.pad_token_id
+            if self.tokenizer.pad_token_id is not None
+            else (self.eos_ids[0] if self.eos_ids else 0),
+            **extra,
+        }
+        if req.temperature > 0:
+            kwargs.update(do_sample=True, temperature=req.temperature, top_p=req.top_p)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if req.seed is not None:
+            torch.manual_seed(req.seed)
+        return kwargs
+
     def generate(self, req: GenerationRequest) -> GenerationResult:
         if req.logprobs is not None:
             return self._generate_scored(req)
@@ -160,24 +165,7 @@ class Generator:
         top-N alternatives under the model's raw (unwarped) distribution."""
         n_top = req.logprobs or 0
         with self.lock:
-            input_ids = torch.tensor([req.prompt_ids], device=self.model.device)
-            kwargs: dict[str, Any] = {
-                "input_ids": input_ids,
-                "attention_mask": torch.ones_like(input_ids),
-                "max_new_tokens": req.max_new_tokens,
-                "eos_token_id": self.eos_ids or None,
-                "pad_token_id": self.tokenizer.pad_token_id
-                if self.tokenizer.pad_token_id is not None
-                else (self.eos_ids[0] if self.eos_ids else 0),
-                "output_logits": True,
-                "return_dict_in_generate": True,
-            }
-            if req.temperature > 0:
-                kwargs.update(do_sample=True, temperature=req.temperature, top_p=req.top_p)
-            else:
-                kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-            if req.seed is not None:
-                torch.manual_seed(req.seed)
+            kwargs = self._generate_kwargs(req, output_logits=True, return_dict_in_generate=True)
             with torch.inference_mode():
                 out = self.model.generate(**kwargs)
         new_ids = out.sequences[0, len(req.prompt_ids) :].tolist()
