@@ -304,6 +304,7 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
           () =>
             existsSync(path.join(dataOut, 'train.jsonl')) || existsSync(path.join(dataOut, 'train.parquet')),
           async () => {
+            // Only the build section is used here (its `out` is set); the output folder is the train stage's.
             const tc = trainConfig(config, baseModel, workdir, {
               build: {
                 ...config.build,
@@ -323,12 +324,13 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
       )
         break go;
 
-      const modelDir = path.join(workdir, 'model');
       const trainKey = { build: outputs.build, train: config.train, base: baseModel };
+      // One folder per training input: an interrupted run resumes from its own checkpoints, a changed one starts afresh.
+      const modelDir = path.join(workdir, `model-${sha256(canonicalJson(trainKey)).slice(0, 10)}`);
       const trained = (out: Record<string, unknown>): boolean => existsSync(String(out['model_dir']));
       if (
         !(await stage('train', trainKey, trained, async () => {
-          const tc = trainConfig(config, baseModel, workdir, { data: String(outputs.build?.['data']) });
+          const tc = trainConfig(config, baseModel, modelDir, { data: String(outputs.build?.['data']) });
           let steps = 0;
           const { done, last } = await trainModel(tc, o.baseDir, {
             onEvent: (e: TrainerEvent) => {
@@ -490,14 +492,12 @@ function trainFields(config: LoopConfig): LoopConfig['train'] {
 function trainConfig(
   config: LoopConfig,
   baseModel: string,
-  workdir: string,
+  outputDir: string,
   data: { data: string } | { build: Record<string, unknown> },
 ): TrainConfig {
-  return parseWith(
-    TrainConfig,
-    { ...config.train, model: baseModel, output_dir: path.join(workdir, 'model'), ...data },
-    ['train'],
-  );
+  return parseWith(TrainConfig, { ...config.train, model: baseModel, output_dir: outputDir, ...data }, [
+    'train',
+  ]);
 }
 
 /** The target spec of one side: the configured endpoint with the loop's sampling and a fixed label. */

@@ -27,8 +27,9 @@ export interface ServeOptions {
 export async function serveModel(o: ServeOptions): Promise<ServedModel> {
   const args = ['-m', 'refusenik_trainer', 'serve', '--model', o.model, '--name', o.name, '--port', '0'];
   if (o.baseModel) args.push('--base-model', o.baseModel);
-  args.push('--max-new-tokens', String(o.maxNewTokens), '--precision', o.precision);
-  const child = spawn(o.python, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its stdin is our pipe: when this process ends, even by SIGKILL, the pipe closes and the server exits.
+  args.push('--max-new-tokens', String(o.maxNewTokens), '--precision', o.precision, '--exit-with-stdin');
+  const child = spawn(o.python, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);

@@ -123,10 +123,13 @@ transition: {k: [0, 5], top: 5}
       .map((l) => JSON.parse(l) as Record<string, string>);
     expect(triples.length).toBeGreaterThan(0);
     expect(triples.every((t) => t['safe_response'] === "I'm sorry, but I cannot help with that.")).toBe(true);
-    expect(existsSync(path.join(a.workdir, 'model', 'adapter_model.safetensors'))).toBe(true);
-
     const store = RunStore.openExisting(db);
-    const trainedAt = store.loopStages(a.loop_id).find((s) => s.name === 'train')?.finished_at;
+    const trainStage = store.loopStages(a.loop_id).find((s) => s.name === 'train');
+    const trainedAt = trainStage?.finished_at;
+    expect(trainStage?.output).toMatchObject({ adapter: true, steps: 2 });
+    expect(
+      existsSync(path.join(String(trainStage?.output?.['model_dir']), 'adapter_model.safetensors')),
+    ).toBe(true);
     // Held-out goals are attacked but never harvested.
     const before = [...store.iterateCases(a.before_run as string)];
     store.close();

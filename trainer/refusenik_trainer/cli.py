@@ -130,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-new-tokens", type=_positive_int, default=512, help="default and cap for max_tokens")
     s.add_argument("--chat-template", help="Jinja file overriding the tokenizer's chat template")
     s.add_argument("--api-key", help="require this bearer token (default: $REFUSENIK_SERVE_API_KEY, else none)")
+    s.add_argument(
+        "--exit-with-stdin",
+        action="store_true",
+        help="exit when stdin closes (a parent that dies, even by SIGKILL, takes the server with it)",
+    )
     return parser
 
 

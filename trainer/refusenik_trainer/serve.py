@@ -511,6 +511,16 @@ def start_server(gen: Generator, host: str, port: int, api_key: str | None) -> T
     return server
 
 
+def _exit_at_stdin_eof(server: ThreadingHTTPServer) -> None:
+    """Blocks until the parent's end of stdin closes, then stops the server."""
+    try:
+        while sys.stdin.buffer.read(4096):
+            pass
+    except (OSError, ValueError):
+        pass
+    server.shutdown()
+
+
 def serve_main(args: argparse.Namespace, on_ready: Callable[[str], None] | None = None) -> int:
     try:
         model, tokenizer = load_for_serving(
@@ -529,6 +539,8 @@ def serve_main(args: argparse.Namespace, on_ready: Callable[[str], None] | None 
     print(json.dumps({"event": "listening", "url": url, "model": name}), flush=True)
     if on_ready:
         on_ready(url)
+    if getattr(args, "exit_with_stdin", False):
+        threading.Thread(target=_exit_at_stdin_eof, args=(server,), daemon=True).start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:

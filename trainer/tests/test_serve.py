@@ -157,3 +157,18 @@ def test_serve_cli_listens_and_answers(tiny_model_dir):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_serve_exits_when_its_parent_closes_stdin(tiny_model_dir):
+    """`--exit-with-stdin`: the loop's servers die with the loop, even when it is killed with SIGKILL."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    cmd = [sys.executable, "-m", "refusenik_trainer", "serve", "--model", str(tiny_model_dir), "--port", "0", "--exit-with-stdin"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        assert json.loads(proc.stdout.readline())["event"] == "listening"
+        assert proc.poll() is None
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
