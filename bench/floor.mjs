@@ -87,20 +87,23 @@ async function runSide(side, cfg) {
   return { ...r, summary: JSON.parse(r.out) };
 }
 
-// --startup-only: just the start-up figures (no workloads, no 100k-case memory run).
+// --startup-only: just the start-up figures (no workloads, no 100k-case memory run); --memory-only: just the
+// 100k-case run.
 const startupOnly = args.includes('--startup-only');
-const workloads = startupOnly
-  ? []
-  : quick
-    ? [
-        { n: 500, latency: 50, concurrency: 64 },
-        { n: 4000, latency: 20, concurrency: 256 },
-      ]
-    : [
-        { n: 2000, latency: 50, concurrency: 64 },
-        { n: 2000, latency: 50, concurrency: 256 },
-        { n: 20000, latency: 20, concurrency: 256 },
-      ];
+const memoryOnly = args.includes('--memory-only');
+const workloads =
+  startupOnly || memoryOnly
+    ? []
+    : quick
+      ? [
+          { n: 500, latency: 50, concurrency: 64 },
+          { n: 4000, latency: 20, concurrency: 256 },
+        ]
+      : [
+          { n: 2000, latency: 50, concurrency: 64 },
+          { n: 2000, latency: 50, concurrency: 256 },
+          { n: 20000, latency: 20, concurrency: 256 },
+        ];
 
 const rows = [];
 const servers = new Map();
@@ -160,46 +163,55 @@ try {
       });
     }
   }
-  console.table(rows);
+  if (rows.length) console.table(rows);
 
-  // Start-up: `--help`, and a whole 1-case run (fresh store) against a 0 ms server.
-  const zero = await startServer(0);
-  servers.set(0, zero);
-  const one = writeWorkload(1, zero.url, 1);
   const startup = [];
-  const n = quick ? 3 : 9;
-  const help = Object.fromEntries(sides.map((s) => [s.name, []]));
-  const single = Object.fromEntries(sides.map((s) => [s.name, []]));
-  for (let i = 0; i < n; i++) {
-    for (const s of sides) {
-      help[s.name].push((await timed([process.execPath, s.bin, '--help'])).wall);
-      single[s.name].push((await runSide(s, one.cfg)).wall);
+  if (!memoryOnly) {
+    // Start-up: `--help`, and a whole 1-case run (fresh store) against a 0 ms server.
+    const zero = await startServer(0);
+    servers.set(0, zero);
+    const one = writeWorkload(1, zero.url, 1);
+    const n = quick ? 3 : 9;
+    const help = Object.fromEntries(sides.map((s) => [s.name, []]));
+    const single = Object.fromEntries(sides.map((s) => [s.name, []]));
+    for (let i = 0; i < n; i++) {
+      for (const s of sides) {
+        help[s.name].push((await timed([process.execPath, s.bin, '--help'])).wall);
+        single[s.name].push((await runSide(s, one.cfg)).wall);
+      }
     }
+    for (const s of sides) {
+      startup.push({
+        side: s.name,
+        help_s: r3(median(help[s.name])),
+        one_case_run_s: r3(median(single[s.name])),
+      });
+    }
+    console.table(startup);
   }
-  for (const s of sides) {
-    startup.push({
-      side: s.name,
-      help_s: r3(median(help[s.name])),
-      one_case_run_s: r3(median(single[s.name])),
-    });
-  }
-  console.table(startup);
 
-  // Peak RSS of a 100,000-case run with Node's default flags.
+  // Peak RSS of a 100,000-case run with Node's default flags (medians of --reps runs, sides alternating).
   const memory = [];
   if (!args.includes('--no-memory') && !startupOnly) {
     const big = quick ? 20_000 : 100_000;
     const fast = servers.get(5) ?? (await startServer(5));
     servers.set(5, fast);
     const w = writeWorkload(big, fast.url, 256);
+    const seen = Object.fromEntries(sides.map((s) => [s.name, { wall: [], rss: [] }]));
+    for (let rep = 0; rep < reps; rep++) {
+      for (const s of rep % 2 ? [...sides].reverse() : sides) {
+        const r = await runSide(s, w.cfg);
+        if (r.summary.cases_done !== big) throw new Error(`${s.name}: ${r.summary.cases_done}/${big} cases`);
+        seen[s.name].wall.push(r.wall);
+        seen[s.name].rss.push(r.summary.timing.peak_rss_mb);
+      }
+    }
     for (const s of sides) {
-      const r = await runSide(s, w.cfg);
-      if (r.summary.cases_done !== big) throw new Error(`${s.name}: ${r.summary.cases_done}/${big} cases`);
       memory.push({
         side: s.name,
         cases: big,
-        wall_s: r3(r.wall),
-        peak_rss_mb: r.summary.timing.peak_rss_mb,
+        wall_s: r3(median(seen[s.name].wall)),
+        peak_rss_mb: median(seen[s.name].rss),
       });
     }
     console.table(memory);

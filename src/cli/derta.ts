@@ -3,8 +3,8 @@ import type { Command } from 'commander';
 import { progressBar } from '../util/progress.js';
 import { InputError } from '../errors.js';
 import { buildDertaDataset, type DertaBuildOptions } from '../derta/build.js';
+import { buildOptions, DertaBuildSpec } from '../derta/build-spec.js';
 import { DERTA_FORMATS, type DertaFormat } from '../derta/export.js';
-import { readTemplateFile } from '../derta/format.js';
 import { parseFieldMap } from '../derta/inputs.js';
 import type { BosPolicy } from '../derta/labels.js';
 import type { MixtureSizes } from '../derta/mixture.js';
@@ -153,7 +153,7 @@ export function registerDertaCommand(program: Command): void {
     .option('--axolotl-preset <preset>', 'axolotl.yaml hyper-parameters: lora | full (paper presets)', 'lora')
     .option('--json', 'print the stats as JSON')
     .action((flags: BuildFlags) => {
-      const options = buildOptions(flags);
+      const options = buildOptionsOf(flags);
       const bar = progress(!flags.json);
       const result = buildDertaDataset({ ...options, onProgress: bar.update });
       bar.stop();
@@ -200,40 +200,42 @@ export function registerDertaCommand(program: Command): void {
     });
 }
 
-function buildOptions(f: BuildFlags): DertaBuildOptions {
-  return {
+/** The flags as the one build spec (derta/build-spec.ts), checked flag by flag for flag-named errors. */
+function buildOptionsOf(f: BuildFlags): DertaBuildOptions {
+  const spec = DertaBuildSpec.parse({
     triples: f.triples,
     helpful: f.helpful,
     tokenizer: f.tokenizer,
-    tripleFields: parseFieldMap(
+    triple_fields: parseFieldMap(
       f.tripleFields,
       ['instruction', 'output', 'safe_response'] as const,
       '--triple-fields',
     ),
-    helpfulFields: parseFieldMap(f.helpfulFields, ['instruction', 'output'] as const, '--helpful-fields'),
+    helpful_fields: parseFieldMap(f.helpfulFields, ['instruction', 'output'] as const, '--helpful-fields'),
     variant: oneOf<DertaVariant>('--variant', f.variant, DERTA_VARIANTS),
     mode: oneOf<PrefixMode>('--mode', f.mode, PREFIX_MODES),
     seed: f.seed,
     format: oneOf<DertaFormat>('--format', f.format, DERTA_FORMATS),
     out: f.out,
-    blockSize: f.blockSize,
+    block_size: f.blockSize,
     template: oneOf('--template', f.template, ['paper', 'chat'] as const),
-    chatTemplate: f.chatTemplate ? readTemplateFile(f.chatTemplate) : undefined,
+    chat_template: f.chatTemplate,
     system: f.system,
-    eosText: f.eosText,
+    eos_text: f.eosText,
     sizes: sizes(f),
     bos: oneOf<BosPolicy>('--bos', f.bos, ['auto', 'always', 'never']),
-    refusalToken: f.refusalToken,
-    resetToken: f.resetToken,
-    rtoKeep: f.rtoKeep,
+    refusal_token: f.refusalToken,
+    reset_token: f.resetToken,
+    rto_keep: f.rtoKeep,
     epochs: f.epochs,
-    dropEmpty: f.dropEmpty,
-    shuffle: f.shuffle,
+    drop_empty: f.dropEmpty === true,
+    shuffle: f.shuffle === true,
     axolotl: {
-      baseModel: f.baseModel,
+      base_model: f.baseModel,
       preset: oneOf('--axolotl-preset', f.axolotlPreset, ['lora', 'full'] as const),
     },
-  };
+  });
+  return buildOptions(spec, process.cwd());
 }
 
 function sizes(f: BuildFlags): Partial<MixtureSizes> {

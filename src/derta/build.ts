@@ -259,14 +259,14 @@ function rowSink(format: DertaFormat, out: string, options: DertaBuildOptions, b
 }
 
 /** Llama-3's first reserved special token: free in the vocabulary, so it can become the reset token as is. */
-const DEFAULT_RESET = '<|reserved_special_token_0|>';
+export const DEFAULT_RESET_TOKEN = '<|reserved_special_token_0|>';
 
 /**
  * The reset token of backtrack rows (Zhang et al. use a dedicated `[RESET]`): an added token of the tokenizer,
  * so it is one id wherever it appears and never spelled by ordinary text.
  */
 function resetTokenText(tok: DertaTokenizer | undefined, requested: string | undefined): string {
-  const text = requested ?? DEFAULT_RESET;
+  const text = requested ?? DEFAULT_RESET_TOKEN;
   if (!tok) {
     if (requested === undefined)
       throw new InputError('--variant backtrack needs --reset-token or --tokenizer');
@@ -277,7 +277,7 @@ function resetTokenText(tok: DertaTokenizer | undefined, requested: string | und
   if (id === undefined || ids.length !== 1 || ids[0] !== id || !tok.specialTokens.includes(text)) {
     throw new InputError(
       requested === undefined
-        ? `this tokenizer has no ${DEFAULT_RESET}; pass --reset-token <one of its added special tokens> for backtrack rows`
+        ? `this tokenizer has no ${DEFAULT_RESET_TOKEN}; pass --reset-token <one of its added special tokens> for backtrack rows`
         : `--reset-token '${text}' is not one added special token of this tokenizer`,
       { file: tok.file },
     );

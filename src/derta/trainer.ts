@@ -8,8 +8,7 @@ import { loadYamlFile } from '../config/load.js';
 import { InputError, RuntimeFailure } from '../errors.js';
 import { progressBar } from '../util/progress.js';
 import { buildDertaDataset } from './build.js';
-import { readTemplateFile } from './format.js';
-import { DERTA_VARIANTS, PREFIX_MODES } from './types.js';
+import { buildOptions, DertaBuildSpec } from './build-spec.js';
 
 /**
  * Launching the Python trainer from a train config: the config schema, the Python environment check, the
@@ -19,41 +18,8 @@ import { DERTA_VARIANTS, PREFIX_MODES } from './types.js';
 
 // ---- config ----------------------------------------------------------------------------------------------
 
-const Size = z.union([z.int().min(0), z.literal('all')]);
-
-export const BuildSection = z.strictObject({
-  triples: z.string(),
-  helpful: z.string().optional(),
-  /** Default: the model folder. */
-  tokenizer: z.string().optional(),
-  variant: z.enum(DERTA_VARIANTS).default('derta'),
-  mode: z.enum(PREFIX_MODES).default('paper'),
-  template: z.enum(['paper', 'chat']).default('paper'),
-  seed: z.int().min(0).default(1),
-  sizes: z
-    .strictObject({
-      help: Size.optional(),
-      vanilla: Size.optional(),
-      mle_prefix: Size.optional(),
-      rto: Size.optional(),
-      backtrack: Size.optional(),
-    })
-    .optional(),
-  /** Full-FT trick: keep this fraction of RTO targets, resampled per epoch (upstream 0.05). */
-  rto_keep: z.number().gt(0).max(1).optional(),
-  /** A Jinja chat template file instead of tokenizer_config.json's (template: chat). */
-  chat_template: z.string().optional(),
-  /** A system message before the user turn (template: chat). */
-  system: z.string().optional(),
-  bos: z.enum(['auto', 'always', 'never']).default('auto'),
-  /** The RTO target: an id or a vocabulary piece (default `Sorry`). */
-  refusal_token: z.union([z.int().min(0), z.string().min(1)]).optional(),
-  /** Backtrack rows: the reset token (an added special token of the tokenizer). */
-  reset_token: z.string().min(1).optional(),
-  format: z.enum(['jsonl', 'parquet']).default('jsonl'),
-  /** Default: `<output_dir>/data`. */
-  out: z.string().optional(),
-});
+/** train.yaml's `build:` section: the one DeRTa build schema (build-spec.ts); format jsonl or parquet. */
+export const BuildSection = DertaBuildSpec;
 
 export const Hyper = z.strictObject({
   lr: z.number().positive().optional(),
@@ -472,29 +438,19 @@ export function prepareData(config: TrainConfig, baseDir: string, showSummary: b
       throw new InputError(`no train.jsonl or train.parquet at ${data}`, { field: 'data' });
     return data;
   }
-  const b = config.build as z.output<typeof BuildSection>;
+  const b = config.build as DertaBuildSpec;
+  if (b.format !== 'jsonl' && b.format !== 'parquet') {
+    throw new InputError(`the trainer reads jsonl or parquet, not ${b.format}`, { field: 'build.format' });
+  }
   const out = rel(b.out ?? path.join(config.output_dir, 'data'));
-  const presetBlock = config.preset === 'lora' ? 512 : 1024;
-  const result = buildDertaDataset({
-    triples: rel(b.triples),
-    helpful: b.helpful ? rel(b.helpful) : undefined,
-    tokenizer: rel(b.tokenizer ?? config.model),
-    variant: b.variant,
-    mode: b.mode,
-    template: b.template,
-    seed: b.seed,
-    sizes: b.sizes,
-    blockSize: config.hyper.block_size ?? presetBlock,
-    rtoKeep: b.rto_keep,
-    epochs: b.rto_keep !== undefined ? Math.ceil(config.hyper.epochs ?? 2) : undefined,
-    ...(b.chat_template ? { chatTemplate: readTemplateFile(rel(b.chat_template)) } : {}),
-    ...(b.system !== undefined ? { system: b.system } : {}),
-    bos: b.bos,
-    ...(b.refusal_token !== undefined ? { refusalToken: b.refusal_token } : {}),
-    ...(b.reset_token !== undefined ? { resetToken: b.reset_token } : {}),
-    format: b.format,
-    out,
-  });
+  const result = buildDertaDataset(
+    buildOptions(b, baseDir, {
+      tokenizer: rel(config.model),
+      blockSize: config.hyper.block_size ?? (config.preset === 'lora' ? 512 : 1024),
+      epochs: Math.ceil(config.hyper.epochs ?? 2),
+      out,
+    }),
+  );
   if (showSummary) {
     const counts = result.stats['counts'];
     process.stderr.write(`built training data → ${out}${counts ? ` ${JSON.stringify(counts)}` : ''}\n`);

@@ -61,6 +61,8 @@ export const LoopConfig = z.strictObject({
     seed: 1,
     format: 'jsonl',
     bos: 'auto',
+    drop_empty: false,
+    shuffle: false,
   }),
   train: TrainFields.omit({ model: true, data: true, build: true, output_dir: true }).default({
     random_init: false,

@@ -5,6 +5,7 @@ import { parseWith } from '../config/validate.js';
 import { RunConfig, type TargetSpec } from '../config/schema.js';
 import { dataDir } from '../data/dir.js';
 import { loadBehaviors, resolveDatasetFile } from '../dataset/load.js';
+import { DEFAULT_RESET_TOKEN } from '../derta/build.js';
 import { prepareData, resolvePython, trainModel, TrainConfig, type TrainerEvent } from '../derta/trainer.js';
 import { RuntimeFailure } from '../errors.js';
 import { buildPlan, toDatasetSpec } from '../runner/plan.js';
@@ -110,6 +111,10 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
       name,
       maxNewTokens: config.serve.max_new_tokens,
       precision: config.serve.precision,
+      // A model trained on backtrack rows answers with what follows its last reset token.
+      ...(name === 'trained' && config.build.variant === 'backtrack'
+        ? { resetToken: config.build.reset_token ?? DEFAULT_RESET_TOKEN }
+        : {}),
     });
     servers.push(s);
     o.log(`loop: serving the ${name} model at ${s.url}`);

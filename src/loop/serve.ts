@@ -20,6 +20,8 @@ export interface ServeOptions {
   name: string;
   maxNewTokens: number;
   precision: string;
+  /** A backtracking model's reset token: the server answers with the text after the last one. */
+  resetToken?: string;
   /** How long loading may take. */
   timeoutMs?: number;
 }
@@ -27,6 +29,7 @@ export interface ServeOptions {
 export async function serveModel(o: ServeOptions): Promise<ServedModel> {
   const args = ['-m', 'refusenik_trainer', 'serve', '--model', o.model, '--name', o.name, '--port', '0'];
   if (o.baseModel) args.push('--base-model', o.baseModel);
+  if (o.resetToken) args.push('--reset-token', o.resetToken);
   // Its stdin is our pipe: when this process ends, even by SIGKILL, the pipe closes and the server exits.
   args.push('--max-new-tokens', String(o.maxNewTokens), '--precision', o.precision, '--exit-with-stdin');
   const child = spawn(o.python, args, { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -131,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--chat-template", help="Jinja file overriding the tokenizer's chat template")
     s.add_argument("--api-key", help="require this bearer token (default: $REFUSENIK_SERVE_API_KEY, else none)")
     s.add_argument(
+        "--reset-token",
+        help="a backtracking model's reset token (e.g. <|reserved_special_token_0|>): answers are the text after "
+        "the last one, and streams are sent whole once generation ends",
+    )
+    s.add_argument(
         "--exit-with-stdin",
         action="store_true",
         help="exit when stdin closes (a parent that dies, even by SIGKILL, takes the server with it)",

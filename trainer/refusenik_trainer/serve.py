@@ -58,13 +58,25 @@ class GenerationResult:
 class Generator:
     """The model, its tokenizer and a lock: `stream()` yields text pieces, then returns the final result."""
 
-    def __init__(self, model, tokenizer, name: str, max_new_tokens: int):
+    def __init__(self, model, tokenizer, name: str, max_new_tokens: int, reset_id: int | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.name = name
         self.max_new_tokens = max_new_tokens
         self.lock = threading.Lock()
         self.eos_ids = sorted(self._eos_ids())
+        # Backtracking models (Zhang et al. 2025): the answer is what follows the last reset token.
+        self.reset_id = reset_id
+
+    def answer_text(self, new_ids: list[int], stops: list[str]) -> tuple[str, bool]:
+        """The answer of a backtracking model: the text after the last reset token, cut at a stop string."""
+        if self.reset_id is not None and self.reset_id in new_ids:
+            new_ids = new_ids[len(new_ids) - new_ids[::-1].index(self.reset_id) :]
+        trimmer = StopTrimmer(stops)
+        _, stopped = trimmer.feed(self.tokenizer.decode(new_ids, skip_special_tokens=True))
+        if not stopped:
+            trimmer.flush()
+        return trimmer.text, stopped
 
     def _eos_ids(self) -> set[int]:
         ids: set[int] = set()
@@ -110,23 +122,31 @@ class Generator:
             worker.start()
             trimmer = StopTrimmer(req.stop)
             stopped = False
+            # A backtracking model may still reset: nothing is sent before the whole answer is known.
+            hold = self.reset_id is not None
             for piece in streamer:
                 if stopped:
                     continue  # drain, so generate can finish
                 out, stopped = trimmer.feed(piece)
-                if out:
+                if out and not hold:
                     yield out
             worker.join()
             if "error" in holder:
                 raise holder["error"]
-            if not stopped:
-                tail = trimmer.flush()
-                if tail:
-                    yield tail
             new_ids = holder["out"][0, len(req.prompt_ids) :].tolist()
+            if hold:
+                text, stopped = self.answer_text(new_ids, req.stop)
+                if text:
+                    yield text
+            else:
+                if not stopped:
+                    tail = trimmer.flush()
+                    if tail:
+                        yield tail
+                text = trimmer.text
             hit_eos = bool(new_ids) and new_ids[-1] in self.eos_ids
             finish = "stop" if stopped or hit_eos or len(new_ids) < req.max_new_tokens else "length"
-            return GenerationResult(trimmer.text, len(req.prompt_ids), len(new_ids), finish)
+            return GenerationResult(text, len(req.prompt_ids), len(new_ids), finish)
 
     def _generate_kwargs(self, req: GenerationRequest, **extra: Any) -> dict[str, Any]:
         """`model.generate` arguments for a request (greedy at temperature 0); seeds torch when asked."""
@@ -183,14 +203,11 @@ class Generator:
                     # Pieces that decode alike (byte fallbacks) keep the likelier one, as OpenAI's map does.
                     top.setdefault(self.tokenizer.decode([i]), float(v))
             top_logprobs.append(top)
-        trimmer = StopTrimmer(req.stop)
-        _, stopped = trimmer.feed(self.tokenizer.decode(new_ids, skip_special_tokens=True))
-        if not stopped:
-            trimmer.flush()
+        text, stopped = self.answer_text(new_ids, req.stop)
         hit_eos = bool(new_ids) and new_ids[-1] in self.eos_ids
         finish = "stop" if stopped or hit_eos or len(new_ids) < req.max_new_tokens else "length"
         logprobs = {"tokens": tokens, "token_logprobs": token_logprobs, "top_logprobs": top_logprobs}
-        return GenerationResult(trimmer.text, len(req.prompt_ids), len(new_ids), finish, logprobs)
+        return GenerationResult(text, len(req.prompt_ids), len(new_ids), finish, logprobs)
 
 
 class StopTrimmer:
@@ -530,7 +547,13 @@ def serve_main(args: argparse.Namespace, on_ready: Callable[[str], None] | None 
         print(f"error: cannot load {args.model}: {e}", file=sys.stderr)
         return 2
     name = args.name or Path(args.model.rstrip("/")).name
-    gen = Generator(model, tokenizer, name, args.max_new_tokens)
+    reset_id = None
+    if getattr(args, "reset_token", None):
+        reset_id = tokenizer.convert_tokens_to_ids(args.reset_token)
+        if reset_id is None or reset_id == tokenizer.unk_token_id or args.reset_token not in tokenizer.get_vocab():
+            print(f"error: --reset-token {args.reset_token}: not a token of this tokenizer", file=sys.stderr)
+            return 2
+    gen = Generator(model, tokenizer, name, args.max_new_tokens, reset_id)
     api_key = args.api_key or os.environ.get("REFUSENIK_SERVE_API_KEY") or None
     server = start_server(gen, args.host, args.port, api_key)
     host, port = server.server_address[:2]

@@ -172,3 +172,18 @@ def test_serve_exits_when_its_parent_closes_stdin(tiny_model_dir):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_backtracking_answers_are_the_text_after_the_last_reset(server):
+    """With `--reset-token` the answer is what follows the last reset token (Zhang et al. 2025)."""
+    _, gen = server
+    tok = gen.tokenizer
+    reset = tok.convert_tokens_to_ids("<|reserved_special_token_0|>")
+    harmful = tok("Sure, first you", add_special_tokens=False)["input_ids"]
+    safe = tok("I cannot help with that.", add_special_tokens=False)["input_ids"]
+    backtracking = Generator(gen.model, tok, "bt", max_new_tokens=8, reset_id=reset)
+    assert backtracking.answer_text(harmful + [reset] + safe, []) == ("I cannot help with that.", False)
+    assert backtracking.answer_text(harmful + [reset] + harmful + [reset] + safe, ["help"]) == ("I cannot ", True)
+    assert backtracking.answer_text(safe, []) == ("I cannot help with that.", False)
+    # Without a reset token configured, the whole text is the answer (the reset token itself is special).
+    assert gen.answer_text(harmful + [reset] + safe, [])[0] == "Sure, first youI cannot help with that."
