@@ -4,7 +4,9 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.venv/', 'trainer/', '.refusenik/', 'coverage/'] },
+  {
+    ignores: ['dist/', 'node_modules/', '.venv/', '.venv-llamacpp/', 'trainer/', '.refusenik/', 'coverage/'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,

@@ -69,7 +69,8 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
     baseDir: o.baseDir,
   });
   const datasetSha = sha256(readFileSync(datasetFile));
-  const loopId = `loop-${sha256(canonicalJson({ config, dataset: datasetSha })).slice(0, 12)}`;
+  // A loop is its name, goals and base model; its sections may change, and each stage's key says what to redo.
+  const loopId = `loop-${sha256(canonicalJson({ name: config.name ?? null, dataset: datasetSha, base: config.base.model })).slice(0, 12)}`;
   const workdir = config.workdir ? rel(config.workdir) : path.resolve(path.dirname(o.db), 'loops', loopId);
   mkdirSync(workdir, { recursive: true });
   const baseModel = rel(config.base.model);
@@ -227,8 +228,11 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
     base: config.base,
     seed: config.seed,
   };
-  const beforeRun = `${loopId}-before`;
-  const afterRun = `${loopId}-after`;
+  // Run ids carry their stage's key: a changed attack section or a new model gets a run of its own.
+  const runIdOf = (side: string, key: unknown): string =>
+    `${loopId}-${side}-${sha256(canonicalJson(key)).slice(0, 10)}`;
+  const beforeRun = runIdOf('before', attackKey);
+  let afterRun = '';
   const runDone = (out: Record<string, unknown>): boolean =>
     store.getRun(String(out['run_id']))?.status === 'complete';
 
@@ -372,6 +376,7 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
         break go;
 
       const reattackKey = { attack: attackKey, train: outputs.train, serve: config.serve };
+      afterRun = runIdOf('after', reattackKey);
       if (
         !(await stage('reattack', reattackKey, runDone, async () =>
           attackStage(afterRun, await trainedTarget()),

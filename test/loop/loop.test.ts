@@ -115,7 +115,7 @@ transition: {k: [0, 5], top: 5}
       { name: 'reattack', status: 'pending' },
       { name: 'compare', status: 'pending' },
     ]);
-    expect(a.before_run).toBe(`${a.loop_id}-before`);
+    expect(a.before_run).toMatch(new RegExp(`^${a.loop_id}-before-[0-9a-f]{10}$`));
     expect(a.after_run).toBeNull();
     const triples = readFileSync(path.join(a.workdir, 'triples.jsonl'), 'utf8')
       .trim()
@@ -154,7 +154,8 @@ transition: {k: [0, 5], top: 5}
       'ran',
       'ran',
     ]);
-    expect(b.after_run).toBe(`${a.loop_id}-after`);
+    expect(b.after_run).toMatch(new RegExp(`^${a.loop_id}-after-[0-9a-f]{10}$`));
+    expect(b.before_run).toBe(a.before_run);
     const store2 = RunStore.openExisting(db);
     expect(store2.loopStages(a.loop_id).find((s) => s.name === 'train')?.finished_at).toBe(trainedAt);
     const after = [...store2.iterateCases(b.after_run as string)];
@@ -176,6 +177,17 @@ transition: {k: [0, 5], top: 5}
     const third = await runCli(['loop', config, '--db', db, '--json'], { env, timeoutMs: 200_000 });
     expect(third.code).toBe(0);
     expect((JSON.parse(third.stdout) as typeof a).stages.every((s) => s.status === 'cached')).toBe(true);
+
+    // A changed training section keeps the attack, harvest and build, and redoes training and what follows,
+    // with a run of its own for the new model.
+    writeFile(dir, 'loop.yaml', readFileSync(config, 'utf8').replace('max_steps: 2', 'max_steps: 3'));
+    const fourth = await runCli(['loop', config, '--db', db, '--json'], { env, timeoutMs: 400_000 });
+    expect(fourth.stderr).toBe('');
+    const d = JSON.parse(fourth.stdout) as typeof b;
+    expect(d.loop_id).toBe(a.loop_id);
+    expect(d.stages.map((s) => s.status)).toEqual(['cached', 'cached', 'cached', 'ran', 'ran', 'ran', 'ran']);
+    expect(d.before_run).toBe(a.before_run);
+    expect(d.after_run).not.toBe(b.after_run);
 
     if (!HAS_CHROMIUM) {
       if (CHROMIUM_REQUIRED) throw new Error(`${CHROMIUM} is missing; .ci/run installs it`);
