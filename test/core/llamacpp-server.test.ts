@@ -90,6 +90,11 @@ describe.runIf(ready)('against llama-cpp-python’s OpenAI-compatible server (a 
           String(p1),
           '--n_ctx',
           '512',
+          // An f32 KV cache (GGML type 0; the default is f16), so it computes what the HF model computes.
+          '--type_k',
+          '0',
+          '--type_v',
+          '0',
           '--n_threads',
           '1',
         ],
