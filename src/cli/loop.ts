@@ -62,11 +62,13 @@ export function registerLoopCommand(program: Command): void {
           report: result.report,
           workdir: result.workdir,
           ...(result.error ? { error: result.error.message } : {}),
+          ...(result.next ? { next: result.next } : {}),
         };
         if (flags.json) printJson(out);
         else {
           for (const s of result.stages) process.stdout.write(`${s.name.padEnd(9)} ${s.status}\n`);
           if (result.report) process.stdout.write(`report: ${result.report}\n`);
+          if (result.next) process.stdout.write(`next: ${result.next}\n`);
         }
         if (result.error) throw result.error;
       } finally {

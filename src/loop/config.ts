@@ -78,6 +78,12 @@ export const LoopConfig = z.strictObject({
     objective: 'mle',
     extra_args: [],
   }),
+  /**
+   * Who trains: `refusenik` (the trainer in trainer/), or `axolotl`: the build stage writes axolotl's
+   * pretokenised dataset and axolotl.yaml, the loop stops after them, and continues once `serve.target` names
+   * an endpoint serving the result.
+   */
+  trainer: z.enum(['refusenik', 'axolotl']).default('refusenik'),
   serve: z
     .strictObject({
       /** An endpoint that serves the trained model (e.g. vLLM with the adapter); default: the trainer's server. */

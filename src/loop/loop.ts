@@ -5,7 +5,8 @@ import { parseWith } from '../config/validate.js';
 import { RunConfig, type TargetSpec } from '../config/schema.js';
 import { dataDir } from '../data/dir.js';
 import { loadBehaviors, resolveDatasetFile } from '../dataset/load.js';
-import { DEFAULT_RESET_TOKEN } from '../derta/build.js';
+import { buildDertaDataset, DEFAULT_RESET_TOKEN } from '../derta/build.js';
+import { buildOptions } from '../derta/build-spec.js';
 import { prepareData, resolvePython, trainModel, TrainConfig, type TrainerEvent } from '../derta/trainer.js';
 import { RuntimeFailure } from '../errors.js';
 import { buildPlan, toDatasetSpec } from '../runner/plan.js';
@@ -57,6 +58,8 @@ export interface LoopResult {
   report: string | null;
   /** Why the failed stage failed (the loop stops there; a re-run resumes from it). */
   error?: Error;
+  /** What the user must do before the loop can go on (an external trainer). */
+  next?: string;
 }
 
 type Outputs = Partial<Record<StageName, Record<string, unknown>>>;
@@ -306,39 +309,64 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
         block: config.train.hyper.block_size ?? null,
         preset: config.train.preset,
       };
+      const axolotl = config.trainer === 'axolotl';
+      const builtData = (): boolean =>
+        axolotl
+          ? existsSync(path.join(dataOut, 'axolotl.yaml'))
+          : existsSync(path.join(dataOut, 'train.jsonl')) || existsSync(path.join(dataOut, 'train.parquet'));
       if (
-        !(await stage(
-          'build',
-          buildKey,
-          () =>
-            existsSync(path.join(dataOut, 'train.jsonl')) || existsSync(path.join(dataOut, 'train.parquet')),
-          async () => {
-            // Only the build section is used here (its `out` is set); the output folder is the train stage's.
-            const tc = trainConfig(config, baseModel, workdir, {
-              build: {
-                ...config.build,
-                triples: triplesFile,
-                ...(config.helpful ? { helpful: rel(config.helpful) } : {}),
-                tokenizer: config.build.tokenizer ? rel(config.build.tokenizer) : baseModel,
-                out: dataOut,
-              },
-            });
-            const data = prepareData(tc, o.baseDir, false);
-            const stats = existsSync(path.join(data, 'stats.json'))
-              ? (JSON.parse(readFileSync(path.join(data, 'stats.json'), 'utf8')) as Record<string, unknown>)
-              : {};
-            return { data, counts: stats['counts'] ?? null };
-          },
-        ))
+        !(await stage('build', { ...buildKey, trainer: config.trainer }, builtData, async () => {
+          if (axolotl) {
+            const res = buildDertaDataset(
+              buildOptions(
+                {
+                  ...config.build,
+                  triples: triplesFile,
+                  ...(config.helpful ? { helpful: config.helpful } : {}),
+                  format: 'axolotl',
+                  axolotl: { base_model: baseModel, preset: config.train.preset },
+                },
+                o.baseDir,
+                {
+                  tokenizer: config.build.tokenizer ? undefined : baseModel,
+                  blockSize: config.train.hyper.block_size ?? (config.train.preset === 'lora' ? 512 : 1024),
+                  out: dataOut,
+                },
+              ),
+            );
+            return { data: dataOut, counts: res.stats['counts'] ?? null };
+          }
+          // Only the build section is used here (its `out` is set); the output folder is the train stage's.
+          const tc = trainConfig(config, baseModel, workdir, {
+            build: {
+              ...config.build,
+              triples: triplesFile,
+              ...(config.helpful ? { helpful: rel(config.helpful) } : {}),
+              tokenizer: config.build.tokenizer ? rel(config.build.tokenizer) : baseModel,
+              out: dataOut,
+            },
+          });
+          const data = prepareData(tc, o.baseDir, false);
+          const stats = existsSync(path.join(data, 'stats.json'))
+            ? (JSON.parse(readFileSync(path.join(data, 'stats.json'), 'utf8')) as Record<string, unknown>)
+            : {};
+          return { data, counts: stats['counts'] ?? null };
+        }))
       )
         break go;
 
       const trainKey = { build: outputs.build, train: config.train, base: baseModel };
       // One folder per training input: an interrupted run resumes from its own checkpoints, a changed one starts afresh.
       const modelDir = path.join(workdir, `model-${sha256(canonicalJson(trainKey)).slice(0, 10)}`);
-      const trained = (out: Record<string, unknown>): boolean => existsSync(String(out['model_dir']));
+      const trained = (out: Record<string, unknown>): boolean =>
+        existsSync(String(out['model_dir'] ?? out['axolotl_config']));
       if (
-        !(await stage('train', trainKey, trained, async () => {
+        !(await stage('train', { ...trainKey, trainer: config.trainer }, trained, async () => {
+          if (axolotl) {
+            // Trained elsewhere: the stage hands over the data and the config, and says how.
+            const cfg = path.join(dataOut, 'axolotl.yaml');
+            return { external: 'axolotl', axolotl_config: cfg, command: `axolotl train ${cfg}` };
+          }
           const tc = trainConfig(config, baseModel, modelDir, { data: String(outputs.build?.['data']) });
           let steps = 0;
           const { done, last } = await trainModel(tc, o.baseDir, {
@@ -357,6 +385,12 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
       )
         break go;
 
+      if (axolotl && !config.serve.target) {
+        result.next =
+          `train with \`${String(outputs.train?.['command'])}\`, serve the result (e.g. vllm serve), set ` +
+          'serve.target in the loop config to that endpoint, and run the loop again';
+        break go;
+      }
       const serveKey = { train: outputs.train, serve: config.serve };
       if (
         !(await stage(
@@ -364,7 +398,8 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
           serveKey,
           () => true,
           async () => {
-            const t = outputs.train as { model_dir: string; adapter: boolean };
+            const t = outputs.train as { model_dir?: string; adapter?: boolean };
+            if (t.model_dir === undefined) return { engine: 'external', vllm_command: null };
             // What to run to serve the result at scale; the loop itself uses the trainer's server or serve.target.
             const vllm = t.adapter
               ? `vllm serve ${baseModel} --enable-lora --lora-modules trained=${t.model_dir} --max-lora-rank ${config.train.hyper.lora_r ?? 96}`
