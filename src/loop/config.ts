@@ -36,6 +36,20 @@ export const LoopConfig = z.strictObject({
   attacks: z.array(NamedEntry).min(1),
   judges: z.array(NamedEntry).default(['keyword']),
   models: z.record(z.string(), TargetSpec).optional(),
+  /**
+   * Sets run on both models besides the attacks, compared by their judges' scores: helpfulness (the
+   * `helpfulness` attack with a gsm8k / mmlu grader) and over-refusal (XSTest with the `xstest` judge).
+   */
+  evaluations: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
+        dataset: DatasetConfig,
+        attacks: z.array(NamedEntry).min(1).default(['plain']),
+        judges: z.array(NamedEntry).min(1),
+      }),
+    )
+    .default([]),
   /** The judge whose harmful verdicts are the failures to learn from and compare (default: the first). */
   failure_judge: z.string().optional(),
   base: z.strictObject({

@@ -13,6 +13,7 @@ import { buildPlan, toDatasetSpec } from '../runner/plan.js';
 import { executeStoredRun } from '../runner/session.js';
 import { RunStore, type LoopStage } from '../store/store.js';
 import { comparePaired, type PairedComparison } from '../analysis/paired.js';
+import { pairedScores } from '../analysis/paired-scores.js';
 import { ModelResolver } from '../target/resolve.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -168,16 +169,33 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
     return o.until !== name;
   };
 
+  /** The attacks, then each evaluation set, against one model; every run must end complete. */
   const attackStage = async (runId: string, target: TargetSpec): Promise<Record<string, unknown>> => {
+    const main = { dataset: config.dataset, attacks: config.attacks, judges: config.judges };
+    const cases = await runOne(runId, target, main, '');
+    const evaluations: Record<string, string> = {};
+    for (const e of config.evaluations) {
+      evaluations[e.name] = `${runId}-${e.name}`;
+      await runOne(`${runId}-${e.name}`, target, e, ` ${e.name}`);
+    }
+    return { run_id: runId, cases, evaluations };
+  };
+
+  const runOne = async (
+    runId: string,
+    target: TargetSpec,
+    what: Pick<LoopConfig, 'dataset' | 'attacks' | 'judges'>,
+    suffix: string,
+  ): Promise<number> => {
     const runConfig = parseWith(
       RunConfig,
       {
-        name: `${config.name ?? loopId} (${target.label ?? target.id})`,
+        name: `${config.name ?? loopId} (${target.label ?? target.id})${suffix}`,
         seed: config.seed,
-        dataset: config.dataset,
-        attacks: config.attacks,
+        dataset: what.dataset,
+        attacks: what.attacks,
         targets: [target],
-        judges: config.judges,
+        judges: what.judges,
         ...(config.models ? { models: config.models } : {}),
       },
       [],
@@ -206,7 +224,7 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
       if (status !== 'complete') {
         throw new RuntimeFailure(`run ${runId} ended ${status}; run the loop again to resume it`);
       }
-      return { run_id: runId, cases: store.counts(runId).ok };
+      return store.counts(runId).ok;
     } finally {
       await plan.close();
     }
@@ -230,6 +248,7 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
     generation: config.generation,
     base: config.base,
     seed: config.seed,
+    evaluations: config.evaluations,
   };
   // Run ids carry their stage's key: a changed attack section or a new model gets a run of its own.
   const runIdOf = (side: string, key: unknown): string =>
@@ -237,7 +256,9 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
   const beforeRun = runIdOf('before', attackKey);
   let afterRun = '';
   const runDone = (out: Record<string, unknown>): boolean =>
-    store.getRun(String(out['run_id']))?.status === 'complete';
+    [String(out['run_id']), ...Object.values((out['evaluations'] ?? {}) as Record<string, string>)].every(
+      (id) => store.getRun(id)?.status === 'complete',
+    );
 
   try {
     go: {
@@ -446,6 +467,18 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
             trained_goals: trainIds.size ? split(trainIds) : null,
             held_out_goals: holdout.size ? split(holdout) : null,
           };
+          // Helpfulness and over-refusal: each evaluation set's judge scores, paired before vs after.
+          const beforeEvals = (outputs.attack?.['evaluations'] ?? {}) as Record<string, string>;
+          const afterEvals = (outputs.reattack?.['evaluations'] ?? {}) as Record<string, string>;
+          const evaluations = config.evaluations.map((e) => ({
+            name: e.name,
+            rows: pairedScores(
+              store,
+              beforeEvals[e.name] as string,
+              afterEvals[e.name] as string,
+              config.seed,
+            ),
+          }));
           let transition: TransitionResult | null = null;
           if (config.transition) {
             const { runTransition } = await import('../analysis/transition-run.js');
@@ -490,6 +523,7 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
             harvest: outputs.harvest ?? {},
             train: outputs.train ?? {},
             comparison,
+            evaluations,
             transition: transition && {
               curves: transition.curves,
               difference: transition.difference,

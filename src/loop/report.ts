@@ -1,5 +1,6 @@
 import { pagePolicy, REPORT_CSS } from '../report/html.js';
 import type { PairedComparison } from '../analysis/paired.js';
+import type { PairedScoreRow } from '../analysis/paired-scores.js';
 import type { RefusalToken, TransitionCurve, TransitionDifference } from '../analysis/transition.js';
 
 /**
@@ -18,6 +19,8 @@ export interface LoopReport {
   after_run: string;
   harvest: Record<string, unknown>;
   train: Record<string, unknown>;
+  /** Helpfulness / over-refusal sets: their judges' mean scores before and after. */
+  evaluations: { name: string; rows: PairedScoreRow[] }[];
   comparison: {
     all: PairedComparison;
     trained_goals: PairedComparison | null;
@@ -70,6 +73,27 @@ function comparisonSection(title: string, c: PairedComparison | null, id: string
       ['attack', 'pairs', 'ASR before', 'ASR after', 'difference', 'only before / only after', 'McNemar p'],
       rows,
     ) +
+    '</section>'
+  );
+}
+
+function evaluationSection(evaluations: LoopReport['evaluations']): string {
+  const rows = evaluations.flatMap((e) =>
+    e.rows.map((r) => [
+      esc(e.name),
+      esc(r.judge),
+      esc(r.variant && r.variant !== r.attack ? `${r.attack}/${r.variant}` : r.attack),
+      esc(r.n_pairs),
+      esc(pct(r.mean_a)),
+      esc(pct(r.mean_b)),
+      esc(pp(r.difference, r.ci_low, r.ci_high)),
+    ]),
+  );
+  if (!rows.length) return '';
+  return (
+    '<section class="card" id="evaluations"><h2>Helpfulness and over-refusal</h2>' +
+    "<p class=\"note\">Each evaluation set's judge score (a grader's share correct; XSTest's share of answers that fit the prompt's label), paired by case; difference = after − before with a 95% bootstrap interval.</p>" +
+    table(['set', 'judge', 'attack', 'pairs', 'before', 'after', 'difference'], rows, 'evaluation-table') +
     '</section>'
   );
 }
@@ -218,6 +242,7 @@ export function renderLoopReport(r: LoopReport): string {
 ${comparisonSection('Before vs after: all goals', r.comparison.all, 'compare-all')}
 ${comparisonSection('Goals trained on', r.comparison.trained_goals, 'compare-trained')}
 ${comparisonSection('Held-out goals (never trained on)', r.comparison.held_out_goals, 'compare-held-out')}
+${evaluationSection(r.evaluations)}
 ${depthSection(r.comparison.all)}
 ${transitionSection(r.transition)}
 </main>

@@ -31,6 +31,8 @@ dataset: {path: goals.jsonl}
 holdout: 0.3
 attacks: [plain]
 judges: [keyword]
+evaluations:
+  - {name: over-refusal, dataset: {pack: xstest, file: xstest_prompts.csv, every: 45}, judges: [xstest]}
 base:
   model: ${JSON.stringify(tokenizer)}
   served: {id: "openai:base", base_url: "${server.url}", retries: 0}
@@ -88,6 +90,17 @@ ${serveTarget}`;
         comparison: { all: { rows: { asr_a: number; asr_b: number; n_pairs: number }[] } };
       };
       expect(cmp.comparison.all.rows[0]).toMatchObject({ asr_a: 1, asr_b: 0, n_pairs: 6 });
+      // XSTest: complying with everything fits the safe prompts only; refusing everything, the unsafe ones.
+      const xs = (cmp as unknown as { evaluations: { name: string; rows: Record<string, number>[] }[] })
+        .evaluations;
+      expect(xs.map((e) => e.name)).toEqual(['over-refusal']);
+      const row = xs[0]!.rows[0]!;
+      expect(row['n_pairs']).toBe(10);
+      // Every 45th XSTest prompt: 3 safe, 7 unsafe.
+      expect(row['mean_a']).toBeCloseTo(0.3, 9);
+      expect(row['mean_b']).toBeCloseTo(0.7, 9);
+      expect(row['difference']).toBeCloseTo(0.4, 9);
+      expect(readFileSync(b.report, 'utf8')).toContain('Helpfulness and over-refusal');
     } finally {
       await server.close();
     }

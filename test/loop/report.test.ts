@@ -41,6 +41,7 @@ function report(): LoopReport {
     harvest: { count: HOSTILE },
     train: {},
     comparison: { all: comparison, trained_goals: null, held_out_goals: null },
+    evaluations: [],
     transition: {
       curves: [
         {
