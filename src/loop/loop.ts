@@ -102,10 +102,7 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
   let baseServed: Promise<TargetSpec> | undefined;
   let trainedServed: Promise<TargetSpec> | undefined;
   const python = (): string =>
-    resolvePython(
-      { ...trainFields(config), model: baseModel, output_dir: workdir } as TrainConfig,
-      o.baseDir,
-    );
+    resolvePython({ ...config.train, model: baseModel, output_dir: workdir } as TrainConfig, o.baseDir);
 
   /** A model folder served by the trainer's server for the rest of this invocation. */
   const served = async (name: 'base' | 'trained', model: string, adapterOf?: string): Promise<TargetSpec> => {
@@ -562,10 +559,6 @@ function judgeName(entry: unknown): string {
   const [name, opts] = Object.entries(spec)[0] ?? ['keyword', {}];
   const id = (opts as { id?: unknown } | undefined)?.id;
   return typeof id === 'string' ? id : name;
-}
-
-function trainFields(config: LoopConfig): LoopConfig['train'] {
-  return config.train;
 }
 
 function trainConfig(
