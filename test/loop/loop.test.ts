@@ -1,9 +1,10 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RunStore } from '../../src/store/store.js';
-import { FIXTURES, ROOT, runCli, tempDir, writeFile } from '../helpers/cli.js';
+import { BIN, DATA_DIR, FIXTURES, ROOT, runCli, tempDir, writeFile } from '../helpers/cli.js';
 import { CHROMIUM, CHROMIUM_REQUIRED, HAS_CHROMIUM, openBrowser, openReport } from '../report/browser.js';
 
 /**
@@ -42,6 +43,45 @@ LlamaForCausalLM(cfg).save_pretrained(sys.argv[1])
   const res = spawnSync(VENV_PYTHON, ['-c', script, model], { encoding: 'utf8', timeout: 120_000 });
   if (res.status !== 0) throw new Error(`cannot build the tiny model: ${res.stderr}`);
   return model;
+}
+
+/** Runs the CLI in its own process group and SIGKILLs the group once `stage` is recorded done in the store. */
+async function killWhenDone(
+  args: string[],
+  env: Record<string, string>,
+  db: string,
+  stage: string,
+): Promise<{ signal: NodeJS.Signals | null }> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, REFUSENIK_DATA_DIR: DATA_DIR, ...env },
+    stdio: 'ignore',
+    detached: true,
+  });
+  const exited = new Promise<{ signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (_code, signal) => resolve({ signal })),
+  );
+  const deadline = Date.now() + 300_000;
+  while (Date.now() < deadline && child.exitCode === null) {
+    if (existsSync(db)) {
+      const conn = new Database(db, { readonly: true, fileMustExist: true });
+      try {
+        const row = conn
+          .prepare("SELECT status FROM loop_stages WHERE name = ? AND status = 'done'")
+          .get(stage);
+        if (row) {
+          process.kill(-(child.pid as number), 'SIGKILL');
+          break;
+        }
+      } catch {
+        // the table is not there yet
+      } finally {
+        conn.close();
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return exited;
 }
 
 describe.skipIf(!haveVenv)('refusenik loop (tiny random Llama on the CPU)', () => {
@@ -92,7 +132,12 @@ transition: {k: [0, 5], top: 5}
     const db = path.join(dir, 'runs.db');
     const env = { REFUSENIK_PYTHON: VENV_PYTHON };
 
-    // Up to training, then stop: the state a kill between stages leaves.
+    // A kill between stages: SIGKILL the whole process group (the loop, its model server) once `build` is
+    // recorded done.
+    const killed = await killWhenDone(['loop', config, '--db', db, '--json'], env, db, 'build');
+    expect(killed.signal).toBe('SIGKILL');
+
+    // The same command resumes: the three finished stages are kept; stop after training this time.
     const first = await runCli(['loop', config, '--db', db, '--json', '--until', 'train'], {
       env,
       timeoutMs: 400_000,
@@ -107,9 +152,9 @@ transition: {k: [0, 5], top: 5}
       workdir: string;
     };
     expect(a.stages).toEqual([
-      { name: 'attack', status: 'ran' },
-      { name: 'harvest', status: 'ran' },
-      { name: 'build', status: 'ran' },
+      { name: 'attack', status: 'cached' },
+      { name: 'harvest', status: 'cached' },
+      { name: 'build', status: 'cached' },
       { name: 'train', status: 'ran' },
       { name: 'serve', status: 'pending' },
       { name: 'reattack', status: 'pending' },
