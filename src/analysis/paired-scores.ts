@@ -1,6 +1,6 @@
 import type { RunStore } from '../store/store.js';
 import { pairKey } from './paired.js';
-import { bootstrapMean } from './stats.js';
+import { pairedMeanDifference, type PairedMeans } from './stats.js';
 
 /**
  * Before vs after for judges that score rather than decide harm: helpfulness graders (1 correct, 0 wrong),
@@ -8,16 +8,10 @@ import { bootstrapMean } from './stats.js';
  * paired as in `compare` (behavior, attack variant, sample); the difference is the mean of after − before
  * over the pairs, with a seeded 95% bootstrap interval.
  */
-export interface PairedScoreRow {
+export interface PairedScoreRow extends PairedMeans {
   judge: string;
   attack: string;
   variant: string;
-  n_pairs: number;
-  mean_a: number | null;
-  mean_b: number | null;
-  difference: number | null;
-  ci_low: number | null;
-  ci_high: number | null;
 }
 
 export function pairedScores(store: RunStore, runA: string, runB: string, seed = 0): PairedScoreRow[] {
@@ -32,22 +26,11 @@ export function pairedScores(store: RunStore, runA: string, runB: string, seed =
       const sb = sideB.scores.get(key);
       if (sb !== undefined) pairs.push([sa, sb]);
     }
-    const ci = bootstrapMean(
-      pairs.map(([x, y]) => y - x),
-      `${seed}:${group}`,
-    );
-    const mean = (i: 0 | 1): number | null =>
-      pairs.length ? pairs.reduce((s, p) => s + p[i], 0) / pairs.length : null;
     rows.push({
       judge: sideA.judge,
       attack: sideA.attack,
       variant: sideA.variant,
-      n_pairs: pairs.length,
-      mean_a: mean(0),
-      mean_b: mean(1),
-      difference: ci?.mean ?? null,
-      ci_low: ci?.low ?? null,
-      ci_high: ci?.high ?? null,
+      ...pairedMeanDifference(pairs, `${seed}:${group}`),
     });
   }
   return rows;

@@ -158,3 +158,33 @@ export function bootstrapMean(
     high: means[Math.ceil(0.975 * (reps - 1))] as number,
   };
 }
+
+/** Before vs after over matched pairs (a, b): each side's mean, and the mean of b − a with its bootstrap interval. */
+export interface PairedMeans {
+  n_pairs: number;
+  mean_a: number | null;
+  mean_b: number | null;
+  difference: number | null;
+  ci_low: number | null;
+  ci_high: number | null;
+}
+
+export function pairedMeanDifference(
+  pairs: readonly (readonly [number, number])[],
+  seed: string,
+): PairedMeans {
+  const ci = bootstrapMean(
+    pairs.map(([a, b]) => b - a),
+    seed,
+  );
+  const mean = (i: 0 | 1): number | null =>
+    pairs.length ? pairs.reduce((s, p) => s + p[i], 0) / pairs.length : null;
+  return {
+    n_pairs: pairs.length,
+    mean_a: mean(0),
+    mean_b: mean(1),
+    difference: ci?.mean ?? null,
+    ci_low: ci?.low ?? null,
+    ci_high: ci?.high ?? null,
+  };
+}

@@ -6,7 +6,7 @@ import type { Behavior, Prompt, TokenLogprob } from '../types.js';
 import type { Attack, AttackEnv } from '../attack/attack.js';
 import { refusalTokenId, type DertaTokenizer } from '../derta/tokenizer.js';
 import { createFrom } from '../util/plugin-registry.js';
-import { bootstrapMean } from './stats.js';
+import { bootstrapMean, pairedMeanDifference, type PairedMeans } from './stats.js';
 
 /**
  * The refusal-transition probe: after a harmful prefix of k tokens, how likely is the model's very next
@@ -193,14 +193,8 @@ export function transitionCurves(records: readonly TransitionRecord[], seed = 0)
 }
 
 /** Before vs after on the same goals: the mean paired difference per k (B − A), bootstrap interval. */
-export interface TransitionDifference {
+export interface TransitionDifference extends PairedMeans {
   k: number;
-  n_pairs: number;
-  mean_a: number | null;
-  mean_b: number | null;
-  difference: number | null;
-  ci_low: number | null;
-  ci_high: number | null;
 }
 
 export function pairedTransition(
@@ -224,22 +218,7 @@ export function pairedTransition(
   }
   return [...byK]
     .sort(([x], [y]) => x - y)
-    .map(([k, pairs]) => {
-      const ci = bootstrapMean(
-        pairs.map(([pa, pb]) => pb - pa),
-        `${seed}:diff:${k}`,
-      );
-      const mean = (i: 0 | 1): number => pairs.reduce((s, p) => s + p[i], 0) / pairs.length;
-      return {
-        k,
-        n_pairs: pairs.length,
-        mean_a: mean(0),
-        mean_b: mean(1),
-        difference: ci?.mean ?? null,
-        ci_low: ci?.low ?? null,
-        ci_high: ci?.high ?? null,
-      };
-    });
+    .map(([k, pairs]) => ({ k, ...pairedMeanDifference(pairs, `${seed}:diff:${k}`) }));
 }
 
 export interface ProbeSpec {
