@@ -7,8 +7,8 @@ import { dataDir } from '../data/dir.js';
 import { loadBehaviors, resolveDatasetFile } from '../dataset/load.js';
 import { buildDertaDataset, DEFAULT_RESET_TOKEN } from '../derta/build.js';
 import { buildOptions } from '../derta/build-spec.js';
-import { prepareData, resolvePython, trainModel, TrainConfig, type TrainerEvent } from '../derta/trainer.js';
-import { RuntimeFailure } from '../errors.js';
+import { resolvePython, trainModel, TrainConfig, type TrainerEvent } from '../derta/trainer.js';
+import { InputError, RuntimeFailure } from '../errors.js';
 import { buildPlan, toDatasetSpec } from '../runner/plan.js';
 import { executeStoredRun } from '../runner/session.js';
 import { RunStore, type LoopStage } from '../store/store.js';
@@ -334,41 +334,32 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
           : existsSync(path.join(dataOut, 'train.jsonl')) || existsSync(path.join(dataOut, 'train.parquet'));
       if (
         !(await stage('build', { ...buildKey, trainer: config.trainer }, builtData, async () => {
-          if (axolotl) {
-            const res = buildDertaDataset(
-              buildOptions(
-                {
-                  ...config.build,
-                  triples: triplesFile,
-                  ...(config.helpful ? { helpful: config.helpful } : {}),
-                  format: 'axolotl',
-                  axolotl: { base_model: baseModel, preset: config.train.preset },
-                },
-                o.baseDir,
-                {
-                  tokenizer: config.build.tokenizer ? undefined : baseModel,
-                  blockSize: config.train.hyper.block_size ?? (config.train.preset === 'lora' ? 512 : 1024),
-                  out: dataOut,
-                },
-              ),
-            );
-            return { data: dataOut, counts: res.stats['counts'] ?? null };
+          // The trainer reads jsonl or parquet; axolotl gets its own dataset and axolotl.yaml.
+          const format = axolotl ? 'axolotl' : config.build.format;
+          if (format !== 'axolotl' && format !== 'jsonl' && format !== 'parquet') {
+            throw new InputError(`the trainer reads jsonl or parquet, not ${format}`, {
+              field: 'build.format',
+            });
           }
-          // Only the build section is used here (its `out` is set); the output folder is the train stage's.
-          const tc = trainConfig(config, baseModel, workdir, {
-            build: {
-              ...config.build,
-              triples: triplesFile,
-              ...(config.helpful ? { helpful: rel(config.helpful) } : {}),
-              tokenizer: config.build.tokenizer ? rel(config.build.tokenizer) : baseModel,
-              out: dataOut,
-            },
-          });
-          const data = prepareData(tc, o.baseDir, false);
-          const stats = existsSync(path.join(data, 'stats.json'))
-            ? (JSON.parse(readFileSync(path.join(data, 'stats.json'), 'utf8')) as Record<string, unknown>)
-            : {};
-          return { data, counts: stats['counts'] ?? null };
+          const res = buildDertaDataset(
+            buildOptions(
+              {
+                ...config.build,
+                triples: triplesFile,
+                ...(config.helpful ? { helpful: config.helpful } : {}),
+                format,
+                ...(axolotl ? { axolotl: { base_model: baseModel, preset: config.train.preset } } : {}),
+              },
+              o.baseDir,
+              {
+                tokenizer: baseModel,
+                blockSize: config.train.hyper.block_size ?? (config.train.preset === 'lora' ? 512 : 1024),
+                epochs: Math.ceil(config.train.hyper.epochs ?? 2),
+                out: dataOut,
+              },
+            ),
+          );
+          return { data: dataOut, counts: res.stats['counts'] ?? null };
         }))
       )
         break go;
@@ -565,7 +556,7 @@ function trainConfig(
   config: LoopConfig,
   baseModel: string,
   outputDir: string,
-  data: { data: string } | { build: Record<string, unknown> },
+  data: { data: string },
 ): TrainConfig {
   return parseWith(TrainConfig, { ...config.train, model: baseModel, output_dir: outputDir, ...data }, [
     'train',
