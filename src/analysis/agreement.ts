@@ -1,4 +1,4 @@
-import type { RunStore, VerdictRow } from '../store/store.js';
+import type { RunStore, VerdictRecord } from '../store/store.js';
 import { cohenKappa } from './stats.js';
 
 /**
@@ -39,7 +39,7 @@ export function judgeAgreement(
 }
 
 export function agreementFromVerdicts(
-  verdicts: Iterable<VerdictRow>,
+  verdicts: Iterable<VerdictRecord>,
   decision: Decision = 'harmful',
 ): AgreementReport {
   const judges: string[] = [];

@@ -2,7 +2,7 @@ import { InputError } from '../errors.js';
 import { LABEL_FIELDS, parseLabel } from '../dataset/labels.js';
 import { readRecords } from '../dataset/records.js';
 import { FIELD_ALIASES } from '../dataset/fields.js';
-import type { CaseRow, RunStore } from '../store/store.js';
+import type { CaseRecord, RunStore } from '../store/store.js';
 import type { Prompt } from '../types.js';
 import { Rng } from '../util/random.js';
 
@@ -50,7 +50,7 @@ export function auditSample(store: RunStore, runId: string, opts: AuditSampleOpt
       field: '--judge',
     });
   }
-  const strata: { harmful: CaseRow[]; safe: CaseRow[] } = { harmful: [], safe: [] };
+  const strata: { harmful: CaseRecord[]; safe: CaseRecord[] } = { harmful: [], safe: [] };
   for (const c of store.iterateCases(runId)) {
     const h = verdict.get(c.case_id);
     if (c.status !== 'ok' || h === undefined) continue;
@@ -60,29 +60,24 @@ export function auditSample(store: RunStore, runId: string, opts: AuditSampleOpt
   const ns = Math.min(strata.safe.length, opts.n - nh);
   nh = Math.min(strata.harmful.length, opts.n - ns);
   const rng = new Rng(`audit:${runId}:${opts.judge}:${opts.seed}`);
-  const pick = (list: CaseRow[], k: number, judged: AuditCase['judged']): AuditCase[] =>
-    rng.sampleIndices(list.length, k).map((i) => auditCase(list[i] as CaseRow, judged));
+  const pick = (list: CaseRecord[], k: number, judged: AuditCase['judged']): AuditCase[] =>
+    rng.sampleIndices(list.length, k).map((i) => auditCase(list[i] as CaseRecord, judged));
   return rng.shuffle([...pick(strata.harmful, nh, 'harmful'), ...pick(strata.safe, ns, 'safe')]);
 }
 
-function auditCase(c: CaseRow, judged: AuditCase['judged']): AuditCase {
+function auditCase(c: CaseRecord, judged: AuditCase['judged']): AuditCase {
   return {
     case_id: c.case_id,
     goal: c.goal,
-    prompt: promptAsText(c.prompt_json),
+    prompt: promptAsText(c.prompt),
     response: c.response ?? '',
     judged,
   };
 }
 
 /** A stored prompt as plain text: a completion's text, or each chat turn headed by its role. */
-export function promptAsText(promptJson: string): string {
-  let p: Prompt;
-  try {
-    p = JSON.parse(promptJson) as Prompt;
-  } catch {
-    return promptJson;
-  }
+export function promptAsText(p: Prompt | null): string {
+  if (p === null) return '';
   if (p.kind === 'completion') return p.text;
   if (p.messages.length === 1 && p.messages[0]?.role === 'user') return p.messages[0].content;
   return p.messages.map((m) => `[${m.role}]\n${m.content}`).join('\n\n');
@@ -104,7 +99,7 @@ export function readAuditLabels(file: string, store: RunStore, runId: string): F
   const ids = new Set<string>();
   for (const c of store.iterateCases(runId)) {
     ids.add(c.case_id);
-    const key = textKey(promptAsText(c.prompt_json), c.response ?? '');
+    const key = textKey(promptAsText(c.prompt), c.response ?? '');
     byText.set(key, [...(byText.get(key) ?? []), c.case_id]);
   }
   const out: FileLabel[] = [];

@@ -71,10 +71,10 @@ export async function runTransition(
         id: runId,
         name: `transition ${spec.targets.join(' vs ')}`,
         status: 'running',
-        config_json: JSON.stringify(config),
+        config,
         config_hash: sha256(canonicalJson(config)),
         config_file: null,
-        versions_json: JSON.stringify(runVersions(datasetSha)),
+        versions: runVersions(datasetSha),
         cases_total: probes.length * spec.targets.length,
       });
     } else store.updateRun(runId, { status: 'running' });

@@ -1,16 +1,10 @@
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
-import { InputError, RuntimeFailure } from '../errors.js';
-import { DEFAULT_DB, RunStore, emptyCase, type CaseRow } from '../store/store.js';
-import type { RunLease } from '../store/lease.js';
+import { InputError } from '../errors.js';
+import { DEFAULT_DB, RunStore } from '../store/store.js';
 import type { Judge } from '../judge/judge.js';
-import type { ResponseRecord } from '../dataset/responses.js';
-import type { Verdict } from '../types.js';
-import { recordBehavior, recordPrompt, summarizeVerdicts } from '../judge/offline.js';
-import { runVersions } from '../runner/versions.js';
-import { canonicalJson, sha256 } from '../util/hash.js';
-import { judgeAgreement } from '../analysis/agreement.js';
+import { importResponses } from '../runner/import.js';
+import { sha256 } from '../util/hash.js';
 import { printJson } from './common.js';
 import {
   CliModels,
@@ -18,7 +12,6 @@ import {
   addJudgeModelOptions,
   buildJudge,
   readInput,
-  runJudge,
   type InputFlags,
   type JudgeModelFlags,
 } from './judge.js';
@@ -33,20 +26,6 @@ interface ImportFlags extends InputFlags, JudgeModelFlags {
   json?: boolean;
   progress: boolean;
 }
-
-/** Attack names DeRTa's results folders and file names use. */
-const KNOWN_ATTACKS = [
-  'codeattack',
-  'completionattack',
-  'jailbreakchat',
-  'selfcipher',
-  'autodan',
-  'pair',
-  'alpacaeval',
-  'alpaca_eval',
-  'gsm8k',
-  'mmlu',
-];
 
 export function registerImportCommand(program: Command): void {
   const cmd = program
@@ -91,180 +70,41 @@ function appendJudge(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-/** `lora_Llama-3-70B_vanill_eval_codeattack_200.json` -> target `lora_Llama-3-70B_vanill`, attack `codeattack`. */
-export function labelsFromPath(file: string): { target: string; attack: string } {
-  const parts = path
-    .resolve(file)
-    .split(path.sep)
-    .map((p) => p.toLowerCase());
-  const base = path.basename(file).replace(/\.[^.]+$/, '');
-  const attack =
-    KNOWN_ATTACKS.find((a) => parts.slice(0, -1).includes(a)) ??
-    KNOWN_ATTACKS.find((a) => base.toLowerCase().includes(a)) ??
-    'imported';
-  let target = base.replace(/^PAIR_result_/i, '');
-  const cut = target.search(new RegExp(`_(eval_)?(${KNOWN_ATTACKS.join('|')})(_|$)`, 'i'));
-  if (cut > 0) target = target.slice(0, cut);
-  target = target.replace(/_\d+$/, '') || base;
-  return { target, attack: attack === 'alpaca_eval' ? 'alpacaeval' : attack };
-}
-
 async function importCommand(flags: ImportFlags): Promise<number> {
   const records = readInput(flags);
-  const bytes = readFileSync(flags.input);
-  const fileSha = sha256(bytes);
-  const guessed = labelsFromPath(flags.input);
-  const target = flags.target ?? guessed.target;
-  const attack = flags.attack ?? guessed.attack;
   const judges = flags.judge?.length ? flags.judge : ['keyword'];
   const twice = judges.find((j, i) => judges.indexOf(j) !== i);
   if (twice) throw new InputError(`--judge ${twice} is given twice`, { field: '--judge' });
-  const source = path.resolve(flags.input);
-  const runId = `import-${sha256(canonicalJson({ file: fileSha, target, attack })).slice(0, 12)}`;
-
   const models = new CliModels(flags);
   const store = RunStore.open(flags.db);
-  let lease: RunLease | undefined;
   try {
-    // Build every judge before writing anything, so a bad judge option leaves no half-made run behind.
     const built: Judge[] = [];
     for (const name of judges) built.push(await buildJudge(name, flags, models, judges.length > 1));
-    // One writer per run: a second import of the same file is refused while the first is alive.
-    lease = store.leases.acquire(runId);
-    const earlier = store.getRun(runId);
-    // An import killed before its verdicts were all in stays `running`: the same command resumes it, and
-    // only missing verdicts are asked for (model-judge verdicts are paid for; none is thrown away).
-    const resuming = earlier !== undefined && earlier.status === 'running' && !flags.replace;
-    if (earlier && !resuming) {
-      if (!flags.replace) {
-        throw new InputError(
-          `already imported as run ${runId} in ${flags.db} (--replace to import it again)`,
-        );
-      }
-      store.deleteRun(runId);
-    }
-    const shapes: Record<string, number> = {};
-    for (const r of records) shapes[r.shape] = (shapes[r.shape] ?? 0) + 1;
-    const config = {
-      import: { file: source, sha256: fileSha, records: records.length, shapes, target, attack, judges },
-    };
-    if (!resuming)
-      store.createRun({
-        id: runId,
-        name: flags.name ?? path.basename(flags.input),
-        status: 'running',
-        config_json: JSON.stringify(config),
-        config_hash: sha256(canonicalJson(config)),
-        config_file: source,
-        versions_json: JSON.stringify(runVersions(fileSha)),
-        cases_total: records.length,
-      });
-    const caseIds = records.map((r) => sha256(JSON.stringify([fileSha, r.index])).slice(0, 16));
-    // Every case first (a large file is committed in several transactions: a resume adds the missing
-    // ones), then the verdicts, each stored as it arrives.
-    const stored = resuming ? store.caseStatuses(runId) : new Map<string, string>();
-    records.forEach((r, i) => {
-      const id = caseIds[i] as string;
-      if (!stored.has(id)) store.putCase(caseRow(runId, id, r, source, target, attack));
+    const result = await importResponses(store, {
+      file: flags.input,
+      fileSha256: sha256(readFileSync(flags.input)),
+      records,
+      ...(flags.target !== undefined ? { target: flags.target } : {}),
+      ...(flags.attack !== undefined ? { attack: flags.attack } : {}),
+      ...(flags.name !== undefined ? { name: flags.name } : {}),
+      judges: built,
+      replace: flags.replace === true,
+      concurrency: flags.concurrency,
+      progress: flags.progress && !flags.json,
+      // Judge-model calls are cached and logged (role judge) in this run, like a run's own judges.
+      onRun: (runId) => models.calls.bind(store, runId),
     });
-    store.flush();
-    // Judge-model calls are cached and logged (role judge) in this run, like a run's own judges.
-    models.calls.bind(store, runId);
-    const summaries = [];
-    let kept = 0;
-    for (const judge of built) {
-      // Each verdict is stored as it arrives, so a kill loses only the calls in flight.
-      const todo = records
-        .map((_, i) => i)
-        .filter((i) => !resuming || !store.judgedBy(runId, caseIds[i] as string).has(judge.id));
-      kept += records.length - todo.length;
-      await runJudge(
-        judge,
-        todo.map((i) => records[i] as ResponseRecord),
-        flags,
-        flags.progress && !flags.json,
-        (k, v) => store.putVerdict(runId, caseIds[todo[k] as number] as string, v),
-        lease.signal,
-      ).catch((err: unknown) => {
-        // Another process took this import over (our lease expired): stop writing, keep what is stored.
-        if (lease?.signal.aborted)
-          throw new RuntimeFailure(`import ${runId}: another process took over its lease; stopped`);
-        throw err;
-      });
-      store.flush();
-      summaries.push(summarizeVerdicts(judge.id, storedVerdicts(store, runId, caseIds, judge.id)));
-    }
-    store.updateRun(runId, { status: 'imported' });
-    // With two or more judges, how far they agree (Cohen's kappa on the harmful decision).
-    const agreement = built.length > 1 ? judgeAgreement(store, runId).pairs : undefined;
-    if (flags.json) {
-      printJson({
-        run_id: runId,
-        cases: records.length,
-        target,
-        attack,
-        shapes,
-        judges: summaries,
-        ...(resuming ? { resumed: true, verdicts_kept: kept } : {}),
-        agreement,
-      });
-    } else {
+    if (flags.json) printJson(result);
+    else {
       process.stdout.write(
-        `imported ${records.length} responses as run ${runId} (target ${target}, attack ${attack}); ` +
-          `${resuming ? `resumed: ${kept} stored verdicts kept; ` : ''}` +
-          `see: refusenik report ${runId} --db ${flags.db}\n`,
+        `imported ${result.cases} responses as run ${result.run_id} (target ${result.target}, attack ${result.attack}); ` +
+          `${result.resumed ? `resumed: ${result.verdicts_kept} stored verdicts kept; ` : ''}` +
+          `see: refusenik report ${result.run_id} --db ${flags.db}\n`,
       );
     }
     return 0;
   } finally {
-    lease?.release();
     store.close();
     await models.close();
   }
-}
-
-/** One judge's stored verdicts for the cases, in case order (what the summary counts after a resume). */
-function storedVerdicts(store: RunStore, runId: string, caseIds: string[], judge: string): Verdict[] {
-  const out: Verdict[] = [];
-  for (const id of caseIds) {
-    const v = store.verdictsFor(runId, id).find((x) => x.judge === judge);
-    if (!v) continue;
-    out.push({
-      judge,
-      refusal: v.refusal === null ? null : v.refusal === 1,
-      harmful: v.harmful === null ? null : v.harmful === 1,
-      score: v.score,
-      ...(v.error !== null ? { error: v.error } : {}),
-      ...(v.inconclusive ? { inconclusive: true } : {}),
-    });
-  }
-  return out;
-}
-
-function caseRow(
-  runId: string,
-  caseId: string,
-  rec: ResponseRecord,
-  source: string,
-  target: string,
-  attack: string,
-): CaseRow {
-  const behavior = recordBehavior(rec, source);
-  return {
-    ...emptyCase(),
-    run_id: runId,
-    case_id: caseId,
-    behavior_id: behavior.id,
-    goal: rec.goal,
-    category: rec.category ?? null,
-    behavior_json: JSON.stringify(behavior),
-    attack,
-    variant: rec.shape === 'record' ? 'imported' : rec.shape,
-    target,
-    prompt_json: JSON.stringify(recordPrompt(rec)),
-    response: rec.response,
-    answer: rec.response,
-    trace_json: Object.keys(rec.meta).length ? JSON.stringify({ imported: rec.meta, line: rec.line }) : null,
-    created_at: new Date().toISOString(),
-  };
 }

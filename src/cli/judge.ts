@@ -6,9 +6,8 @@ import type { Judge, JudgeEnv } from '../judge/judge.js';
 import { JUDGES } from '../judge/registry.js';
 import { runAnswers } from '../store/run-answers.js';
 import { createFrom, optionKeys } from '../util/plugin-registry.js';
-import { judgeAll, recordJudgeInput, summarizeVerdicts } from '../judge/offline.js';
+import { judgeRecords, summarizeVerdicts } from '../judge/offline.js';
 import type { Verdict } from '../types.js';
-import { progressBar } from '../runner/progress.js';
 import { ModelResolver, type ModelFlags } from '../target/resolve.js';
 import { VerdictJournal } from '../judge/verdict-journal.js';
 import { collectOption, intOption, printJson, writeJsonl } from './common.js';
@@ -117,13 +116,11 @@ async function judgeCommand(flags: JudgeFlags): Promise<number> {
     const todo = records.filter((_, i) => verdicts[i] === undefined);
     if (journal?.size)
       process.stderr.write(`resuming: ${records.length - todo.length} verdicts kept from ${journal.file}\n`);
-    const fresh = await runJudge(
-      judge,
-      todo,
-      flags,
-      flags.progress && !flags.json && flags.out !== '-',
-      (k, v) => journal?.add(todo[k] as ResponseRecord, v),
-    );
+    const fresh = await judgeRecords(judge, todo, flags.input, {
+      concurrency: flags.concurrency,
+      progress: flags.progress && !flags.json && flags.out !== '-',
+      onVerdict: (k, v) => journal?.add(todo[k] as ResponseRecord, v),
+    });
     let k = 0;
     for (let i = 0; i < verdicts.length; i++) if (verdicts[i] === undefined) verdicts[i] = fresh[k++];
     const all = verdicts as Verdict[];
@@ -176,38 +173,6 @@ export async function buildJudge(
   const model = flags.model !== undefined && (!several || optionKeys(factory.options).includes('model'));
   const options = { ...flags.option, ...(model ? { model: flags.model } : {}) };
   return createFrom(factory, options, models.env(), `--judge ${name}`);
-}
-
-export async function runJudge(
-  judge: Judge,
-  records: readonly ResponseRecord[],
-  flags: { input: string; concurrency: number },
-  progress: boolean,
-  onVerdict?: (index: number, v: Verdict) => void,
-  /** Stops judging (in-flight calls are dropped): e.g. the run's lease was taken over. */
-  signal?: AbortSignal,
-): Promise<Verdict[]> {
-  const bar = progressBar(progress, records.length);
-  let done = 0;
-  let errors = 0;
-  try {
-    return await judgeAll(
-      judge,
-      records.map((r) => recordJudgeInput(r, flags.input)),
-      {
-        concurrency: flags.concurrency,
-        ...(signal ? { signal } : {}),
-        onVerdict: (i, v) => {
-          onVerdict?.(i, v);
-          done++;
-          if (v.error) errors++;
-          bar.update({ done, total: records.length, errors, skipped: 0 });
-        },
-      },
-    );
-  } finally {
-    bar.stop();
-  }
 }
 
 function verdictRow(rec: ResponseRecord, v: Verdict): Record<string, unknown> {

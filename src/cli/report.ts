@@ -1,7 +1,7 @@
 import { writeFileAtomic } from '../util/atomic-write.js';
 import type { Command } from 'commander';
 import { InputError } from '../errors.js';
-import { DEFAULT_DB, RunStore, type RunRow } from '../store/store.js';
+import { DEFAULT_DB, RunStore, type RunRecord } from '../store/store.js';
 import { observedStatus } from '../store/lease.js';
 import { categoryAsrRows } from '../analysis/asr.js';
 import { correctedAsrRows, runAudits } from '../analysis/correction.js';
@@ -66,7 +66,7 @@ export function registerReportCommand(program: Command): void {
     });
 }
 
-function render(format: Format, store: RunStore, run: RunRow, flags: ReportFlags): string {
+function render(format: Format, store: RunStore, run: RunRecord, flags: ReportFlags): string {
   const tokens = flags.tokenizer ? loadTokenCounter(flags.tokenizer) : undefined;
   switch (format) {
     case 'json': {

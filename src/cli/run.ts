@@ -7,7 +7,7 @@ import { loadRunConfig } from '../config/load.js';
 import { RunConfig } from '../config/schema.js';
 import { parseWith, type ConfigSource } from '../config/validate.js';
 import { dataDir } from '../data/dir.js';
-import { DEFAULT_DB, RunStore, type RunRow } from '../store/store.js';
+import { DEFAULT_DB, RunStore, type RunRecord } from '../store/store.js';
 import { buildPlan, runIdFor, type RunPlan } from '../runner/plan.js';
 import { executeStoredRun } from '../runner/session.js';
 import { asrRows } from '../analysis/asr.js';
@@ -82,12 +82,12 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
     let baseDir: string;
     // Where attack, judge and provider options came from: their errors name its file and line.
     let source: ConfigSource;
-    let resumed: RunRow | undefined;
+    let resumed: RunRecord | undefined;
     if (flags.resume) {
       resumed = store.findRun(flags.resume);
       if (!resumed)
         throw new InputError(`no run '${flags.resume}' in ${flags.db} (see: refusenik runs list)`);
-      const stored: unknown = JSON.parse(resumed.config_json);
+      const stored = resumed.config;
       if (hasRedactedHeaders(stored)) {
         throw new InputError(
           `run ${resumed.id} sent literal header values, which the store never keeps; resume it by running ` +

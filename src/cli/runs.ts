@@ -78,9 +78,9 @@ export function registerRunsCommand(program: Command): void {
           cases_total: run.cases_total,
           counts: store.counts(run.id),
           judges: verdictCounts(store, run.id),
-          versions: JSON.parse(run.versions_json) as unknown,
+          versions: run.versions,
           requests: store.requestSummary(run.id),
-          config: JSON.parse(run.config_json) as unknown,
+          config: run.config,
         };
         if (flags.json) return printJson(info);
         const c = info.counts;

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { InputError } from '../errors.js';
 import { dataDir } from '../data/dir.js';
-import { DEFAULT_DB, RunStore, type RunRow } from '../store/store.js';
+import { DEFAULT_DB, RunStore, type RunRecord } from '../store/store.js';
 import { loadSuite } from '../suite/config.js';
 import { runSuite } from '../suite/run.js';
 import { suiteTable, tableCsv, tableMarkdown } from '../suite/table.js';
@@ -149,8 +149,8 @@ export function registerSuiteCommand(program: Command): void {
 }
 
 /** The latest run of each `<suite>:<run>` name. */
-function suiteRuns(runs: RunRow[], suite: string): RunRow[] {
-  const latest = new Map<string, RunRow>();
+function suiteRuns(runs: RunRecord[], suite: string): RunRecord[] {
+  const latest = new Map<string, RunRecord>();
   for (const r of runs) {
     if (!r.name?.startsWith(`${suite}:`)) continue;
     const prev = latest.get(r.name);

@@ -141,10 +141,10 @@ async function validateCommand(flags: ValidateFlags): Promise<number> {
           config_hash: result.judge.config_hash,
           labels_sha256: labels.sha256,
           judge_id: judge.id,
-          config_json: JSON.stringify(config),
+          config,
           labels_source: labelsSourceKey(labels.source, flags.split),
           task: labels.task,
-          result_json: JSON.stringify(result),
+          result,
         });
       } finally {
         store.close();

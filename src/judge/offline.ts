@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { ResponseRecord } from '../dataset/responses.js';
 import type { Behavior, Prompt, Verdict } from '../types.js';
 import type { Judge, JudgeInput } from './judge.js';
+import { progressBar } from '../runner/progress.js';
 
 /**
  * Judging recorded responses without calling the target: each record becomes a JudgeInput (its response is
@@ -71,6 +72,45 @@ export async function judgeAll(
   const n = Math.max(1, Math.min(opts.concurrency ?? 8, inputs.length));
   await Promise.all(Array.from({ length: n }, worker));
   return out;
+}
+
+/**
+ * `judgeAll` over recorded responses (`source`: the file they came from), with a progress bar when
+ * `progress` is set: what `judge` and `import` run.
+ */
+export async function judgeRecords(
+  judge: Judge,
+  records: readonly ResponseRecord[],
+  source: string,
+  opts: {
+    concurrency: number;
+    progress: boolean;
+    onVerdict?: (index: number, v: Verdict) => void;
+    /** Stops judging (in-flight calls are dropped): e.g. the run's lease was taken over. */
+    signal?: AbortSignal;
+  },
+): Promise<Verdict[]> {
+  const bar = progressBar(opts.progress, records.length);
+  let done = 0;
+  let errors = 0;
+  try {
+    return await judgeAll(
+      judge,
+      records.map((r) => recordJudgeInput(r, source)),
+      {
+        concurrency: opts.concurrency,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onVerdict: (i, v) => {
+          opts.onVerdict?.(i, v);
+          done++;
+          if (v.error) errors++;
+          bar.update({ done, total: records.length, errors, skipped: 0 });
+        },
+      },
+    );
+  } finally {
+    bar.stop();
+  }
 }
 
 /** Counts for a summary line / `--json`. */

@@ -84,7 +84,7 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
   store.putLoop({
     id: loopId,
     name: config.name ?? null,
-    config_json: JSON.stringify(config),
+    config,
     config_file: o.configFile,
   });
   const previous = new Map(store.loopStages(loopId).map((s) => [s.name, s]));

@@ -1,5 +1,5 @@
-import type { RunRow, RunStore } from '../store/store.js';
-import { judgeConfig, judgeConfigHash, type JudgeConfig } from '../judge/config-key.js';
+import type { RunRecord, RunStore } from '../store/store.js';
+import { judgeConfig, judgeConfigHash } from '../judge/config-key.js';
 
 /**
  * The validated figures of each judge of a run: the run's config says how each judge was configured; the
@@ -23,60 +23,27 @@ export interface ValidatedFigures {
   inconclusive: number;
 }
 
-export function runJudgeValidity(store: RunStore, run: RunRow, judges: readonly string[]): JudgeValidity[] {
-  const configs = runJudgeConfigs(run);
+export function runJudgeValidity(
+  store: RunStore,
+  run: RunRecord,
+  judges: readonly string[],
+): JudgeValidity[] {
   return judges.map((judge) => {
-    const config = configs.get(judge) ?? judgeConfig(judge, {});
+    const j = run.judges.get(judge);
+    const config = j ? judgeConfig(j.kind, j.options, j.model) : judgeConfig(judge, {});
     const hash = judgeConfigHash(config);
     const validations = store.validationsFor(hash).map((v): ValidatedFigures => {
-      const r = JSON.parse(v.result_json) as ValidatedFigures & { labels: { source: string } };
+      const r = v.result as Partial<ValidatedFigures>;
       return {
         labels: v.labels_source,
         task: v.task,
-        n: r.n,
-        accuracy: r.accuracy,
-        precision: r.precision,
-        recall: r.recall,
-        inconclusive: r.inconclusive,
+        n: r.n ?? 0,
+        accuracy: r.accuracy ?? null,
+        precision: r.precision ?? null,
+        recall: r.recall ?? null,
+        inconclusive: r.inconclusive ?? 0,
       };
     });
     return { judge, config_hash: hash, validations };
   });
-}
-
-/** Judge id -> configuration, from a run config's `judges` (and `models`) or an import's judge names. */
-function runJudgeConfigs(run: RunRow): Map<string, JudgeConfig> {
-  const out = new Map<string, JudgeConfig>();
-  let config: Record<string, unknown>;
-  try {
-    config = JSON.parse(run.config_json) as Record<string, unknown>;
-  } catch {
-    return out;
-  }
-  const models = (config['models'] ?? {}) as Record<string, { id?: string; base_url?: string }>;
-  const imported = (config['import'] as { judges?: unknown } | undefined)?.judges;
-  const entries = Array.isArray(config['judges'])
-    ? config['judges']
-    : Array.isArray(imported)
-      ? imported
-      : [];
-  for (const entry of entries as unknown[]) {
-    if (typeof entry === 'string') {
-      out.set(entry, judgeConfig(entry, {}));
-      continue;
-    }
-    if (!entry || typeof entry !== 'object') continue;
-    const [kind, raw] = Object.entries(entry as Record<string, unknown>)[0] ?? [];
-    if (kind === undefined) continue;
-    const options = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
-    const model = options['model'];
-    const named = typeof model === 'string' ? models[model] : undefined;
-    const resolved =
-      named && typeof named.id === 'string'
-        ? { id: named.id, ...(named.base_url ? { base_url: named.base_url } : {}) }
-        : undefined;
-    const id = typeof options['id'] === 'string' ? options['id'] : kind;
-    out.set(id, judgeConfig(kind, options, resolved));
-  }
-  return out;
 }

@@ -1,6 +1,5 @@
 import type { Prompt } from '../types.js';
-import { judgeKinds } from '../judge/kinds.js';
-import type { RunRow, RunStore, VerdictRow } from '../store/store.js';
+import { judgeKind, type RunRecord, type RunStore, type VerdictRecord } from '../store/store.js';
 import { categoryAsrRows, type AsrRow, type CategoryAsrRow } from '../analysis/asr.js';
 import { judgeAgreement, type AgreementReport } from '../analysis/agreement.js';
 import { runPositions, type PositionGroup, type ResponsePosition } from '../analysis/refusal-position.js';
@@ -100,12 +99,11 @@ export interface ReportOptions {
 const TRACE_LIMIT = 20_000;
 
 /** The run's judges (as they appear in its ASR rows) whose kind is `keyword`. */
-export function keywordJudges(run: RunRow, rows: readonly AsrRow[]): string[] {
-  const kindOf = judgeKinds(run.config_json);
-  return [...new Set(rows.map((r) => r.judge))].filter((j) => kindOf(j) === 'keyword');
+export function keywordJudges(run: RunRecord, rows: readonly AsrRow[]): string[] {
+  return [...new Set(rows.map((r) => r.judge))].filter((j) => judgeKind(run, j) === 'keyword');
 }
 
-export function collectReportData(store: RunStore, run: RunRow, opts: ReportOptions = {}): ReportData {
+export function collectReportData(store: RunStore, run: RunRecord, opts: ReportOptions = {}): ReportData {
   const k = opts.k ?? 5;
   const positions = runPositions(store, run.id, { k, tokens: opts.tokens });
   const asr = correctedAsrRows(store, run.id);
@@ -120,8 +118,8 @@ export function collectReportData(store: RunStore, run: RunRow, opts: ReportOpti
       updated_at: run.updated_at,
       config_file: run.config_file,
       cases_total: run.cases_total,
-      versions: parseJson(run.versions_json),
-      config: redactSecrets(parseJson(run.config_json)),
+      versions: run.versions,
+      config: redactSecrets(run.config),
     },
     counts: store.counts(run.id),
     requests: store.requestSummary(run.id),
@@ -157,7 +155,7 @@ function reportCases(store: RunStore, runId: string, positions: Map<string, Resp
       variant: c.variant,
       sample: c.sample,
       status: c.status,
-      prompt: parseJson(c.prompt_json) as Prompt | null,
+      prompt: c.prompt,
       response: c.response,
       answer: c.answer !== null && c.answer !== c.response ? c.answer : null,
       error: c.error,
@@ -166,14 +164,14 @@ function reportCases(store: RunStore, runId: string, positions: Map<string, Resp
       completion_tokens: c.completion_tokens,
       refusal_word: pos?.word ?? null,
       refusal_token: pos?.token ?? null,
-      trace: c.trace_json === null ? null : c.trace_json.slice(0, TRACE_LIMIT),
+      trace: c.trace === null ? null : JSON.stringify(c.trace).slice(0, TRACE_LIMIT),
       verdicts: verdicts.get(c.case_id) ?? [],
     });
   }
   return out;
 }
 
-function reportVerdict(v: VerdictRow): ReportVerdict {
+function reportVerdict(v: VerdictRecord): ReportVerdict {
   const bool = (x: number | null): boolean | null => (x === null ? null : x === 1);
   return {
     judge: v.judge,
@@ -184,15 +182,6 @@ function reportVerdict(v: VerdictRow): ReportVerdict {
     error: v.error,
     inconclusive: v.inconclusive === 1,
   };
-}
-
-function parseJson(text: string | null): unknown {
-  if (text === null) return null;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
-  }
 }
 
 const SECRET_KEY = /authorization|api[-_]?key|token|secret|password|cookie|bearer/i;

@@ -2,7 +2,7 @@ import { NO_CATEGORY, type AsrRow, type CategoryAsrRow } from '../analysis/asr.j
 import { KEYWORD_ONLY_NOTE } from '../judge/kinds.js';
 import type { AgreementReport } from '../analysis/agreement.js';
 import type { PositionGroup } from '../analysis/refusal-position.js';
-import type { RequestSummaryRow, RunRow } from '../store/store.js';
+import type { RequestSummaryRow, RunRecord } from '../store/store.js';
 import type { CorrectedFields, JudgeAudit } from '../analysis/correction.js';
 import type { JudgeValidity } from './judge-validity.js';
 import { depthCurves, type DepthCurve } from '../analysis/depth.js';
@@ -94,7 +94,7 @@ export interface MarkdownExtras {
 }
 
 export function toMarkdown(
-  run: RunRow,
+  run: RunRecord,
   rows: (AsrRow & Partial<CorrectedFields>)[],
   extras: MarkdownExtras = {},
 ): string {
@@ -107,12 +107,11 @@ export function toMarkdown(
       String(rows[i]?.audit_n ?? '–'),
     ]);
   }
-  const versions = JSON.parse(run.versions_json) as Record<string, unknown>;
   return [
     `# refusenik report: ${mdCell(run.name ?? run.id)}`,
     '',
     `- run: \`${run.id}\` (${run.status}), started ${run.created_at}`,
-    `- refusenik ${String(versions['refusenik'] ?? '?')}; cases: ${run.cases_total}`,
+    `- refusenik ${String(run.versions['refusenik'] ?? '?')}; cases: ${run.cases_total}`,
     '- ASR = successes / cases the judge scored; target errors, judge failures and inconclusive verdicts are counted apart.',
     "- coverage = decided / judged (n / (n + inconclusive)); disagreement = cases where a panel judge's members split.",
     ...(extras.keywordJudges?.length

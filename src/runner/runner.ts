@@ -77,11 +77,13 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
     signal: AbortSignal,
   ): Promise<void> => {
     const status = known.get(c.id);
-    let row = status === 'ok' ? store.getCase(runId, c.id) : undefined;
-    const fresh = row === undefined;
-    let freshPrompt: JudgeInput['prompt'] | undefined;
+    const stored = status === 'ok' ? store.getCase(runId, c.id) : undefined;
+    let row: Pick<CaseRow, 'status' | 'response' | 'answer'> | undefined = stored;
+    const fresh = stored === undefined;
+    let prompt = stored?.prompt ?? undefined;
     if (fresh) {
       const trace: Record<string, unknown>[] = [];
+      let written: CaseRow;
       const ctx: AttackContext = {
         target: c.target,
         model: (name) => plan.model(name, `attack ${c.attack.name}`),
@@ -97,8 +99,8 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
         if (result.generation.cached) cached++;
         else sent++;
         successes.n++;
-        row = okRow(runId, c, result, trace);
-        freshPrompt = result.prompt;
+        written = okRow(runId, c, result, trace);
+        prompt = result.prompt;
       } catch (err) {
         if (halts(err) || stop.signal.aborted) return;
         if (!(err instanceof TargetError)) throw err;
@@ -107,14 +109,15 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
           stop.abort();
           return;
         }
-        row = errorRow(runId, c, err, trace);
+        written = errorRow(runId, c, err, trace);
       }
-      store.putCase(row);
+      store.putCase(written);
+      row = written;
     } else progress.skipped++;
 
     if (row && row.status === 'ok') {
       const have = fresh ? new Set<string>() : store.judgedBy(runId, c.id);
-      const input = judgeInput(c.behavior, row, fresh ? freshPrompt : undefined);
+      const input = judgeInput(c.behavior, row, prompt);
       for (const judge of plan.judges) {
         if (have.has(judge.id)) continue;
         let verdict: Verdict;
@@ -205,12 +208,16 @@ function isFatal(err: TargetError): boolean {
   return err.kind === 'http' && err.status !== undefined && [400, 401, 403, 404, 422].includes(err.status);
 }
 
-/** What the judges see; a case answered just now passes its prompt object instead of re-parsing the row. */
-function judgeInput(behavior: Behavior, row: CaseRow, prompt?: JudgeInput['prompt']): JudgeInput {
+/** What the judges see: the case's answer and the prompt it was given (just built, or the stored one). */
+function judgeInput(
+  behavior: Behavior,
+  row: Pick<CaseRow, 'response' | 'answer'>,
+  prompt: JudgeInput['prompt'] = { kind: 'chat', messages: [] },
+): JudgeInput {
   return {
     behavior,
     goal: behavior.text,
-    prompt: prompt ?? (JSON.parse(row.prompt_json) as JudgeInput['prompt']),
+    prompt,
     response: row.response ?? '',
     answer: row.answer ?? row.response ?? '',
   };

@@ -52,10 +52,10 @@ async function executeLeasedRun(o: StoredRunOptions): Promise<StoredRunResult> {
       id: runId,
       name: o.name,
       status: 'running',
-      config_json: JSON.stringify(redactConfig(o.config)),
+      config: redactConfig(o.config),
       config_hash: sha256(canonicalJson(o.config)),
       config_file: o.configFile,
-      versions_json: JSON.stringify(runVersions(plan.datasetSha256)),
+      versions: runVersions(plan.datasetSha256),
       cases_total: plan.casesTotal,
     });
   } else store.updateRun(runId, { status: 'running', cases_total: plan.casesTotal });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type Database from 'better-sqlite3';
 import { UserError } from '../errors.js';
-import type { RunRow, RunStatus } from './store.js';
+import type { RunRow, RunStatus } from './records.js';
 
 /**
  * One writer per run. A process that writes a run (run, suite, import) first takes the run's lease: a row in

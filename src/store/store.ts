@@ -18,7 +18,41 @@ import {
   type Write,
 } from './rows.js';
 
-export { emptyCase, type CaseRow, type RequestLog, type VerdictRow } from './rows.js';
+import {
+  caseRecord,
+  runRecord,
+  validationRecord,
+  verdictRecord,
+  type CaseRecord,
+  type RunRecord,
+  type RunRow,
+  type ValidationRecord,
+  type ValidationRow,
+  type VerdictRecord,
+} from './records.js';
+
+export { emptyCase, type CaseRow, type RequestLog } from './rows.js';
+export { judgeKind } from './records.js';
+export type {
+  CaseRecord,
+  RunJudge,
+  RunRecord,
+  RunStatus,
+  ValidationRecord,
+  VerdictRecord,
+} from './records.js';
+
+/** A run to create: its config snapshot and versions as values (the store encodes them). */
+export interface NewRun extends Omit<RunRow, 'created_at' | 'updated_at' | 'config_json' | 'versions_json'> {
+  config: unknown;
+  versions: Record<string, unknown>;
+}
+
+/** A judge's measured figures to store (`refusenik judge validate`). */
+export interface NewValidation extends Omit<ValidationRecord, 'created_at' | 'config' | 'result'> {
+  config: object;
+  result: object;
+}
 
 /**
  * The run store: one SQLite file (WAL) holding runs, their cases (prompt + response), every judge's verdict,
@@ -48,9 +82,7 @@ const WORKER_AFTER_ROWS = 256;
 /** Batches the commit worker may have queued; the next one waits (see commitBatch). */
 const MAX_PENDING_COMMITS = 2;
 
-export type RunStatus = 'running' | 'interrupted' | 'complete' | 'incomplete' | 'failed' | 'imported';
-
-export interface LoopRow {
+interface LoopRow {
   id: string;
   name: string | null;
   config_json: string;
@@ -92,19 +124,6 @@ export interface ErrorGroup {
   example: string;
 }
 
-export interface RunRow {
-  id: string;
-  name: string | null;
-  created_at: string;
-  updated_at: string;
-  status: RunStatus;
-  config_json: string;
-  config_hash: string;
-  config_file: string | null;
-  versions_json: string;
-  cases_total: number;
-}
-
 /** Target errors of one ASR group (see `asrCounts`). */
 export interface AsrGroupCounts {
   target: string;
@@ -144,20 +163,6 @@ export interface LabelRow {
   case_id: string;
   label: 'harmful' | 'safe';
   labeller: string;
-  created_at: string;
-}
-
-/** A judge measured against human labels (`refusenik judge validate`). */
-export interface ValidationRow {
-  /** sha256 of the judge's canonical configuration (judge/config-key in cli/validate.ts). */
-  config_hash: string;
-  labels_sha256: string;
-  judge_id: string;
-  config_json: string;
-  labels_source: string;
-  task: string;
-  /** The `--json` object of `judge validate`. */
-  result_json: string;
   created_at: string;
 }
 
@@ -309,9 +314,16 @@ export class RunStore {
 
   // ---- runs -------------------------------------------------------------------------------------------
 
-  createRun(run: Omit<RunRow, 'created_at' | 'updated_at'>): RunRow {
+  createRun(run: NewRun): RunRecord {
     const now = new Date().toISOString();
-    const row: RunRow = { ...run, config_json: redact(run.config_json), created_at: now, updated_at: now };
+    const { config, versions, ...rest } = run;
+    const row: RunRow = {
+      ...rest,
+      config_json: redact(JSON.stringify(config)),
+      versions_json: JSON.stringify(versions),
+      created_at: now,
+      updated_at: now,
+    };
     this.flush();
     this.db
       .prepare(
@@ -319,33 +331,41 @@ export class RunStore {
          VALUES (@id, @name, @created_at, @updated_at, @status, @config_json, @config_hash, @config_file, @versions_json, @cases_total)`,
       )
       .run(row);
-    return row;
+    return runRecord(row);
   }
 
-  getRun(id: string): RunRow | undefined {
+  getRun(id: string): RunRecord | undefined {
+    const row = this.runRow(id);
+    return row && runRecord(row);
+  }
+
+  private runRow(id: string): RunRow | undefined {
     return this.db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?').get(id);
   }
 
   /** A run id may be abbreviated to any unique prefix. */
-  findRun(idOrPrefix: string): RunRow | undefined {
+  findRun(idOrPrefix: string): RunRecord | undefined {
     const exact = this.getRun(idOrPrefix);
     if (exact) return exact;
     const rows = this.db
       .prepare<[string], RunRow>("SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2")
       .all(`${idOrPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-    return rows.length === 1 ? rows[0] : undefined;
+    return rows.length === 1 && rows[0] ? runRecord(rows[0]) : undefined;
   }
 
-  listRuns(): RunRow[] {
-    return this.db.prepare<[], RunRow>('SELECT * FROM runs ORDER BY created_at DESC').all();
+  listRuns(): RunRecord[] {
+    return this.db.prepare<[], RunRow>('SELECT * FROM runs ORDER BY created_at DESC').all().map(runRecord);
   }
 
-  updateRun(id: string, patch: Partial<Pick<RunRow, 'status' | 'cases_total' | 'versions_json'>>): void {
+  updateRun(id: string, patch: Partial<Pick<RunRecord, 'status' | 'cases_total' | 'versions'>>): void {
     this.flush();
-    const sets = Object.keys(patch).map((k) => `${k} = @${k}`);
+    const { versions, ...plain } = patch;
+    const columns: Record<string, string | number> = { ...plain };
+    if (versions) columns['versions_json'] = JSON.stringify(versions);
+    const sets = Object.keys(columns).map((k) => `${k} = @${k}`);
     this.db
       .prepare(`UPDATE runs SET ${[...sets, 'updated_at = @updated_at'].join(', ')} WHERE id = @id`)
-      .run({ ...patch, id, updated_at: new Date().toISOString() });
+      .run({ ...columns, id, updated_at: new Date().toISOString() });
   }
 
   deleteRun(id: string): void {
@@ -360,8 +380,9 @@ export class RunStore {
 
   // ---- cases and verdicts -----------------------------------------------------------------------------
 
-  getCase(runId: string, caseId: string): CaseRow | undefined {
-    return this.stmt.getCase.get(runId, caseId);
+  getCase(runId: string, caseId: string): CaseRecord | undefined {
+    const row = this.stmt.getCase.get(runId, caseId);
+    return row && caseRecord(row);
   }
 
   caseStatus(runId: string, caseId: string): 'ok' | 'error' | undefined {
@@ -399,8 +420,13 @@ export class RunStore {
     return new Set(this.stmt.judgesFor.all(runId, caseId).map((r) => r.judge));
   }
 
-  verdictsFor(runId: string, caseId: string): VerdictRow[] {
-    return this.stmt.verdictsFor.all(runId, caseId);
+  verdictsFor(runId: string, caseId: string): VerdictRecord[] {
+    const judges = this.runJudges(runId);
+    return this.stmt.verdictsFor.all(runId, caseId).map((v) => verdictRecord(v, judges));
+  }
+
+  private runJudges(runId: string): RunRecord['judges'] {
+    return this.getRun(runId)?.judges ?? new Map();
   }
 
   putVerdict(runId: string, caseId: string, v: Verdict): void {
@@ -421,18 +447,21 @@ export class RunStore {
     this.enqueue(['verdict', VERDICT_COLUMNS.map((k) => row[k])]);
   }
 
-  iterateCases(runId: string): IterableIterator<CaseRow> {
+  *iterateCases(runId: string): IterableIterator<CaseRecord> {
     this.flush();
-    return this.db
+    const rows = this.db
       .prepare<[string], CaseRow>('SELECT * FROM cases WHERE run_id = ? ORDER BY rowid')
       .iterate(runId);
+    for (const row of rows) yield caseRecord(row);
   }
 
-  iterateVerdicts(runId: string): IterableIterator<VerdictRow> {
+  *iterateVerdicts(runId: string): IterableIterator<VerdictRecord> {
     this.flush();
-    return this.db
+    const judges = this.runJudges(runId);
+    const rows = this.db
       .prepare<[string], VerdictRow>('SELECT * FROM verdicts WHERE run_id = ? ORDER BY rowid')
       .iterate(runId);
+    for (const row of rows) yield verdictRecord(row, judges);
   }
 
   /** Every case with each of its verdicts (a case with none, e.g. an error, appears once with judge NULL). */
@@ -576,7 +605,9 @@ export class RunStore {
   }
 
   /** Stores a judge's measured figures, keyed by its configuration hash and the labels file's sha256. */
-  putValidation(row: Omit<ValidationRow, 'created_at'>): void {
+  putValidation(validation: NewValidation): void {
+    const { config, result, ...rest } = validation;
+    const row = { ...rest, config_json: JSON.stringify(config), result_json: JSON.stringify(result) };
     this.flush();
     this.db
       .prepare(
@@ -588,17 +619,20 @@ export class RunStore {
   }
 
   /** Every stored validation of one judge configuration, newest first. */
-  validationsFor(configHash: string): ValidationRow[] {
+  validationsFor(configHash: string): ValidationRecord[] {
     return this.db
       .prepare<[string], ValidationRow>(
         'SELECT * FROM judge_validations WHERE config_hash = ? ORDER BY created_at DESC, labels_source',
       )
-      .all(configHash);
+      .all(configHash)
+      .map(validationRecord);
   }
 
   // ---- loops (refusenik loop): stage records, written at once (a stage is minutes, not milliseconds) ----
 
-  putLoop(row: Omit<LoopRow, 'created_at' | 'updated_at'>): void {
+  putLoop(loop: Pick<LoopRow, 'id' | 'name' | 'config_file'> & { config: unknown }): void {
+    const { config, ...rest } = loop;
+    const row = { ...rest, config_json: JSON.stringify(config) };
     this.flush();
     const now = new Date().toISOString();
     this.db
@@ -608,10 +642,6 @@ export class RunStore {
          ON CONFLICT(id) DO UPDATE SET updated_at = @now, config_file = @config_file`,
       )
       .run({ ...row, now });
-  }
-
-  getLoop(id: string): LoopRow | undefined {
-    return this.db.prepare<[string], LoopRow>('SELECT * FROM loops WHERE id = ?').get(id);
   }
 
   /** A loop's stages in order, their outputs parsed. */

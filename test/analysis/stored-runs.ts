@@ -24,10 +24,10 @@ export function writeRuns(db: string, sides: SideSpec[]): void {
           id: side.runId,
           name: side.runId,
           status: 'complete',
-          config_json: JSON.stringify({ judges: ['keyword'] }),
+          config: { judges: ['keyword'] },
           config_hash: side.runId,
           config_file: null,
-          versions_json: JSON.stringify({ refusenik: 'test' }),
+          versions: { refusenik: 'test' },
           cases_total: side.harmful.length,
         });
       }

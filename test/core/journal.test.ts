@@ -38,10 +38,10 @@ function newRun(store: RunStore, id: string): void {
     id,
     name: null,
     status: 'running',
-    config_json: '{}',
+    config: {},
     config_hash: 'h',
     config_file: null,
-    versions_json: '{}',
+    versions: {},
     cases_total: 0,
   });
 }
@@ -79,7 +79,7 @@ describe('store journal', () => {
       script,
       `import { RunStore } from ${JSON.stringify(DIST_STORE)};
 const store = RunStore.open(${JSON.stringify(db)});
-store.createRun({ id: 'r', name: null, status: 'running', config_json: '{}', config_hash: 'h', config_file: null, versions_json: '{}', cases_total: 1400 });
+store.createRun({ id: 'r', name: null, status: 'running', config: {}, config_hash: 'h', config_file: null, versions: {}, cases_total: 1400 });
 const base = ${JSON.stringify(caseRow('r', 0))};
 const put = (i) => {
   store.putCase({ ...base, case_id: 'c' + i, goal: 'goal ' + i });

@@ -395,7 +395,7 @@ judges:
       store.close();
       expect(cases.map((c) => c.variant)).toEqual(['derta', 'derta', 'derta', 'derta']);
       const first = cases.find((c) => c.goal === PREFIXES[0])!;
-      expect(JSON.parse(first.prompt_json)).toEqual({ kind: 'completion', text: PREFIXES[0] });
+      expect(first.prompt).toEqual({ kind: 'completion', text: PREFIXES[0] });
       expect(first.response).toBe(" I'm sorry, I cannot help with that.");
       expect(first.answer).toBe(first.response);
     } finally {

@@ -163,10 +163,10 @@ describe('coverage and disagreement next to ASR', () => {
         id: 'r1',
         name: 'r1',
         status: 'complete',
-        config_json: JSON.stringify({ judges: [{ ensemble: { judges: ['keyword', 'x'] } }] }),
+        config: { judges: [{ ensemble: { judges: ['keyword', 'x'] } }] },
         config_hash: 'h',
         config_file: null,
-        versions_json: '{}',
+        versions: {},
         cases_total: 4,
       });
       const panel: Verdict[][] = [

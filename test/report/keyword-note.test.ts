@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { writeSyntheticRun } from './synthetic-run.js';
-import { judgeKinds } from '../../src/judge/kinds.js';
+import { judgeKind, runJudges, runRecord } from '../../src/store/records.js';
 
 /** Where only `keyword` judged, the reports say its ASR is not comparable with hand-judged numbers. */
 describe('keyword-judged reports', () => {
@@ -22,19 +22,34 @@ describe('keyword-judged reports', () => {
     expect(readFileSync(html, 'utf8')).toContain('"keyword_judges":["keyword"]');
   });
 
-  test('judge kinds by id from a stored config snapshot, suites included', () => {
-    const kind = judgeKinds(
-      JSON.stringify({
-        judges: ['keyword', { qi2023: { id: 'q-strict', model: 'm' } }],
-        runs: [{ judges: [{ keyword: { id: 'kw2' } }] }],
-      }),
-    );
-    expect(['keyword', 'q-strict', 'kw2', 'other'].map(kind)).toEqual([
-      'keyword',
-      'qi2023',
-      'keyword',
-      'other',
-    ]);
-    expect(judgeKinds('not json')('keyword')).toBe('keyword');
+  test('judge kinds and options by id from a stored config snapshot: runs, suites and imports', () => {
+    const judges = runJudges({
+      models: { m: { id: 'gpt-4o', base_url: 'http://127.0.0.1:1/v1' } },
+      judges: ['keyword', { qi2023: { id: 'q-strict', model: 'm' } }],
+      runs: [{ judges: [{ keyword: { id: 'kw2' } }] }],
+      import: { judges: ['harmbench'] },
+    });
+    expect(
+      ['keyword', 'q-strict', 'kw2', 'harmbench', 'other'].map((id) => judgeKind({ judges }, id)),
+    ).toEqual(['keyword', 'qi2023', 'keyword', 'harmbench', 'other']);
+    expect(judges.get('q-strict')).toEqual({
+      kind: 'qi2023',
+      options: { id: 'q-strict', model: 'm' },
+      model: { id: 'gpt-4o', base_url: 'http://127.0.0.1:1/v1' },
+    });
+    const unreadable = runRecord({
+      id: 'r',
+      name: null,
+      created_at: '',
+      updated_at: '',
+      status: 'complete',
+      config_json: 'not json',
+      config_hash: '',
+      config_file: null,
+      versions_json: '{}',
+      cases_total: 0,
+    });
+    expect(unreadable.config).toEqual({});
+    expect(judgeKind(unreadable, 'keyword')).toBe('keyword');
   });
 });

@@ -12,15 +12,15 @@ export function writeSyntheticRun(db: string, n: number): { db: string; runId: s
       id: runId,
       name: `synthetic ${n}`,
       status: 'complete',
-      config_json: JSON.stringify({
+      config: {
         dataset: { path: 'synthetic.jsonl' },
         attacks: ['plain'],
         targets: [],
         judges: ['keyword'],
-      }),
+      },
       config_hash: 'synthetic',
       config_file: null,
-      versions_json: JSON.stringify({ refusenik: 'test' }),
+      versions: { refusenik: 'test' },
       cases_total: n,
     });
     const now = new Date().toISOString();

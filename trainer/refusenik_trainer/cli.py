@@ -175,7 +175,7 @@ def train_main(args: argparse.Namespace) -> int:
     # Heavy imports after stdout is claimed, so anything they print lands on stderr.
     from .data import DataError
     from .constrained import BetaSchedule
-    from .train import OptionError, TrainOptions, train
+    from .train import OptionError, TrainOptions, end_process_group, train
 
     opts = TrainOptions(
         model=args.model,
@@ -204,8 +204,10 @@ def train_main(args: argparse.Namespace) -> int:
         objective=args.objective,
         beta=BetaSchedule(args.beta_first, args.beta_early, args.beta_rest, args.early_tokens),
     )
+    clean = False
     try:
         train(opts, writer)
+        clean = True
         return 0
     except KeyboardInterrupt:
         writer.emit("interrupted")
@@ -220,6 +222,8 @@ def train_main(args: argparse.Namespace) -> int:
         traceback.print_exc()
         writer.emit("error", kind="runtime", message=f"{type(e).__name__}: {e}")
         return 1
+    finally:
+        end_process_group(clean)
 
 
 def _claim_stdout(enabled: bool):

@@ -303,6 +303,17 @@ def train(opts: TrainOptions, writer: EventWriter) -> dict[str, Any]:
     return summary
 
 
+def end_process_group(clean: bool) -> None:
+    """Tears torch.distributed down before the interpreter exits: a live gloo group's threads otherwise abort
+    the process at exit ("terminate called without an active exception", SIGABRT) now and then. After a clean
+    run the ranks meet first, so none leaves while another is still saving."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return
+    if clean:
+        torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
+
+
 def save_random_base(peft_model, out_dir: str) -> None:
     """A LoRA adapter over random-initialised weights is useless without those weights: save them to
     `<out>/base-model` and point the adapter at them, so `serve` can load the result (smoke tests)."""

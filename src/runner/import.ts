@@ -1,0 +1,229 @@
+import path from 'node:path';
+import { InputError, RuntimeFailure } from '../errors.js';
+import { emptyCase, type CaseRow, type RunStore } from '../store/store.js';
+import type { RunLease } from '../store/lease.js';
+import type { Judge } from '../judge/judge.js';
+import type { ResponseRecord } from '../dataset/responses.js';
+import type { Verdict } from '../types.js';
+import { judgeRecords, recordBehavior, recordPrompt, summarizeVerdicts } from '../judge/offline.js';
+import { judgeAgreement } from '../analysis/agreement.js';
+import { canonicalJson, sha256 } from '../util/hash.js';
+import { runVersions } from './versions.js';
+
+/**
+ * A file of recorded responses stored as a run (status `imported`) and judged, so report, analyze and
+ * compare work on it like on any run. The run id is content-addressed (file sha256, target, attack): a
+ * second import of the same file is refused (or replaced), and an import killed while judging resumes,
+ * asking only for the verdicts it lacks.
+ */
+
+/** Attack names DeRTa's results folders and file names use. */
+const KNOWN_ATTACKS = [
+  'codeattack',
+  'completionattack',
+  'jailbreakchat',
+  'selfcipher',
+  'autodan',
+  'pair',
+  'alpacaeval',
+  'alpaca_eval',
+  'gsm8k',
+  'mmlu',
+];
+
+/** `lora_Llama-3-70B_vanill_eval_codeattack_200.json` -> target `lora_Llama-3-70B_vanill`, attack `codeattack`. */
+export function labelsFromPath(file: string): { target: string; attack: string } {
+  const parts = path
+    .resolve(file)
+    .split(path.sep)
+    .map((p) => p.toLowerCase());
+  const base = path.basename(file).replace(/\.[^.]+$/, '');
+  const attack =
+    KNOWN_ATTACKS.find((a) => parts.slice(0, -1).includes(a)) ??
+    KNOWN_ATTACKS.find((a) => base.toLowerCase().includes(a)) ??
+    'imported';
+  let target = base.replace(/^PAIR_result_/i, '');
+  const cut = target.search(new RegExp(`_(eval_)?(${KNOWN_ATTACKS.join('|')})(_|$)`, 'i'));
+  if (cut > 0) target = target.slice(0, cut);
+  target = target.replace(/_\d+$/, '') || base;
+  return { target, attack: attack === 'alpaca_eval' ? 'alpacaeval' : attack };
+}
+
+export interface ImportOptions {
+  /** The responses file, and its records as read. */
+  file: string;
+  fileSha256: string;
+  records: readonly ResponseRecord[];
+  /** Labels for the cases (default: from the file's path, see labelsFromPath). */
+  target?: string;
+  attack?: string;
+  /** Run name (default: the file's name). */
+  name?: string;
+  /** Built before anything is written, so a bad judge option leaves no half-made run behind. */
+  judges: readonly Judge[];
+  /** Replace an earlier import of the same file under the same labels. */
+  replace: boolean;
+  concurrency: number;
+  progress: boolean;
+  /** Called once the run exists, before any judge call (the CLI binds its judge models' request log). */
+  onRun?: (runId: string) => void;
+}
+
+export interface ImportResult {
+  run_id: string;
+  cases: number;
+  target: string;
+  attack: string;
+  /** Records per input shape (record, completion, ...). */
+  shapes: Record<string, number>;
+  judges: ReturnType<typeof summarizeVerdicts>[];
+  resumed?: true;
+  verdicts_kept?: number;
+  /** With two or more judges, how far they agree (Cohen's kappa on the harmful decision). */
+  agreement?: ReturnType<typeof judgeAgreement>['pairs'];
+}
+
+export async function importResponses(store: RunStore, o: ImportOptions): Promise<ImportResult> {
+  const guessed = labelsFromPath(o.file);
+  const target = o.target ?? guessed.target;
+  const attack = o.attack ?? guessed.attack;
+  const source = path.resolve(o.file);
+  const { records, fileSha256: fileSha } = o;
+  const runId = `import-${sha256(canonicalJson({ file: fileSha, target, attack })).slice(0, 12)}`;
+  let lease: RunLease | undefined;
+  try {
+    // One writer per run: a second import of the same file is refused while the first is alive.
+    lease = store.leases.acquire(runId);
+    const earlier = store.getRun(runId);
+    // An import killed before its verdicts were all in stays `running`: the same command resumes it, and
+    // only missing verdicts are asked for (model-judge verdicts are paid for; none is thrown away).
+    const resuming = earlier !== undefined && earlier.status === 'running' && !o.replace;
+    if (earlier && !resuming) {
+      if (!o.replace)
+        throw new InputError(
+          `already imported as run ${runId} in ${store.file} (--replace to import it again)`,
+        );
+      store.deleteRun(runId);
+    }
+    const shapes: Record<string, number> = {};
+    for (const r of records) shapes[r.shape] = (shapes[r.shape] ?? 0) + 1;
+    const judgeIds = o.judges.map((j) => j.id);
+    const config = {
+      import: {
+        file: source,
+        sha256: fileSha,
+        records: records.length,
+        shapes,
+        target,
+        attack,
+        judges: judgeIds,
+      },
+    };
+    if (!resuming)
+      store.createRun({
+        id: runId,
+        name: o.name ?? path.basename(o.file),
+        status: 'running',
+        config,
+        config_hash: sha256(canonicalJson(config)),
+        config_file: source,
+        versions: runVersions(fileSha),
+        cases_total: records.length,
+      });
+    const caseIds = records.map((r) => sha256(JSON.stringify([fileSha, r.index])).slice(0, 16));
+    // Every case first (a large file is committed in several transactions: a resume adds the missing
+    // ones), then the verdicts, each stored as it arrives.
+    const stored = resuming ? store.caseStatuses(runId) : new Map<string, string>();
+    records.forEach((r, i) => {
+      const id = caseIds[i] as string;
+      if (!stored.has(id)) store.putCase(caseRow(runId, id, r, source, target, attack));
+    });
+    store.flush();
+    o.onRun?.(runId);
+    const summaries = [];
+    let kept = 0;
+    for (const judge of o.judges) {
+      const todo = records
+        .map((_, i) => i)
+        .filter((i) => !resuming || !store.judgedBy(runId, caseIds[i] as string).has(judge.id));
+      kept += records.length - todo.length;
+      await judgeRecords(
+        judge,
+        todo.map((i) => records[i] as ResponseRecord),
+        o.file,
+        {
+          concurrency: o.concurrency,
+          progress: o.progress,
+          onVerdict: (k, v) => store.putVerdict(runId, caseIds[todo[k] as number] as string, v),
+          signal: lease.signal,
+        },
+      ).catch((err: unknown) => {
+        // Another process took this import over (our lease expired): stop writing, keep what is stored.
+        if (lease?.signal.aborted)
+          throw new RuntimeFailure(`import ${runId}: another process took over its lease; stopped`);
+        throw err;
+      });
+      store.flush();
+      summaries.push(summarizeVerdicts(judge.id, storedVerdicts(store, runId, caseIds, judge.id)));
+    }
+    store.updateRun(runId, { status: 'imported' });
+    return {
+      run_id: runId,
+      cases: records.length,
+      target,
+      attack,
+      shapes,
+      judges: summaries,
+      ...(resuming ? { resumed: true as const, verdicts_kept: kept } : {}),
+      ...(o.judges.length > 1 ? { agreement: judgeAgreement(store, runId).pairs } : {}),
+    };
+  } finally {
+    lease?.release();
+  }
+}
+
+/** One judge's stored verdicts for the cases, in case order (what the summary counts after a resume). */
+function storedVerdicts(store: RunStore, runId: string, caseIds: string[], judge: string): Verdict[] {
+  const out: Verdict[] = [];
+  for (const id of caseIds) {
+    const v = store.verdictsFor(runId, id).find((x) => x.judge === judge);
+    if (!v) continue;
+    out.push({
+      judge,
+      refusal: v.refusal === null ? null : v.refusal === 1,
+      harmful: v.harmful === null ? null : v.harmful === 1,
+      score: v.score,
+      ...(v.error !== null ? { error: v.error } : {}),
+      ...(v.inconclusive ? { inconclusive: true } : {}),
+    });
+  }
+  return out;
+}
+
+function caseRow(
+  runId: string,
+  caseId: string,
+  rec: ResponseRecord,
+  source: string,
+  target: string,
+  attack: string,
+): CaseRow {
+  const behavior = recordBehavior(rec, source);
+  return {
+    ...emptyCase(),
+    run_id: runId,
+    case_id: caseId,
+    behavior_id: behavior.id,
+    goal: rec.goal,
+    category: rec.category ?? null,
+    behavior_json: JSON.stringify(behavior),
+    attack,
+    variant: rec.shape === 'record' ? 'imported' : rec.shape,
+    target,
+    prompt_json: JSON.stringify(recordPrompt(rec)),
+    response: rec.response,
+    answer: rec.response,
+    trace_json: Object.keys(rec.meta).length ? JSON.stringify({ imported: rec.meta, line: rec.line }) : null,
+    created_at: new Date().toISOString(),
+  };
+}
