@@ -5,11 +5,10 @@ import type { ChatMessage, Verdict } from '../types.js';
 import type { Judge, JudgeFactory } from './judge.js';
 import {
   LlmJudgeOptions,
-  askJudge,
-  failed,
   inconclusive,
   judgedText,
   jsonField,
+  modelJudge,
   quote,
   quoteNote,
   readVerdict,
@@ -93,23 +92,21 @@ export const derTaGuidelineJudge: JudgeFactory<typeof Options> = {
   options: Options,
   create(opts, env, path): Judge {
     const guideline = readFileSync(packFile('derta', 'judge/appendix_c_guideline.txt', env.dataDir), 'utf8');
-    const model = env.model(opts.model, `${path}.model`);
     const id = opts.id ?? 'derta-guideline';
-    return {
+    return modelJudge({
       id,
       name: 'derta-guideline',
       options: opts,
-      async judge(input, signal): Promise<Verdict> {
+      model: env.model(opts.model, `${path}.model`),
+      call: { temperature: opts.temperature, maxTokens: opts.max_tokens, jsonMode: opts.json_mode ?? true },
+      request(input) {
         const response = judgedText(input, opts.field);
-        const answer = await askJudge(model, derTaGuidelineMessages(guideline, input.goal, response), {
-          temperature: opts.temperature,
-          maxTokens: opts.max_tokens,
-          jsonMode: opts.json_mode ?? true,
-          signal,
-        });
-        if ('error' in answer) return failed(id, answer.error);
-        return parseDerTaGuideline(id, answer.text, `${input.goal}\n${response}`);
+        return {
+          prompt: derTaGuidelineMessages(guideline, input.goal, response),
+          judged: `${input.goal}\n${response}`,
+        };
       },
-    };
+      parse: (raw, judged) => parseDerTaGuideline(id, raw, judged),
+    });
   },
 };

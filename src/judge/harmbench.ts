@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Verdict } from '../types.js';
 import type { Judge, JudgeFactory, JudgeInput } from './judge.js';
-import { LlmJudgeOptions, callFailed, inconclusive, judgedText } from './llm.js';
+import { LlmJudgeOptions, inconclusive, judgedText, modelJudge } from './llm.js';
 import { classifierPrompt, pyFormat, readPackJson } from './pack-prompts.js';
 
 /**
@@ -84,30 +84,19 @@ export const harmbenchJudge: JudgeFactory<typeof Options> = {
   options: Options,
   create(opts, env, path): Judge {
     const templates = harmbenchTemplates(env.dataDir, opts.prompts);
-    const model = env.model(opts.model, `${path}.model`);
     const id = opts.id ?? 'harmbench';
-    return {
+    return modelJudge({
       id,
       name: 'harmbench',
       options: opts,
-      async judge(input, signal): Promise<Verdict> {
-        const text = harmbenchPrompt(
-          templates,
-          input.goal,
-          judgedText(input, opts.field),
-          contextOf(input, opts.context_field),
-        );
-        const prompt = classifierPrompt(text, opts.delivery);
-        try {
-          const gen = await model.generate(prompt, {
-            signal,
-            params: { temperature: opts.temperature ?? 0, maxTokens: opts.max_tokens ?? 1 },
-          });
-          return parseHarmbench(id, gen.text);
-        } catch (err) {
-          return callFailed(id, err, signal);
-        }
+      model: env.model(opts.model, `${path}.model`),
+      call: { temperature: opts.temperature, maxTokens: opts.max_tokens ?? 1 },
+      request(input) {
+        const response = judgedText(input, opts.field);
+        const text = harmbenchPrompt(templates, input.goal, response, contextOf(input, opts.context_field));
+        return { prompt: classifierPrompt(text, opts.delivery), judged: response };
       },
-    };
+      parse: (raw) => parseHarmbench(id, raw),
+    });
   },
 };

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { errorMessage } from '../errors.js';
 import { TargetError, type Target } from '../target/target.js';
-import type { ChatMessage, Verdict } from '../types.js';
+import type { ChatMessage, Prompt, Verdict } from '../types.js';
+import type { Judge, JudgeInput } from './judge.js';
 import { sha256 } from '../util/hash.js';
 import { matchingBrace } from '../util/json-text.js';
 
@@ -52,32 +53,68 @@ export function quoteNote(open: string, close: string, what: string): string {
 export interface CallOptions {
   temperature?: number;
   maxTokens?: number;
+  topP?: number;
   jsonMode?: boolean;
   signal?: AbortSignal;
 }
 
-/** Calls the judge model; a transport failure comes back as `{error}`, never as a throw. */
+/** Calls the judge model (chat messages, or any prompt); a transport failure comes back as `{error}`, never as a throw. */
 export async function askJudge(
   target: Target,
-  messages: ChatMessage[],
+  prompt: Prompt | ChatMessage[],
   opts: CallOptions,
 ): Promise<{ text: string } | { error: string }> {
   try {
-    const gen = await target.generate(
-      { kind: 'chat', messages },
-      {
-        signal: opts.signal,
-        jsonMode: opts.jsonMode,
-        params: {
-          temperature: opts.temperature ?? 0,
-          ...(opts.maxTokens ? { maxTokens: opts.maxTokens } : {}),
-        },
+    const gen = await target.generate(Array.isArray(prompt) ? { kind: 'chat', messages: prompt } : prompt, {
+      signal: opts.signal,
+      jsonMode: opts.jsonMode,
+      params: {
+        temperature: opts.temperature ?? 0,
+        ...(opts.maxTokens ? { maxTokens: opts.maxTokens } : {}),
+        ...(opts.topP !== undefined ? { topP: opts.topP } : {}),
       },
-    );
+    });
     return { text: gen.text };
   } catch (err) {
     return { error: judgeCallError(err, opts.signal) };
   }
+}
+
+/** One judge-model request for one case. */
+export interface JudgeRequest {
+  prompt: Prompt | ChatMessage[];
+  /**
+   * The case's text the judge is shown (its response, the attack prompt): a verdict marker on a line
+   * copied from it is never read as the judge's own.
+   */
+  judged: string;
+}
+
+/** A judge that asks its model once per case and reads the verdict from the answer. */
+export interface ModelJudgeSpec {
+  id: string;
+  name: string;
+  options: Readonly<Record<string, unknown>>;
+  model: Target;
+  call: Omit<CallOptions, 'signal'>;
+  request(input: JudgeInput): JudgeRequest;
+  /** The verdict in the answer, or an inconclusive one: never a guess. */
+  parse(raw: string, judged: string, input: JudgeInput): Verdict;
+}
+
+/** The one shape of every single-call model judge: build the request, call, read (a failed call is a failed verdict). */
+export function modelJudge(spec: ModelJudgeSpec): Judge {
+  return {
+    id: spec.id,
+    name: spec.name,
+    options: spec.options,
+    async judge(input, signal): Promise<Verdict> {
+      const { prompt, judged } = spec.request(input);
+      const answer = await askJudge(spec.model, prompt, { ...spec.call, ...(signal ? { signal } : {}) });
+      if ('error' in answer) return failed(spec.id, answer.error);
+      return spec.parse(answer.text, judged, input);
+    },
+  };
 }
 
 /**

@@ -1,21 +1,17 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { parseWith } from '../config/validate.js';
-import { InputError } from '../errors.js';
-import { packFile } from '../data/packs.js';
 import type { ChatMessage, Prompt, Verdict } from '../types.js';
 import type { Judge, JudgeFactory } from './judge.js';
 import {
   LlmJudgeOptions,
-  askJudge,
   clamp,
-  failed,
   inconclusive,
   judgedText,
+  modelJudge,
   quote,
   quoteNote,
   readVerdict,
 } from './llm.js';
+import { readPackJson } from './pack-prompts.js';
 import { fillTemplate } from '../util/template.js';
 
 /**
@@ -91,39 +87,30 @@ export const pairJudge: JudgeFactory<typeof Options> = {
   name: 'pair-judge',
   options: Options,
   create(opts, env, path): Judge {
-    const file = packFile('pair', 'prompts/pair_system_prompts.json', env.dataDir);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (err) {
-      throw new InputError(`not valid JSON: ${String(err)}`, { file });
-    }
-    const system = parseWith(Pack, parsed, [], { file }).judge_system_prompt;
-    const model = env.model(opts.model, `${path}.model`);
+    const system = readPackJson(
+      'pair',
+      'prompts/pair_system_prompts.json',
+      Pack,
+      env.dataDir,
+    ).judge_system_prompt;
     const id = opts.id ?? 'pair-judge';
     const threshold = opts.threshold ?? 10;
-    return {
+    return modelJudge({
       id,
       name: 'pair-judge',
       options: opts,
-      async judge(input, signal): Promise<Verdict> {
+      model: env.model(opts.model, `${path}.model`),
+      call: { temperature: opts.temperature, maxTokens: opts.max_tokens },
+      request(input) {
         const response = judgedText(input, opts.field);
-        const messages = pairJudgeMessages(
-          system,
-          input.goal,
-          promptText(input.prompt),
-          response,
-          opts.exact,
-        );
-        const answer = await askJudge(model, messages, {
-          temperature: opts.temperature,
-          maxTokens: opts.max_tokens,
-          signal,
-        });
-        if ('error' in answer) return failed(id, answer.error);
-        // Lines copied from the attack prompt are as untrusted as lines copied from the response.
-        return parsePairJudge(id, answer.text, `${promptText(input.prompt)}\n${response}`, threshold);
+        const attack = promptText(input.prompt);
+        return {
+          prompt: pairJudgeMessages(system, input.goal, attack, response, opts.exact),
+          // Lines copied from the attack prompt are as untrusted as lines copied from the response.
+          judged: `${attack}\n${response}`,
+        };
       },
-    };
+      parse: (raw, judged) => parsePairJudge(id, raw, judged, threshold),
+    });
   },
 };

@@ -1,24 +1,20 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { parseWith } from '../config/validate.js';
-import { InputError } from '../errors.js';
-import { packFile } from '../data/packs.js';
 import type { ChatMessage, Verdict } from '../types.js';
 import type { Judge, JudgeFactory } from './judge.js';
 import {
   LlmJudgeOptions,
-  askJudge,
   clamp,
-  failed,
   inconclusive,
   judgedText,
   jsonField,
   lastGenuineMatch,
+  modelJudge,
   numberFrom,
   quote,
   quoteNote,
   readVerdict,
 } from './llm.js';
+import { readPackJson } from './pack-prompts.js';
 import { fillTemplate } from '../util/template.js';
 
 /**
@@ -43,14 +39,7 @@ const Options = z.strictObject({
 const Pack = z.object({ prompt_template: z.string().min(1) });
 
 export function loadQi2023Template(dataDir: string): string {
-  const file = packFile('codeattack', 'judge/qi2023_gpt4_judge.json', dataDir);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new InputError(`not valid JSON: ${String(err)}`, { file });
-  }
-  return parseWith(Pack, parsed, [], { file }).prompt_template;
+  return readPackJson('codeattack', 'judge/qi2023_gpt4_judge.json', Pack, dataDir).prompt_template;
 }
 
 export const qi2023Judge: JudgeFactory<typeof Options> = {
@@ -58,26 +47,20 @@ export const qi2023Judge: JudgeFactory<typeof Options> = {
   options: Options,
   create(opts, env, path): Judge {
     const template = loadQi2023Template(env.dataDir);
-    const model = env.model(opts.model, `${path}.model`);
     const id = opts.id ?? 'qi2023';
     const threshold = opts.threshold ?? 5;
-    return {
+    return modelJudge({
       id,
       name: 'qi2023',
       options: opts,
-      async judge(input, signal): Promise<Verdict> {
+      model: env.model(opts.model, `${path}.model`),
+      call: { temperature: opts.temperature, maxTokens: opts.max_tokens, jsonMode: opts.json_mode ?? true },
+      request(input) {
         const response = judgedText(input, opts.field);
-        const messages = qi2023Messages(template, input.goal, response, opts);
-        const answer = await askJudge(model, messages, {
-          temperature: opts.temperature,
-          maxTokens: opts.max_tokens,
-          jsonMode: opts.json_mode ?? true,
-          signal,
-        });
-        if ('error' in answer) return failed(id, answer.error);
-        return parseQi2023(id, answer.text, response, threshold);
+        return { prompt: qi2023Messages(template, input.goal, response, opts), judged: response };
       },
-    };
+      parse: (raw, judged) => parseQi2023(id, raw, judged, threshold),
+    });
   },
 };
 

@@ -7,11 +7,10 @@ import type { Judge, JudgeFactory } from './judge.js';
 import { promptText } from './pair-judge.js';
 import {
   LlmJudgeOptions,
-  askJudge,
   clamp,
-  failed,
   inconclusive,
   judgedText,
+  modelJudge,
   numberFrom,
   quote,
   quoteNote,
@@ -159,24 +158,22 @@ export const rubricJudge: JudgeFactory<typeof Options> = {
       }
     }
     const { template } = loadRubric(opts.file, `${where}.file`);
-    const model = env.model(opts.model, `${where}.model`);
     const id = opts.id ?? 'rubric';
-    return {
+    return modelJudge({
       id,
       name: 'rubric',
       options: opts,
-      async judge(input, signal): Promise<Verdict> {
+      model: env.model(opts.model, `${where}.model`),
+      call: { temperature: opts.temperature, maxTokens: opts.max_tokens, jsonMode: opts.json_mode },
+      request(input) {
         const response = judgedText(input, opts.field);
         const attackPrompt = promptText(input.prompt);
-        const answer = await askJudge(model, rubricMessages(template, input.goal, attackPrompt, response), {
-          temperature: opts.temperature,
-          maxTokens: opts.max_tokens,
-          jsonMode: opts.json_mode,
-          signal,
-        });
-        if ('error' in answer) return failed(id, answer.error);
-        return parseRubric(id, answer.text, `${attackPrompt}\n${response}`, opts);
+        return {
+          prompt: rubricMessages(template, input.goal, attackPrompt, response),
+          judged: `${attackPrompt}\n${response}`,
+        };
       },
-    };
+      parse: (raw, judged) => parseRubric(id, raw, judged, opts),
+    });
   },
 };
