@@ -1,5 +1,5 @@
 import type { Generation, Prompt } from '../types.js';
-import type { RunStore } from '../store/store.js';
+import type { CallTally, RunStore } from '../store/store.js';
 import { TargetError, type EndpointInfo, type GenerateOptions, type Target } from '../target/target.js';
 import { endpointKey, requestKey } from './cache-key.js';
 import { AdaptiveLimiter } from './limiter.js';
@@ -38,14 +38,8 @@ export interface EndpointLimits {
   price?: Price;
 }
 
-export interface RoleUsage {
+export interface RoleUsage extends CallTally {
   role: CallRole;
-  requests: number;
-  cached: number;
-  errors: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_usd: number;
 }
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 1 << 20;

@@ -146,15 +146,20 @@ export interface AsrJudgeCounts extends Omit<AsrGroupCounts, 'errors'> {
   disagreement: number;
 }
 
-export interface RequestSummaryRow {
-  role: string;
-  target: string;
+/** What a set of model calls came to: counts, tokens and cost (a run's request log, or one process's calls). */
+export interface CallTally {
   requests: number;
   cached: number;
   errors: number;
   prompt_tokens: number;
   completion_tokens: number;
   cost_usd: number;
+}
+
+/** The request log of a run, per role and model. */
+export interface RequestSummaryRow extends CallTally {
+  role: string;
+  target: string;
 }
 
 /** A person's label for one case of a run (the per-run audit, `refusenik label`). */

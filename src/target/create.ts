@@ -42,31 +42,16 @@ const LLAMACPP_OPTIONS = z.strictObject({
  * and one of them serves nearly every run, so they load with this one (llamacpp imports its engine lazily).
  */
 export const PROVIDERS: readonly Provider[] = [
-  {
-    name: 'openai',
-    description:
-      'OpenAI-compatible chat + completions API (OpenAI, vLLM, Ollama, llama.cpp server, TGI, Together...)',
-    options: NO_OPTIONS,
-    create: (spec, model, ctx, path) =>
-      new OpenAITarget(
-        endpoint(spec, model, ctx, path, {
-          baseUrl: 'https://api.openai.com/v1',
-          apiKeyEnv: 'OPENAI_API_KEY',
-        }),
-      ),
-  },
-  {
-    name: 'anthropic',
-    description: 'Anthropic Messages API',
-    options: NO_OPTIONS,
-    create: (spec, model, ctx, path) =>
-      new AnthropicTarget(
-        endpoint(spec, model, ctx, path, {
-          baseUrl: 'https://api.anthropic.com',
-          apiKeyEnv: 'ANTHROPIC_API_KEY',
-        }),
-      ),
-  },
+  httpProvider(
+    'openai',
+    'OpenAI-compatible chat + completions API (OpenAI, vLLM, Ollama, llama.cpp server, TGI, Together...)',
+    (ep) => new OpenAITarget(ep),
+    { baseUrl: 'https://api.openai.com/v1', apiKeyEnv: 'OPENAI_API_KEY' },
+  ),
+  httpProvider('anthropic', 'Anthropic Messages API', (ep) => new AnthropicTarget(ep), {
+    baseUrl: 'https://api.anthropic.com',
+    apiKeyEnv: 'ANTHROPIC_API_KEY',
+  }),
   {
     name: 'replay',
     description: 'recorded responses from a file (replay:<file>)',
@@ -88,15 +73,20 @@ export const PROVIDERS: readonly Provider[] = [
   },
 ];
 
-/** An HTTP provider's endpoint: the spec's URL and key variable, or the provider's defaults. */
-function endpoint(
-  spec: TargetSpec,
-  model: string,
-  ctx: TargetEnv,
-  path: string,
+/** An HTTP provider: its target on the spec's URL and key variable, or the provider's defaults. */
+function httpProvider(
+  name: string,
+  description: string,
+  make: (ep: Endpoint) => Target,
   defaults: EndpointDefaults,
-): Endpoint {
-  return resolveEndpoint(spec, model, defaults, ctx.env, path, ctx.keyOptional);
+): Provider {
+  return {
+    name,
+    description,
+    options: NO_OPTIONS,
+    create: (spec, model, ctx, path) =>
+      make(resolveEndpoint(spec, model, defaults, ctx.env, path, ctx.keyOptional)),
+  };
 }
 
 /** Builds a target from its spec; `path` names it in errors (e.g. `targets[0]`). */
