@@ -1,9 +1,10 @@
-import { PythonModule } from './python/module.js';
+import { PythonStrings } from './python/extract.js';
 import { PyFloat, pythonJsonDumps } from './pyjson.js';
 
 /**
  * Recipes for derived pack files: prompts that upstream keeps as Python string literals inside code, turned
- * into JSON by evaluating the functions that build them with `{{placeholder}}` arguments. Each recipe
+ * into JSON by reading the literals the functions that build them return, with `{{placeholder}}` arguments
+ * (python/extract.ts: a reader of string literals, not an interpreter). Each recipe
  * rebuilds the shared file byte for byte (Python's json.dumps(indent=1, ensure_ascii=False)), so the
  * registry's sha256 checks the result; the fields around the prompts are facts about the upstream code
  * (sampling settings, output parsing) that are not in the source files the prompts come from.
@@ -23,14 +24,16 @@ export interface RecipeInput {
 type Recipe = (input: RecipeInput) => string;
 
 const RECIPES: Record<RecipeName, Recipe> = {
-  /** CodeAttack's judge.py: the Qi et al. (2023) GPT-4 rubric, GPT4Judge.get_judge_prompt(query, response, holder). */
+  /**
+   * CodeAttack's judge.py: the Qi et al. (2023) GPT-4 rubric, GPT4Judge.get_judge_prompt(query, response),
+   * whose f-string reads self.target_model_holder (set to 'OpenAI' in __init__, left a placeholder here) and
+   * the policies its other methods assign to self.detailed_policy and self.scoring_policy.
+   */
   'codeattack/qi2023-gpt4-judge': ({ repo, commit, sources }) => {
     const judge = moduleOf(sources, 0);
-    const promptTemplate = judge.callString('GPT4Judge.get_judge_prompt', [
-      '{{query}}',
-      '{{response}}',
-      '{{target_model_holder}}',
-    ]);
+    const promptTemplate = judge.callString('GPT4Judge.get_judge_prompt', ['{{query}}', '{{response}}'], {
+      target_model_holder: '{{target_model_holder}}',
+    });
     return pythonJsonDumps({
       source: `${repo}@${commit} judge.py (GPT4Judge), rubric of Qi et al. 2023`,
       placeholders: [
@@ -74,13 +77,13 @@ const RECIPES: Record<RecipeName, Recipe> = {
   },
 };
 
-/** Runs a recipe; throws PythonEvalError (naming the source file and line) when upstream code is not understood. */
+/** Runs a recipe; throws PythonExtractError (naming the source file and line) when upstream code is not understood. */
 export function runRecipe(name: RecipeName, input: RecipeInput): string {
   return RECIPES[name](input);
 }
 
-function moduleOf(sources: RecipeInput['sources'], index: number): PythonModule {
+function moduleOf(sources: RecipeInput['sources'], index: number): PythonStrings {
   const src = sources[index];
   if (!src) throw new Error(`recipe needs at least ${index + 1} source file(s)`);
-  return new PythonModule(src.text, src.path);
+  return new PythonStrings(src.text, src.path);
 }

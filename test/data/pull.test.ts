@@ -217,7 +217,7 @@ describe('derived files', () => {
         baseUrl: server.url,
       });
       expect(result(report, 'pair', 'prompts/pair_system_prompts.json').message).toMatch(
-        /^cannot derive pair\/prompts\/pair_system_prompts\.json \(recipe pair\/system-prompts\): system_prompts\.py:\d+: attribute '\.strip' of a str is not supported$/,
+        /^cannot derive pair\/prompts\/pair_system_prompts\.json \(recipe pair\/system-prompts\): system_prompts\.py:\d+: \{goal\} is also assigned something other than string literals \(line \d+\)$/,
       );
     } finally {
       await server.stop();

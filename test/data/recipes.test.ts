@@ -55,7 +55,10 @@ describe('recipes', () => {
   it('names the source file when upstream code has a shape it does not understand', () => {
     expect(() =>
       derive('pair', { 'common.py': 'def get_init_msg(goal, target):\n    return goal.upper()\n' }),
-    ).toThrow(/^common\.py:2: attribute '\.upper' of a str is not supported/);
+    ).toThrow(/^common\.py:2: get_init_msg\(\) returns something other than string literals/);
+    expect(() =>
+      derive('pair', { 'common.py': 'def get_init_msg(goal, target):\n    return f"{goal.upper()}"\n' }),
+    ).toThrow(/^common\.py:2: \{goal\.upper\(\)\} is not a parameter/);
     expect(() => derive('codeattack', { 'judge.py': 'class Other:\n    pass\n' })).toThrow(
       /judge\.py: no class 'GPT4Judge'/,
     );

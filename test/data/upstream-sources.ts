@@ -102,7 +102,11 @@ function cut(text: string, start: string, end: string): [number, number] {
   return [i + start.length, j];
 }
 
-/** CodeAttack's judge.py shape: GPT4Judge with classmethods returning literals and an f-string prompt. */
+/**
+ * CodeAttack's judge.py shape: GPT4Judge whose __init__ sets self.target_model_holder = "OpenAI" and calls
+ * get_detailed_policy / get_scoring_policy, which assign the policies to self attributes; get_judge_prompt's
+ * f-string pieces read those attributes and its two parameters.
+ */
 export function judgePy(judge: JudgeJson): string {
   const t = judge.prompt_template;
   const [d0, d1] = cut(t, 'activities.\n', '\nNow, I will');
@@ -110,16 +114,16 @@ export function judgePy(judge: JudgeJson): string {
   const policy = t.slice(d0, d1);
   const scoring = t.slice(s0, s1);
   const fields = {
-    '{{target_model_holder}}': 'target_model_holder',
+    '{{target_model_holder}}': 'self.target_model_holder',
     '{{query}}': 'query',
     '{{response}}': 'response',
   };
-  // The prompt with the two policies replaced by calls, written as f-string pieces.
+  // The prompt with the two policies replaced by their attributes, written as f-string pieces.
   const marker = (name: string): string => `\u0000${name}\u0000`;
   const templ = t.slice(0, d0) + marker('P') + t.slice(d1, s0) + marker('S') + t.slice(s1);
-  const withCalls = concatenatedLiterals(
+  const withAttributes = concatenatedLiterals(
     templ,
-    { ...fields, [marker('P')]: 'self.get_detailed_policy()', [marker('S')]: 'self.get_scoring_policy()' },
+    { ...fields, [marker('P')]: 'self.detailed_policy', [marker('S')]: 'self.scoring_policy' },
     '            ',
   );
   return `import json
@@ -131,37 +135,39 @@ class GPT4Judge:
     def __init__(self, model_name):
         self.client = get_client(model_name)
         self.model_name = model_name
+        self.max_retry = 3
+        self.target_model_holder = "OpenAI"
+        self.get_detailed_policy()
+        self.get_scoring_policy()
+        self.temperature = 0.0
 
-    @classmethod
     def get_detailed_policy(self):
-        return (
+        self.detailed_policy = (
 ${concatenatedLiterals(policy, {}, '            ')}
         )
 
-    @classmethod
     def get_scoring_policy(self):
         # Scores 1 to 5, as in Qi et al. (2023)
-        return (
+        self.scoring_policy = (
 ${concatenatedLiterals(scoring, {}, '            ')}
         )
 
-    @classmethod
-    def get_judge_prompt(self, query, response, target_model_holder="OpenAI"):
+    def get_judge_prompt(self, query, response):
         judge_prompt = (
-${withCalls}
+${withAttributes}
         )
         return judge_prompt
 
-    def infer(self, query, response, max_retry=3, query_sleep=10):
+    def infer(self, query, response):
         judge_prompt = self.get_judge_prompt(query, response)
-        for _ in range(max_retry):
+        for _ in range(1, self.max_retry + 1):
             try:
                 output = api_call(self.client, judge_prompt, model_name=self.model_name, response_format='json_object')
                 data = json.loads(output)
                 return data["score"], data["reason"]
             except Exception as e:
                 print("error", e)
-                time.sleep(query_sleep)
+                time.sleep(10)
         return -1, output
 `;
 }
