@@ -28,4 +28,34 @@ export default tseslint.config(
       },
     },
   },
+  {
+    // The HTML report's in-page script: browser code, inlined in a classic <script>. Its type-only imports of
+    // the report data bring Node's types into its program, so Node globals are refused here; and data goes
+    // into the page as text, never parsed as HTML.
+    files: ['src/report/browser/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['*'], allowTypeImports: true, message: 'Browser code: type-only imports.' }] },
+      ],
+      'no-restricted-globals': [
+        'error',
+        ...['process', 'Buffer', 'require', 'module', 'exports', '__dirname', '__filename', 'global'].map(
+          (name) => ({ name, message: 'Browser code: no Node globals.' }),
+        ),
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'MemberExpression[property.name=/^(innerHTML|outerHTML)$/]',
+          message: 'Put data in with textContent or setAttribute.',
+        },
+        {
+          selector:
+            'CallExpression[callee.property.name=/^(insertAdjacentHTML|createContextualFragment|write|writeln)$/]',
+          message: 'Put data in with textContent or setAttribute.',
+        },
+      ],
+    },
+  },
 );

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { CLIENT_JS } from './html-client.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { errorMessage, RuntimeFailure } from '../errors.js';
 import type { ReportData } from './report-data.js';
 
 /**
@@ -8,6 +10,9 @@ import type { ReportData } from './report-data.js';
  * no response can close the block) and the inline script renders it with DOM text APIs. A strict
  * Content-Security-Policy allows only this page's own script and style, by hash: even if markup were ever
  * injected, inline handlers, external scripts, images and requests would be refused.
+ *
+ * The inline script is src/report/browser/client.ts, compiled by `npm run build` (tsconfig.browser.json) to
+ * dist/report/browser/client.js and read from there when a page is rendered.
  */
 
 export const REPORT_CSS = `
@@ -100,8 +105,41 @@ export function pagePolicy(css: string, script?: string): string {
   ].join('; ');
 }
 
+/**
+ * The compiled in-page script, from the package root's dist/: this module is two folders below the root both
+ * as dist/report/html.js and (under vitest) as src/report/html.ts.
+ */
+const CLIENT_JS_FILE = fileURLToPath(new URL('../../dist/report/browser/client.js', import.meta.url));
+let clientJs: string | undefined;
+
+/** The text of the page's script (read once): checked to be safe to inline and to run as a classic script. */
+function clientScript(): string {
+  if (clientJs !== undefined) return clientJs;
+  let text: string;
+  try {
+    text = readFileSync(CLIENT_JS_FILE, 'utf8');
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new RuntimeFailure(
+      `the HTML report's script ${CLIENT_JS_FILE} ${missing ? 'is missing' : `could not be read (${errorMessage(err)})`}: run \`npm run build\` in the package folder`,
+      err,
+    );
+  }
+  // Inside <script>, these would end the element early or change how the HTML parser reads the rest.
+  if (/<\/script|<!--/i.test(text)) {
+    throw new Error(
+      `${CLIENT_JS_FILE} contains "</script" or "<!--": it cannot be inlined in a <script> element`,
+    );
+  }
+  if (/^(import|export)\b/m.test(text)) {
+    throw new Error(`${CLIENT_JS_FILE} has import/export statements: it must compile to a classic script`);
+  }
+  return (clientJs = text);
+}
+
 export function renderHtml(data: ReportData): string {
-  const csp = pagePolicy(REPORT_CSS, CLIENT_JS);
+  const script = clientScript();
+  const csp = pagePolicy(REPORT_CSS, script);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -116,7 +154,7 @@ export function renderHtml(data: ReportData): string {
 <noscript>This report renders with JavaScript (inline, no network). Enable it to view the report.</noscript>
 <main id="app"></main>
 <script id="report-data" type="application/json">${jsonForScript(data)}</script>
-<script>${CLIENT_JS}</script>
+<script>${script}</script>
 </body>
 </html>
 `;
