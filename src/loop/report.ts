@@ -1,4 +1,4 @@
-import { pagePolicy, REPORT_CSS } from '../report/html.js';
+import { escapeHtml as esc, htmlPage, REPORT_CSS } from '../report/html.js';
 import type { PairedComparison } from '../analysis/paired.js';
 import type { PairedScoreRow } from '../analysis/paired-scores.js';
 import type { RefusalToken, TransitionCurve, TransitionDifference } from '../analysis/transition.js';
@@ -31,13 +31,6 @@ export interface LoopReport {
     difference: TransitionDifference[] | null;
     refusal_tokens: RefusalToken[];
   } | null;
-}
-
-export function esc(v: unknown): string {
-  return String(v ?? '–').replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
-  );
 }
 
 const pct = (x: number | null | undefined): string =>
@@ -211,7 +204,6 @@ function curveSvg(
 
 export function renderLoopReport(r: LoopReport): string {
   const css = `${REPORT_CSS}\ntable { border-collapse: collapse; margin: 8px 0; } td, th { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left; }\nsvg { max-width: 100%; background: #fff; }`;
-  const csp = pagePolicy(css);
   const stages = table(
     ['stage', 'status', 'finished'],
     r.stages.map((s) => [esc(s.name), esc(s.status), esc(s.finished_at)]),
@@ -226,17 +218,11 @@ export function renderLoopReport(r: LoopReport): string {
     ['training steps', r.train['steps']],
     ['last loss', r.train['last_loss']],
   ];
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="referrer" content="no-referrer">
-<title>refusenik loop ${esc(r.loop_id)}</title>
-<style>${css}</style>
-</head>
-<body data-rendered="1">
-<main id="app">
+  return htmlPage({
+    title: `refusenik loop ${r.loop_id}`,
+    css,
+    bodyAttributes: 'data-rendered="1"',
+    body: `<main id="app">
 <header class="top"><h1>refusenik loop: ${esc(r.name ?? r.loop_id)}</h1><p class="sub">${esc(r.loop_id)} · generated ${esc(r.generated_at)}</p></header>
 <section class="card" id="summary"><h2>Stages</h2>${stages}<dl class="kv">${facts.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl></section>
 ${comparisonSection('Before vs after: all goals', r.comparison.all, 'compare-all')}
@@ -245,8 +231,6 @@ ${comparisonSection('Held-out goals (never trained on)', r.comparison.held_out_g
 ${evaluationSection(r.evaluations)}
 ${depthSection(r.comparison.all)}
 ${transitionSection(r.transition)}
-</main>
-</body>
-</html>
-`;
+</main>`,
+  });
 }

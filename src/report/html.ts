@@ -137,9 +137,17 @@ function clientScript(): string {
   return (clientJs = text);
 }
 
-export function renderHtml(data: ReportData): string {
-  const script = clientScript();
-  const csp = pagePolicy(REPORT_CSS, script);
+/** A self-contained page: its policy allows only its own style and script (by hash), no requests. */
+export function htmlPage(o: {
+  /** Plain text: escaped here. */
+  title: string;
+  css: string;
+  /** Markup, already escaped by the caller. */
+  body: string;
+  script?: string;
+  bodyAttributes?: string;
+}): string {
+  const csp = pagePolicy(o.css, o.script);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -147,15 +155,31 @@ export function renderHtml(data: ReportData): string {
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>refusenik report</title>
-<style>${REPORT_CSS}</style>
+<title>${escapeHtml(o.title)}</title>
+<style>${o.css}</style>
 </head>
-<body>
-<noscript>This report renders with JavaScript (inline, no network). Enable it to view the report.</noscript>
-<main id="app"></main>
-<script id="report-data" type="application/json">${jsonForScript(data)}</script>
-<script>${script}</script>
+<body${o.bodyAttributes ? ` ${o.bodyAttributes}` : ''}>
+${o.body}${o.script !== undefined ? `\n<script>${o.script}</script>` : ''}
 </body>
 </html>
 `;
+}
+
+/** Text for HTML element content and attribute values. */
+export function escapeHtml(v: unknown): string {
+  return String(v ?? '\u2013').replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
+}
+
+export function renderHtml(data: ReportData): string {
+  return htmlPage({
+    title: 'refusenik report',
+    css: REPORT_CSS,
+    body: `<noscript>This report renders with JavaScript (inline, no network). Enable it to view the report.</noscript>
+<main id="app"></main>
+<script id="report-data" type="application/json">${jsonForScript(data)}</script>`,
+    script: clientScript(),
+  });
 }
