@@ -21,6 +21,11 @@ import { buildOptions, DertaBuildSpec } from './build-spec.js';
 /** train.yaml's `build:` section: the one DeRTa build schema (build-spec.ts); format jsonl or parquet. */
 export const BuildSection = DertaBuildSpec;
 
+/**
+ * The trainer options of train.yaml. Each key is the Python option of the same name
+ * (trainer/refusenik_trainer/options.py), passed as its flag by `trainerCommand`: `warmup_ratio` →
+ * `--warmup-ratio`, so a new option is declared there and here, and nowhere else.
+ */
 export const Hyper = z.strictObject({
   lr: z.number().positive().optional(),
   scheduler: z.string().optional(),
@@ -35,6 +40,14 @@ export const Hyper = z.strictObject({
   lora_dropout: z.number().min(0).max(1).optional(),
   max_grad_norm: z.number().positive().optional(),
   checkpointing: z.number().min(0).max(1).optional(),
+});
+
+/** The constrained objective's beta schedule: the trainer's `--beta-first`, `--beta-early`, ... */
+export const Beta = z.strictObject({
+  first: z.number().positive().optional(),
+  early: z.number().positive().optional(),
+  rest: z.number().positive().optional(),
+  early_tokens: z.int().min(1).optional(),
 });
 
 /** Every field of train.yaml (the refine below ties data and build together). */
@@ -76,21 +89,75 @@ export const TrainFields = z.strictObject({
    * against the frozen base (LoRA only), with its per-position beta schedule.
    */
   objective: z.enum(['mle', 'constrained']).default('mle'),
-  beta: z
-    .strictObject({
-      first: z.number().positive().optional(),
-      early: z.number().positive().optional(),
-      rest: z.number().positive().optional(),
-      early_tokens: z.int().min(1).optional(),
+  beta: Beta.optional(),
+  /**
+   * transformers `TrainingArguments` fields, each passed as `--<field> <value>` (a mapping as JSON), e.g.
+   * `{adam_beta2: 0.95, optim: adamw_torch_fused, report_to: wandb, lr_scheduler_kwargs: {min_lr: 1e-6}}`.
+   * Only the fields given are applied, over the preset's arguments; the trainer rejects a field that one of
+   * its options sets (`learning_rate`: use `hyper.lr`).
+   */
+  training_args: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.record(z.string(), z.unknown())]))
+    .superRefine((fields, ctx) => {
+      for (const field of Object.keys(fields))
+        if (!/^[a-z][a-z0-9_]*$/.test(field))
+          ctx.addIssue({
+            code: 'custom',
+            path: [field],
+            message: 'expected a TrainingArguments field name (snake_case)',
+          });
     })
     .optional(),
-  /** Passed through to `python -m refusenik_trainer train` as they are. */
+  /** Passed through to `python -m refusenik_trainer train` as they are: its flags or TrainingArguments'. */
   extra_args: z.array(z.string()).default([]),
 });
+
+/** train.yaml keys that set up the launch (interpreter, launcher, data) or are passed on their own way. */
+const LAUNCH_KEYS = new Set([
+  'model',
+  'data',
+  'build',
+  'output_dir',
+  'preset',
+  'python',
+  'launcher',
+  'nproc_per_node',
+  'nnodes',
+  'node_rank',
+  'master_addr',
+  'master_port',
+  'accelerate_config',
+  'training_args',
+  'extra_args',
+]);
+
+/** Sections whose keys are trainer options, after a prefix: `hyper.lr` → `--lr`, `beta.first` → `--beta-first`. */
+const SECTIONS: Record<string, string> = { hyper: '', beta: 'beta_' };
+const SECTION_SCHEMAS: Record<string, z.ZodObject> = { hyper: Hyper, beta: Beta };
+
+/** The train.yaml key that sets a trainer option of this name, if any (`lr` → `hyper.lr`). */
+function yamlKeyOf(option: string): string | undefined {
+  if (option in TrainFields.shape && !(option in SECTIONS)) return option;
+  for (const [section, prefix] of Object.entries(SECTIONS)) {
+    const key = option.startsWith(prefix) ? option.slice(prefix.length) : undefined;
+    if (key !== undefined && key in SECTION_SCHEMAS[section]!.shape) return `${section}.${key}`;
+  }
+  return undefined;
+}
 
 export const TrainConfig = TrainFields.refine((c) => (c.data === undefined) !== (c.build === undefined), {
   message: 'give exactly one of data (a built folder) or build (inputs to build from)',
   path: ['data'],
+}).superRefine((c, ctx) => {
+  for (const field of Object.keys(c.training_args ?? {})) {
+    const key = yamlKeyOf(field);
+    if (key)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['training_args', field],
+        message: `${field} is a trainer option: set \`${key}\` instead`,
+      });
+  }
 });
 export type TrainConfig = z.output<typeof TrainConfig>;
 
@@ -214,21 +281,57 @@ function repoRoot(): string {
 
 // ---- the launch command ----------------------------------------------------------------------------------
 
-const HYPER_FLAGS: Record<keyof z.output<typeof Hyper>, string> = {
-  lr: '--lr',
-  scheduler: '--scheduler',
-  warmup_ratio: '--warmup-ratio',
-  weight_decay: '--weight-decay',
-  epochs: '--epochs',
-  block_size: '--block-size',
-  global_batch_size: '--global-batch-size',
-  micro_batch_size: '--micro-batch-size',
-  lora_r: '--lora-r',
-  lora_alpha: '--lora-alpha',
-  lora_dropout: '--lora-dropout',
-  max_grad_norm: '--max-grad-norm',
-  checkpointing: '--checkpointing',
+/** Trainer options whose values are paths relative to the config file. */
+const PATH_OPTIONS: Record<string, (value: string) => boolean> = {
+  resume: (v) => v !== 'auto' && v !== 'never',
+  deepspeed: () => true,
+  fsdp_config: () => true,
 };
+
+let defaults: Record<string, unknown> | undefined;
+
+/** train.yaml's defaults: an option left at its default is not passed (the trainer's default is the same). */
+function trainDefaults(): Record<string, unknown> {
+  defaults ??= TrainFields.parse({ model: '', output_dir: '' }) as Record<string, unknown>;
+  return defaults;
+}
+
+/**
+ * The trainer flags of the config's options, one rule for all: key `snake_case` → `--snake-case value`, a
+ * boolean as `--flag` (true) or `--no-flag` (false, where the default is true), paths resolved; options at
+ * their default are left out (the trainer's defaults are the same).
+ */
+export function optionFlags(config: TrainConfig, rel: (p: string) => string): string[] {
+  const options: [string, unknown][] = [];
+  for (const [key, value] of Object.entries(config)) {
+    if (LAUNCH_KEYS.has(key)) continue;
+    const prefix = SECTIONS[key];
+    if (prefix === undefined) options.push([key, value]);
+    else
+      for (const [sub, v] of Object.entries((value ?? {}) as Record<string, unknown>))
+        options.push([`${prefix}${sub}`, v]);
+  }
+  const flags: string[] = [];
+  for (const [option, value] of options) {
+    if (value === undefined || value === trainDefaults()[option]) continue;
+    const flag = `--${option.replace(/_/g, '-')}`;
+    if (typeof value === 'boolean')
+      flags.push(
+        ...(value ? [flag] : trainDefaults()[option] === true ? [`--no-${flag.slice(2)}`] : [flag, 'false']),
+      );
+    else if (typeof value === 'string') flags.push(flag, PATH_OPTIONS[option]?.(value) ? rel(value) : value);
+    else flags.push(flag, typeof value === 'object' ? JSON.stringify(value) : String(value));
+  }
+  return flags;
+}
+
+/** train.yaml's `training_args` as `--<field> <value>` (TrainingArguments' own spelling; mappings as JSON). */
+export function trainingArgFlags(config: TrainConfig): string[] {
+  return Object.entries(config.training_args ?? {}).flatMap(([field, value]) => [
+    `--${field}`,
+    typeof value === 'object' ? JSON.stringify(value) : String(value),
+  ]);
+}
 
 /** argv (interpreter first) that runs the trainer with this config on the prepared data. */
 export function trainerCommand(config: TrainConfig, baseDir: string, python: string, data: string): string[] {
@@ -238,35 +341,9 @@ export function trainerCommand(config: TrainConfig, baseDir: string, python: str
       ? config.model
       : rel(config.model);
   const args = ['train', '--model', modelPath, '--data', data, '--output-dir', rel(config.output_dir)];
-  args.push('--preset', config.preset, '--seed', String(config.seed), '--precision', config.precision);
-  args.push(
-    '--loss',
-    config.loss,
-    '--resume',
-    config.resume === 'auto' || config.resume === 'never' ? config.resume : rel(config.resume),
-  );
-  if (config.random_init) args.push('--random-init');
+  args.push('--preset', config.preset);
   if (config.build) args.push('--tokenizer', rel(config.build.tokenizer ?? config.model));
-  for (const [key, flag] of Object.entries(HYPER_FLAGS)) {
-    const v = config.hyper[key as keyof typeof HYPER_FLAGS];
-    if (v !== undefined) args.push(flag, String(v));
-  }
-  if (config.max_steps !== undefined) args.push('--max-steps', String(config.max_steps));
-  if (!config.group_by_length) args.push('--no-group-by-length');
-  if (config.save_steps !== undefined) args.push('--save-steps', String(config.save_steps));
-  if (config.save_total_limit !== undefined) args.push('--save-total-limit', String(config.save_total_limit));
-  if (config.logging_steps !== undefined) args.push('--logging-steps', String(config.logging_steps));
-  if (config.torch_compile) args.push('--torch-compile');
-  if (config.objective !== 'mle') args.push('--objective', config.objective);
-  const beta = config.beta ?? {};
-  if (beta.first !== undefined) args.push('--beta-first', String(beta.first));
-  if (beta.early !== undefined) args.push('--beta-early', String(beta.early));
-  if (beta.rest !== undefined) args.push('--beta-rest', String(beta.rest));
-  if (beta.early_tokens !== undefined) args.push('--early-tokens', String(beta.early_tokens));
-  if (config.deepspeed) args.push('--deepspeed', rel(config.deepspeed));
-  if (config.fsdp) args.push('--fsdp', config.fsdp);
-  if (config.fsdp_config) args.push('--fsdp-config', rel(config.fsdp_config));
-  args.push(...config.extra_args);
+  args.push(...optionFlags(config, rel), ...trainingArgFlags(config), ...config.extra_args);
 
   const module = ['-m', 'refusenik_trainer', ...args];
   if (config.launcher === 'torchrun') {

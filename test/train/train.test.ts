@@ -100,6 +100,49 @@ describe('refusenik train', () => {
     expect(flag('--max-steps')).toBe('3');
   });
 
+  it('passes training_args and extra_args from train.yaml to the trainer', async () => {
+    const extra =
+      'training_args:\n  adam_beta2: 0.95\n  optim: adamw_torch_fused\n  lr_scheduler_kwargs: {min_lr: 1.0e-6}\n' +
+      'extra_args: [--report_to, wandb, --beta-first, "0.3"]\n';
+    expect(await train(['--config', config(extra), '--json'])).toBe(0);
+    const argv = JSON.parse(readFileSync(path.join(dir, 'argv.json'), 'utf8')) as string[];
+    const at = argv.indexOf('--adam_beta2');
+    expect(argv.slice(at)).toEqual([
+      '--adam_beta2',
+      '0.95',
+      '--optim',
+      'adamw_torch_fused',
+      '--lr_scheduler_kwargs',
+      '{"min_lr":0.000001}',
+      '--report_to',
+      'wandb',
+      '--beta-first',
+      '0.3',
+    ]);
+    expect(argv[argv.indexOf('--lr') + 1]).toBe('0.0002');
+  });
+
+  it('rejects training_args that a train.yaml option sets, with file and line', async () => {
+    const file = config('training_args:\n  adam_beta1: 0.8\n  warmup_ratio: 0.1\n');
+    expect(await train(['--config', file])).toBe(2);
+    const message = err.join('');
+    expect(message).toMatch(
+      /train\.yaml:10: training_args\.warmup_ratio: warmup_ratio is a trainer option: set `hyper\.warmup_ratio` instead/,
+    );
+    expect(message).not.toContain('adam_beta1');
+    expect(existsSync(path.join(dir, 'argv.json'))).toBe(false);
+    expect(() => loadTrainConfig(config('training_args:\n  seed: 2\n'))).toThrow(
+      /train\.yaml:9: training_args\.seed: seed is a trainer option: set `seed` instead/,
+    );
+    expect(() => loadTrainConfig(config('training_args:\n  beta_early_tokens: 2\n'))).toThrow(
+      /set `beta\.early_tokens` instead/,
+    );
+    const bad = config('training_args:\n  Adam-Beta: 1\n');
+    expect(() => loadTrainConfig(bad)).toThrow(
+      /train\.yaml:9: training_args\.Adam-Beta: expected a TrainingArguments field name/,
+    );
+  });
+
   it('prints a summary without --json', async () => {
     expect(await train(['--config', config()])).toBe(0);
     expect(out.join('')).toBe(
@@ -208,10 +251,118 @@ describe('launch commands', () => {
     );
     const at = argv.indexOf('--objective');
     expect(argv.slice(at, at + 2)).toEqual(['--objective', 'constrained']);
-    expect(argv.join(' ')).toContain('--beta-first 0.4 --early-tokens 3');
+    expect(argv.join(' ')).toContain('--beta-first 0.4 --beta-early-tokens 3');
     expect(trainerCommand({ ...base, objective: 'mle' }, '/w', 'python3', '/w/d')).not.toContain(
       '--objective',
     );
+  });
+
+  it('maps every option to its flag by name, leaving defaults to the trainer', () => {
+    const argv = trainerCommand(
+      {
+        ...base,
+        preset: 'lora',
+        random_init: true,
+        hyper: { lr: 0.0002, warmup_ratio: 0.1, global_batch_size: 64, lora_dropout: 0 },
+        seed: 3,
+        precision: 'bf16',
+        loss: 'auto',
+        group_by_length: false,
+        torch_compile: true,
+        max_steps: 10,
+        save_steps: 50,
+        resume: 'ckpt/checkpoint-50',
+        deepspeed: 'ds.json',
+        fsdp: 'full_shard auto_wrap',
+        fsdp_config: 'fsdp.json',
+        objective: 'constrained',
+        beta: { rest: 0.2 },
+        python: 'py3',
+        nproc_per_node: 2,
+      },
+      '/w',
+      'python3',
+      '/w/d',
+    );
+    expect(argv.slice(0, 12)).toEqual([
+      'python3',
+      '-m',
+      'refusenik_trainer',
+      'train',
+      '--model',
+      'meta-llama/Meta-Llama-3-8B',
+      '--data',
+      '/w/d',
+      '--output-dir',
+      '/w/out',
+      '--preset',
+      'lora',
+    ]);
+    const pairs = argv.slice(12).join(' ');
+    for (const part of [
+      '--random-init --',
+      '--lr 0.0002',
+      '--warmup-ratio 0.1',
+      '--global-batch-size 64',
+      '--lora-dropout 0',
+      '--seed 3',
+      '--precision bf16',
+      '--no-group-by-length',
+      '--torch-compile',
+      '--max-steps 10',
+      '--save-steps 50',
+      '--resume /w/ckpt/checkpoint-50',
+      '--deepspeed /w/ds.json',
+      '--fsdp full_shard auto_wrap',
+      '--fsdp-config /w/fsdp.json',
+      '--objective constrained',
+      '--beta-rest 0.2',
+    ])
+      expect(pairs).toContain(part);
+    expect(argv).toHaveLength(12 + 2 * 14 + 3); // 14 valued flags, 3 switches: nothing else
+    for (const absent of ['--loss', '--python', '--nproc-per-node', '--launcher', '--extra-args'])
+      expect(argv).not.toContain(absent);
+    // defaults are the trainer's defaults: a bare config passes none of them
+    expect(trainerCommand(base, '/w', 'python3', '/w/d').slice(4)).toEqual([
+      '--model',
+      'meta-llama/Meta-Llama-3-8B',
+      '--data',
+      '/w/d',
+      '--output-dir',
+      '/w/out',
+      '--preset',
+      'full',
+    ]);
+  });
+
+  it('passes training_args as TrainingArguments flags, then extra_args as they are', () => {
+    const argv = trainerCommand(
+      {
+        ...base,
+        training_args: {
+          adam_beta2: 0.95,
+          optim: 'adamw_torch_fused',
+          disable_tqdm: false,
+          lr_scheduler_kwargs: { min_lr: 1e-6 },
+        },
+        extra_args: ['--report_to', 'wandb'],
+      },
+      '/w',
+      'python3',
+      '/w/d',
+    );
+    expect(argv.slice(-10)).toEqual([
+      '--adam_beta2',
+      '0.95',
+      '--optim',
+      'adamw_torch_fused',
+      '--disable_tqdm',
+      'false',
+      '--lr_scheduler_kwargs',
+      '{"min_lr":0.000001}',
+      '--report_to',
+      'wandb',
+    ]);
   });
 
   it('torchrun over several nodes', () => {
@@ -306,7 +457,7 @@ describe.skipIf(!haveVenv)('refusenik train with the real trainer', () => {
       'real.yaml',
       `model: ./model\nrandom_init: true\npreset: lora\noutput_dir: ./out\npython: ${VENV_PYTHON}\n` +
         'build:\n  triples: triples.jsonl\n  variant: derta\nhyper:\n  micro_batch_size: 2\n  global_batch_size: 4\n' +
-        'max_steps: 3\nlogging_steps: 1\n',
+        'max_steps: 3\nlogging_steps: 1\ntraining_args:\n  adam_beta2: 0.95\n  optim: adamw_torch\n',
     );
     expect(await train(['--config', file, '--json'])).toBe(0);
     const events = out
@@ -324,6 +475,8 @@ describe.skipIf(!haveVenv)('refusenik train with the real trainer', () => {
       event: 'start',
       preset: 'lora',
       data: { kinds: { rto: 6, mle_prefix: 6 } },
+      training_args: { adam_beta2: 0.95, optim: 'adamw_torch' }, // as the Trainer has them
+      hyper: { lr: 1e-4 }, // the preset's, not TrainingArguments' default 5e-5
     });
     expect(existsSync(path.join(dir, 'out', 'adapter_model.safetensors'))).toBe(true);
   }, 180_000);

@@ -14,7 +14,8 @@ import math
 import os
 import shutil
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -26,44 +27,9 @@ from .chunked_loss import linear_cross_entropy
 from .constrained import BetaSchedule, constrained_loss
 from .data import PretokenizedDataset, RightPadCollator, load_examples, resolve_data_file
 from .model import apply_lora, enable_checkpointing, load_model, pad_token_id
+from .options import OptionError, TrainOptions
 from .presets import PRESETS, Hyper
 from .progress import EventWriter, ProgressCallback
-
-
-class OptionError(ValueError):
-    """A bad or impossible combination of options (exit status 2, like bad data)."""
-
-
-@dataclass
-class TrainOptions:
-    """Everything `train` needs; the CLI fills it from flags. `None` hyper-parameters mean "the preset's"."""
-
-    model: str
-    data: str
-    output_dir: str
-    preset: str = "full"
-    random_init: bool = False
-    tokenizer: str | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
-    max_steps: int = -1
-    seed: int = 1
-    precision: str = "auto"  # auto | bf16 | fp16 | fp32
-    loss: str = "auto"  # auto | chunked | stock
-    group_by_length: bool = True
-    save_steps: int = 200
-    save_total_limit: int | None = 3
-    logging_steps: int = 10
-    resume: str = "auto"  # auto | never | <checkpoint folder>
-    deepspeed: str | None = None
-    fsdp: str | None = None
-    fsdp_config: str | None = None
-    torch_compile: bool = False
-    attn_implementation: str | None = None
-    dataloader_workers: int = 0
-    use_cpu: bool = False
-    # mle: the DeRTa/upstream cross-entropy; constrained: Qi et al.'s token-wise constrained objective
-    objective: str = "mle"
-    beta: BetaSchedule = field(default_factory=BetaSchedule)
 
 
 def resolve_precision(choice: str) -> str:
@@ -220,7 +186,7 @@ def train(opts: TrainOptions, writer: EventWriter) -> dict[str, Any]:
     if hyper.lora:
         model = apply_lora(model, hyper.lora_r, hyper.lora_alpha, hyper.lora_dropout)
 
-    args = TrainingArguments(
+    base_args = dict(
         output_dir=opts.output_dir,
         per_device_train_batch_size=hyper.micro_batch_size,
         gradient_accumulation_steps=1,  # set below, once the world size is known
@@ -253,6 +219,14 @@ def train(opts: TrainOptions, writer: EventWriter) -> dict[str, Any]:
         use_cpu=opts.use_cpu,
         log_level="warning",
     )
+    # TrainingArguments fields given on the command line (only those) go over ours; see options.py.
+    try:
+        args = TrainingArguments(**{**base_args, **opts.training_args})
+    except (TypeError, ValueError) as e:
+        if not opts.training_args:
+            raise
+        given = " ".join(f"--{k}" for k in opts.training_args)
+        raise OptionError(f"TrainingArguments rejected the fields given ({given}): {e}") from None
     args.gradient_accumulation_steps = hyper.grad_accum(args.world_size)
 
     start_info = {
@@ -269,6 +243,8 @@ def train(opts: TrainOptions, writer: EventWriter) -> dict[str, Any]:
         "data": load_stats.as_dict(),
         "epochs_unrolled_in_data": epochs_in_file,
         "device": str(args.device),
+        # The passed-through TrainingArguments fields as the Trainer has them.
+        **({"training_args": {k: _plain(getattr(args, k)) for k in opts.training_args}} if opts.training_args else {}),
     }
     trainer = DertaTrainer(
         model=model,
@@ -301,6 +277,19 @@ def train(opts: TrainOptions, writer: EventWriter) -> dict[str, Any]:
     }
     writer.emit("done", **summary)
     return summary
+
+
+def _plain(value: Any) -> Any:
+    """A TrainingArguments value as JSON can carry it (enums by value, anything odd as text)."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
 
 
 def end_process_group(clean: bool) -> None:

@@ -34,17 +34,17 @@ def run_bounded(cmd, env, timeout):
 
 
 def run(model_dir, data_dir, out, preset="full", **kw):
-    overrides = {**FAST, **kw.pop("overrides", {})}
+    hyper = {**FAST, **kw.pop("overrides", {})}  # hyper-parameter options, over the preset
     buf = io.StringIO()
     opts = TrainOptions(
         model=str(model_dir),
         data=str(data_dir),
         output_dir=str(out),
         preset=preset,
-        overrides=overrides,
         logging_steps=1,
         save_steps=kw.pop("save_steps", 1000),
         use_cpu=True,
+        **hyper,
         **kw,
     )
     summary = train(opts, EventWriter(buf))

@@ -1,0 +1,329 @@
+"""The options of `python -m refusenik_trainer train`, declared once: each is a dataclass field whose metadata
+carries its help (and choices); `transformers.HfArgumentParser` turns the fields into flags, and the parsed
+groups make up `TrainOptions`, which is what `train()` takes. The TypeScript side (src/derta/trainer.ts) maps
+train.yaml keys onto these flags by name (`warmup_ratio` -> `--warmup-ratio`).
+
+Flags. HfArgumentParser accepts each field as `--field_name` and `--field-name`; booleans as `--flag` (or
+`--flag true|false`), and `--no-flag` for the ones that default to true. Abbreviated flags are not accepted.
+
+Pass-through. Every flag left over once these options are parsed must be a `transformers.TrainingArguments`
+field (`--adam_beta2 0.95`, `--optim adamw_torch_fused`, `--report_to wandb`, `--lr_scheduler_kwargs '{...}'`);
+only the fields actually given are applied, on top of the TrainingArguments that train.py builds from the preset
+(TrainingArguments' own defaults, e.g. learning_rate 5e-5, never replace the preset's). A TrainingArguments field
+that one of our options sets under another name (`--learning_rate`: `--lr`) is rejected, naming the option to
+use; one with the same name (`--seed`, `--max_steps`, `--warmup_ratio`, ...) is ours. Anything else is an error
+that names the flag. Every such error is an `OptionError` (exit status 2).
+"""
+
+import argparse
+import copy
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+from .presets import PRESETS
+
+# Metadata keys of ours, taken out before HfArgumentParser hands the rest to argparse.add_argument.
+SETS = "sets"  # the TrainingArguments fields an option sets under another name
+
+
+class OptionError(ValueError):
+    """A bad or impossible combination of options (exit status 2, like bad data)."""
+
+
+class Fraction(float):
+    """A float in [0, 1] (also argparse's type for the flag)."""
+
+    def __new__(cls, value: Any) -> "Fraction":
+        try:
+            number = float.__new__(cls, value)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"{value}: expected a number in [0, 1]") from None
+        if not 0.0 <= number <= 1.0:
+            raise argparse.ArgumentTypeError(f"{value}: expected a number in [0, 1]")
+        return number
+
+
+class PositiveInt(int):
+    """An integer >= 1 (also argparse's type for the flag)."""
+
+    def __new__(cls, value: Any) -> "PositiveInt":
+        if isinstance(value, float) and not value.is_integer():
+            raise argparse.ArgumentTypeError(f"{value}: expected a positive integer")
+        try:
+            number = int.__new__(cls, value)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"{value}: expected a positive integer") from None
+        if number < 1:
+            raise argparse.ArgumentTypeError(f"{value}: expected a positive integer")
+        return number
+
+
+_CHECKED = (Fraction, PositiveInt)
+
+
+def opt(default: Any = dataclasses.MISSING, help: str = "", **metadata: Any) -> Any:  # noqa: A002
+    """A dataclass field for one option: its default (none: required), help text and argparse extras
+    (`choices`, `aliases`), and `sets=[...]`, the TrainingArguments fields it sets under another name."""
+    return field(default=default, metadata={"help": help, **metadata})
+
+
+def _checked_type(tp: Any) -> Any:
+    """Fraction / PositiveInt behind an annotation (Optional[...] included), else None."""
+    if tp in _CHECKED:
+        return tp
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            if arg in _CHECKED:
+                return arg
+    return None
+
+
+class _Checked:
+    """Validates Fraction / PositiveInt fields however the dataclass is built (flags or Python)."""
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            checked = _checked_type(hints.get(f.name))
+            value = getattr(self, f.name)
+            if checked is None or value is None or isinstance(value, checked):
+                continue
+            if isinstance(value, bool):
+                raise OptionError(f"--{flag_name(f.name)} {value}: expected a number")
+            try:
+                setattr(self, f.name, checked(value))
+            except (argparse.ArgumentTypeError, TypeError, ValueError) as e:
+                raise OptionError(f"--{flag_name(f.name)} {e}") from None
+
+
+def flag_name(name: str) -> str:
+    return name.replace("_", "-")
+
+
+# ---- the options -------------------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class ModelArguments(_Checked):
+    _argument_group_name = "model and data"
+
+    model: str = opt(help="model folder (or hub name) to start from")
+    data: str = opt(help="train.jsonl / train.parquet, or the folder holding it")
+    output_dir: str = opt(help="checkpoints and the final model (or adapter) go here")
+    preset: str = opt("full", choices=sorted(PRESETS), help="paper recipe")
+    random_init: bool = opt(False, help="fresh weights from the model's config.json (tests, benchmarks)")
+    tokenizer: Optional[str] = opt(None, help="tokenizer folder to save with the result (default: the model's)")
+
+
+@dataclass(kw_only=True)
+class HyperArguments(_Checked):
+    """Each overrides the preset's value (presets.Hyper) when given; None means "the preset's"."""
+
+    _argument_group_name = "hyper-parameters (default: the preset's)"
+
+    lr: Optional[float] = opt(None, sets=["learning_rate"], help="peak learning rate (full 2e-5, lora 1e-4)")
+    scheduler: Optional[str] = opt(
+        None,
+        sets=["lr_scheduler_type"],
+        help="HF scheduler name: cosine, linear, constant, ... (full cosine, lora linear)",
+    )
+    warmup_ratio: Optional[float] = opt(None, help="share of steps warming up (full 0.03, lora 0)")
+    weight_decay: Optional[float] = opt(None, help="AdamW weight decay (full 2e-5, lora 0)")
+    epochs: Optional[float] = opt(None, sets=["num_train_epochs"], help="passes over the data (2)")
+    block_size: Optional[PositiveInt] = opt(None, help="longer rows are truncated, as upstream")
+    global_batch_size: Optional[PositiveInt] = opt(
+        None,
+        sets=["gradient_accumulation_steps"],
+        help="sequences per optimizer step (paper: 128); gradient accumulation is derived from it",
+    )
+    micro_batch_size: Optional[PositiveInt] = opt(
+        None, sets=["per_device_train_batch_size"], help="sequences per device per forward pass"
+    )
+    lora_r: Optional[PositiveInt] = opt(None, help="LoRA rank (96)")
+    lora_alpha: Optional[PositiveInt] = opt(None, help="LoRA alpha (16)")
+    lora_dropout: Optional[Fraction] = opt(None, help="LoRA dropout (0.05)")
+    max_grad_norm: Optional[float] = opt(None, help="gradient clipping (1.0)")
+    checkpointing: Optional[Fraction] = opt(
+        None,
+        sets=["gradient_checkpointing"],
+        help="share of decoder layers that recompute activations (1 = full gradient checkpointing, 0 = off)",
+    )
+
+
+@dataclass(kw_only=True)
+class RunArguments(_Checked):
+    _argument_group_name = "run"
+
+    max_steps: int = opt(-1, help="stop after this many optimizer steps (-1: the epochs decide)")
+    seed: int = opt(1, help="paper: 1 (also the data order's seed)")
+    precision: str = opt(
+        "auto", choices=["auto", "bf16", "fp16", "fp32"], sets=["bf16", "fp16"], help="auto: bf16 where supported"
+    )
+    loss: str = opt(
+        "auto",
+        choices=["auto", "chunked", "stock"],
+        help="chunked: head + cross-entropy in chunks, never the full-vocabulary logits (auto: when possible)",
+    )
+    group_by_length: bool = opt(
+        True, help="batches of similar length, less padding (--no-group-by-length: plain random batches)"
+    )
+    save_steps: PositiveInt = opt(200, help="checkpoint every n steps")
+    save_total_limit: PositiveInt = opt(3, help="checkpoints kept")
+    logging_steps: PositiveInt = opt(10, help="a step event every n steps")
+    resume: str = opt(
+        "auto",
+        sets=["resume_from_checkpoint"],
+        help="auto (latest checkpoint in --output-dir), never, or a checkpoint folder",
+    )
+    deepspeed: Optional[str] = opt(None, help="DeepSpeed JSON config (see trainer/configs/)")
+    fsdp: Optional[str] = opt(None, help='FSDP mode, e.g. "full_shard auto_wrap"')
+    fsdp_config: Optional[str] = opt(None, help="FSDP JSON config")
+    torch_compile: bool = opt(False, help="torch.compile the model")
+    attn_implementation: Optional[str] = opt(None, help="eager, sdpa or flash_attention_2")
+    dataloader_workers: int = opt(0, sets=["dataloader_num_workers"], help="data loading processes")
+    use_cpu: bool = opt(False, aliases=["--cpu"], help="train on the CPU even with a GPU")
+
+
+@dataclass(kw_only=True)
+class ObjectiveArguments(_Checked):
+    _argument_group_name = "objective"
+
+    objective: str = opt(
+        "mle",
+        choices=["mle", "constrained"],
+        help="mle: cross-entropy on the labels (DeRTa); constrained: Qi et al. 2024 token-wise constrained "
+        "objective against the frozen base (LoRA only)",
+    )
+    beta_first: float = opt(0.5, help="constrained: beta of the first response token")
+    beta_early: float = opt(2.0, help="constrained: beta of tokens 2..--beta-early-tokens")
+    beta_rest: float = opt(0.1, help="constrained: beta of later tokens")
+    beta_early_tokens: PositiveInt = opt(5, aliases=["--early-tokens"], help="constrained: last early position")
+
+
+OPTION_GROUPS: tuple[type, ...] = (ModelArguments, HyperArguments, RunArguments, ObjectiveArguments)
+
+
+@dataclass(kw_only=True)
+class TrainOptions(ObjectiveArguments, RunArguments, HyperArguments, ModelArguments):
+    """Everything `train` needs: every option above, plus the TrainingArguments fields given on the command
+    line (field name -> parsed value), applied over the TrainingArguments that train.py builds."""
+
+    training_args: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """The hyper-parameters given (None: the preset's), for `Hyper.with_overrides`."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(HyperArguments)}
+
+    @property
+    def beta(self):
+        from .constrained import BetaSchedule
+
+        return BetaSchedule(self.beta_first, self.beta_early, self.beta_rest, self.beta_early_tokens)
+
+
+# ---- parsing -----------------------------------------------------------------------------------------------
+
+
+def _parser_class():
+    from transformers import HfArgumentParser
+
+    class OptionParser(HfArgumentParser):
+        """HfArgumentParser that raises OptionError instead of exiting, and drops our own metadata keys."""
+
+        def error(self, message: str):  # argparse calls this for every parse error
+            raise OptionError(message)
+
+        @staticmethod
+        def _parse_dataclass_field(parser, f: dataclasses.Field):
+            if SETS in f.metadata:
+                f = copy.copy(f)
+                f.metadata = types.MappingProxyType({k: v for k, v in f.metadata.items() if k != SETS})
+            HfArgumentParser._parse_dataclass_field(parser, f)
+
+    return OptionParser
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a default only where there is one to show and the help does not already say it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.required or "default" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+def _epilog() -> str:
+    taken = {}
+    for field_name, ours in owned_training_args().items():
+        taken.setdefault(ours, []).append(f"--{field_name}")
+    return (
+        "Any other flag must be a transformers TrainingArguments field, e.g. --adam_beta2 0.95, "
+        "--optim adamw_torch_fused, --report_to wandb, --lr_scheduler_kwargs '{\"min_lr\": 1e-6}': only the "
+        "fields given are applied, over the preset. Fields that an option above sets are rejected: "
+        + "; ".join(f"{'/'.join(fs)} (use {ours})" for ours, fs in taken.items())
+        + "."
+    )
+
+
+def build_train_parser():
+    return _parser_class()(
+        OPTION_GROUPS,
+        prog="python -m refusenik_trainer train",
+        description="Full fine-tune or LoRA on rows written by `refusenik derta build`. Presets follow the "
+        "paper: full = lr 2e-5 cosine, warmup 0.03, wd 2e-5, 2 epochs, block 1024; lora = r 96, alpha 16, "
+        "dropout 0.05 on every attention and MLP projection, lr 1e-4 linear, block 512. Both use a global batch "
+        "of 128.",
+        epilog=_epilog(),
+        formatter_class=_HelpFormatter,
+        allow_abbrev=False,
+    )
+
+
+def owned_training_args() -> dict[str, str]:
+    """TrainingArguments field -> the flag of ours that sets it under another name."""
+    owned = {}
+    for group in OPTION_GROUPS:
+        for f in dataclasses.fields(group):
+            for name in f.metadata.get(SETS, ()):
+                owned[name] = f"--{flag_name(f.name)}"
+    return owned
+
+
+def parse_training_args(argv: Sequence[str]) -> dict[str, Any]:
+    """The TrainingArguments fields given in argv (and only those), parsed by their field types."""
+    from transformers import TrainingArguments
+
+    owned = owned_training_args()
+    for arg in argv:  # before the values are parsed, so the message is about the flag, not its value
+        name = arg[2:].split("=", 1)[0].replace("-", "_") if arg.startswith("--") else ""
+        if name in owned:
+            raise OptionError(
+                f"--{name}: refusenik sets TrainingArguments.{name} from {owned[name]}; use {owned[name]} instead"
+            )
+    parser = _parser_class()(TrainingArguments, allow_abbrev=False, add_help=False)
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS  # absent flags stay absent: TrainingArguments' defaults never apply
+        action.required = False
+    namespace, unknown = parser.parse_known_args(list(argv))
+    if unknown:
+        flags = [a for a in unknown if a.startswith("-")] or unknown
+        raise OptionError(
+            f"unrecognized argument{'s' if len(flags) > 1 else ''}: {' '.join(flags)} (neither a train option "
+            "nor a transformers TrainingArguments field; see --help)"
+        )
+    return vars(namespace)
+
+
+def parse_train_args(argv: Sequence[str]) -> TrainOptions:
+    """`train`'s argv (without the word `train`) -> TrainOptions; OptionError for anything wrong."""
+    *groups, rest = build_train_parser().parse_args_into_dataclasses(
+        list(argv), return_remaining_strings=True, look_for_args_file=False
+    )
+    values: dict[str, Any] = {}
+    for group in groups:
+        values.update(vars(group))
+    return TrainOptions(**values, training_args=parse_training_args(rest))
