@@ -250,6 +250,8 @@ export class RunStore {
   private batchRows = 0;
   private batchBytes = 0;
   private turnScheduled = false;
+  /** Each run's judges, decoded once (see runJudges). */
+  private readonly judgesOfRun = new Map<string, RunRecord['judges']>();
   private commitTimer: NodeJS.Timeout | undefined;
   /** The journal batch the last in-thread commit recorded; the next commit drops its marker. */
   private appliedBefore: string | undefined;
@@ -329,6 +331,7 @@ export class RunStore {
       created_at: now,
       updated_at: now,
     };
+    this.judgesOfRun.delete(row.id);
     this.flush();
     this.db
       .prepare(
@@ -374,6 +377,7 @@ export class RunStore {
   }
 
   deleteRun(id: string): void {
+    this.judgesOfRun.delete(id);
     this.flush();
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM verdicts WHERE run_id = ?').run(id);
@@ -430,8 +434,11 @@ export class RunStore {
     return this.stmt.verdictsFor.all(runId, caseId).map((v) => verdictRecord(v, judges));
   }
 
+  /** A run's judges (their kinds and options), decoded once per run rather than per verdict read. */
   private runJudges(runId: string): RunRecord['judges'] {
-    return this.getRun(runId)?.judges ?? new Map();
+    let judges = this.judgesOfRun.get(runId);
+    if (!judges) this.judgesOfRun.set(runId, (judges = this.getRun(runId)?.judges ?? new Map()));
+    return judges;
   }
 
   putVerdict(runId: string, caseId: string, v: Verdict): void {
