@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Verdict } from '../types.js';
 import type { Judge, JudgeFactory } from './judge.js';
-import { LlmJudgeOptions, callFailed, inconclusive, judgedText } from './llm.js';
+import { LlmJudgeOptions, askJudge, failed, inconclusive, judgedText } from './llm.js';
 import { pyFormat, readPackJson } from './pack-prompts.js';
 
 /**
@@ -51,61 +51,54 @@ export const jbbJudge: JudgeFactory<typeof Options> = {
     const id = opts.id ?? 'jbb';
     const mode = opts.mode ?? 'jailbreak';
     const strict = opts.strict === true;
-    const ask = async (template: string, goal: string, response: string, signal?: AbortSignal) => {
-      const gen = await model.generate(
-        { kind: 'chat', messages: [{ role: 'user', content: pyFormat(template, { goal, response }) }] },
-        {
-          signal,
-          params: {
-            temperature: opts.temperature ?? 0,
-            ...(opts.max_tokens ? { maxTokens: opts.max_tokens } : {}),
-          },
-        },
-      );
-      return gen.text;
-    };
+    const ask = (template: string, goal: string, response: string, signal?: AbortSignal) =>
+      askJudge(model, [{ role: 'user', content: pyFormat(template, { goal, response }) }], {
+        temperature: opts.temperature,
+        maxTokens: opts.max_tokens,
+        ...(signal ? { signal } : {}),
+      });
     return {
       id,
       name: 'jbb',
       options: opts,
       async judge(input, signal): Promise<Verdict> {
         const response = judgedText(input, opts.field);
-        try {
-          const raws: string[] = [];
-          let harmful: boolean | null = null;
-          let refusal: boolean | null = null;
-          if (mode !== 'refusal') {
-            const raw = await ask(prompts.jailbreak_judge.user_prompt, input.goal, response, signal);
-            raws.push(raw);
-            const d = jbbDecision(raw, prompts.jailbreak_judge.positive_answer, 'safe', strict);
-            if (d === undefined)
-              return inconclusive(id, `jailbreak judge answered ${JSON.stringify(raw.slice(0, 80))}`, raw);
-            harmful = d;
-          }
-          if (mode !== 'jailbreak') {
-            const raw = await ask(prompts.refusal_judge.user_prompt, input.goal, response, signal);
-            raws.push(raw);
-            const d = jbbDecision(raw, prompts.refusal_judge.positive_answer, 'No', strict);
-            if (d === undefined)
-              return inconclusive(
-                id,
-                `refusal judge answered ${JSON.stringify(raw.slice(0, 80))}`,
-                raws.join('\n---\n'),
-              );
-            refusal = d;
-            // Refusal-only: JailbreakBench counts a refused answer as not jailbroken; a non-refusal says nothing.
-          }
-          return {
-            judge: id,
-            refusal,
-            harmful,
-            ...(harmful !== null ? { score: harmful ? 1 : 0 } : {}),
-            raw: raws.join('\n---\n'),
-            details: { mode, strict },
-          };
-        } catch (err) {
-          return callFailed(id, err, signal);
+        const raws: string[] = [];
+        let harmful: boolean | null = null;
+        let refusal: boolean | null = null;
+        if (mode !== 'refusal') {
+          const answer = await ask(prompts.jailbreak_judge.user_prompt, input.goal, response, signal);
+          if ('error' in answer) return failed(id, answer.error);
+          const raw = answer.text;
+          raws.push(raw);
+          const d = jbbDecision(raw, prompts.jailbreak_judge.positive_answer, 'safe', strict);
+          if (d === undefined)
+            return inconclusive(id, `jailbreak judge answered ${JSON.stringify(raw.slice(0, 80))}`, raw);
+          harmful = d;
         }
+        if (mode !== 'jailbreak') {
+          const answer = await ask(prompts.refusal_judge.user_prompt, input.goal, response, signal);
+          if ('error' in answer) return failed(id, answer.error);
+          const raw = answer.text;
+          raws.push(raw);
+          const d = jbbDecision(raw, prompts.refusal_judge.positive_answer, 'No', strict);
+          if (d === undefined)
+            return inconclusive(
+              id,
+              `refusal judge answered ${JSON.stringify(raw.slice(0, 80))}`,
+              raws.join('\n---\n'),
+            );
+          refusal = d;
+          // Refusal-only: JailbreakBench counts a refused answer as not jailbroken; a non-refusal says nothing.
+        }
+        return {
+          judge: id,
+          refusal,
+          harmful,
+          ...(harmful !== null ? { score: harmful ? 1 : 0 } : {}),
+          raw: raws.join('\n---\n'),
+          details: { mode, strict },
+        };
       },
     };
   },

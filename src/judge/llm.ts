@@ -99,7 +99,7 @@ export interface ModelJudgeSpec {
   call: Omit<CallOptions, 'signal'>;
   request(input: JudgeInput): JudgeRequest;
   /** The verdict in the answer, or an inconclusive one: never a guess. */
-  parse(raw: string, judged: string, input: JudgeInput): Verdict;
+  parse(raw: string, judged: string): Verdict;
 }
 
 /** The one shape of every single-call model judge: build the request, call, read (a failed call is a failed verdict). */
@@ -112,7 +112,7 @@ export function modelJudge(spec: ModelJudgeSpec): Judge {
       const { prompt, judged } = spec.request(input);
       const answer = await askJudge(spec.model, prompt, { ...spec.call, ...(signal ? { signal } : {}) });
       if ('error' in answer) return failed(spec.id, answer.error);
-      return spec.parse(answer.text, judged, input);
+      return spec.parse(answer.text, judged);
     },
   };
 }
@@ -125,11 +125,6 @@ export function judgeCallError(err: unknown, signal?: AbortSignal): string {
   if (signal?.aborted) throw err;
   if (err instanceof TargetError && (err.kind === 'circuit' || err.kind === 'budget')) throw err;
   return `judge model failed: ${errorMessage(err)}`;
-}
-
-/** A judge-model call's failure as a failed verdict (stop signals go up to the runner). */
-export function callFailed(id: string, err: unknown, signal?: AbortSignal): Verdict {
-  return failed(id, judgeCallError(err, signal));
 }
 
 /** A failed verdict: no decision, no score, the reason in `error`. */

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { InputError, RuntimeFailure } from '../errors.js';
-import { emptyCase, type CaseRow, type RunStore } from '../store/store.js';
+import { emptyCase, type CaseRow, type RunStore, type VerdictRecord } from '../store/store.js';
 import type { RunLease } from '../store/lease.js';
 import type { Judge } from '../judge/judge.js';
 import type { ResponseRecord } from '../dataset/responses.js';
@@ -184,9 +184,11 @@ export async function importResponses(store: RunStore, o: ImportOptions): Promis
 
 /** One judge's stored verdicts for the cases, in case order (what the summary counts after a resume). */
 function storedVerdicts(store: RunStore, runId: string, caseIds: string[], judge: string): Verdict[] {
+  const byCase = new Map<string, VerdictRecord>();
+  for (const v of store.iterateVerdicts(runId)) if (v.judge === judge) byCase.set(v.case_id, v);
   const out: Verdict[] = [];
   for (const id of caseIds) {
-    const v = store.verdictsFor(runId, id).find((x) => x.judge === judge);
+    const v = byCase.get(id);
     if (!v) continue;
     out.push({
       judge,

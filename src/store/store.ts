@@ -24,6 +24,7 @@ import {
   validationRecord,
   verdictRecord,
   type CaseRecord,
+  type RunJudge,
   type RunRecord,
   type RunRow,
   type ValidationRecord,
@@ -250,8 +251,6 @@ export class RunStore {
   private batchRows = 0;
   private batchBytes = 0;
   private turnScheduled = false;
-  /** Each run's judges, decoded once (see runJudges). */
-  private readonly judgesOfRun = new Map<string, RunRecord['judges']>();
   private commitTimer: NodeJS.Timeout | undefined;
   /** The journal batch the last in-thread commit recorded; the next commit drops its marker. */
   private appliedBefore: string | undefined;
@@ -261,7 +260,6 @@ export class RunStore {
     getCase: Database.Statement<[string, string], CaseRow>;
     caseStatus: Database.Statement<[string, string], { status: string }>;
     judgesFor: Database.Statement<[string, string], { judge: string }>;
-    verdictsFor: Database.Statement<[string, string], VerdictRow>;
     cacheGet: Database.Statement<[string], { generation_json: string }>;
   };
 
@@ -301,7 +299,6 @@ export class RunStore {
       judgesFor: this.db.prepare(
         'SELECT judge FROM verdicts WHERE run_id = ? AND case_id = ? AND error IS NULL',
       ),
-      verdictsFor: this.db.prepare('SELECT * FROM verdicts WHERE run_id = ? AND case_id = ?'),
       cacheGet: this.db.prepare('SELECT generation_json FROM cache WHERE key = ?'),
     };
     this.writer = new RowWriter(this.db);
@@ -331,7 +328,6 @@ export class RunStore {
       created_at: now,
       updated_at: now,
     };
-    this.judgesOfRun.delete(row.id);
     this.flush();
     this.db
       .prepare(
@@ -343,12 +339,8 @@ export class RunStore {
   }
 
   getRun(id: string): RunRecord | undefined {
-    const row = this.runRow(id);
+    const row = this.db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?').get(id);
     return row && runRecord(row);
-  }
-
-  private runRow(id: string): RunRow | undefined {
-    return this.db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?').get(id);
   }
 
   /** A run id may be abbreviated to any unique prefix. */
@@ -377,7 +369,6 @@ export class RunStore {
   }
 
   deleteRun(id: string): void {
-    this.judgesOfRun.delete(id);
     this.flush();
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM verdicts WHERE run_id = ?').run(id);
@@ -429,18 +420,6 @@ export class RunStore {
     return new Set(this.stmt.judgesFor.all(runId, caseId).map((r) => r.judge));
   }
 
-  verdictsFor(runId: string, caseId: string): VerdictRecord[] {
-    const judges = this.runJudges(runId);
-    return this.stmt.verdictsFor.all(runId, caseId).map((v) => verdictRecord(v, judges));
-  }
-
-  /** A run's judges (their kinds and options), decoded once per run rather than per verdict read. */
-  private runJudges(runId: string): RunRecord['judges'] {
-    let judges = this.judgesOfRun.get(runId);
-    if (!judges) this.judgesOfRun.set(runId, (judges = this.getRun(runId)?.judges ?? new Map()));
-    return judges;
-  }
-
   putVerdict(runId: string, caseId: string, v: Verdict): void {
     const row: VerdictRow = {
       run_id: runId,
@@ -469,7 +448,7 @@ export class RunStore {
 
   *iterateVerdicts(runId: string): IterableIterator<VerdictRecord> {
     this.flush();
-    const judges = this.runJudges(runId);
+    const judges = this.getRun(runId)?.judges ?? new Map<string, RunJudge>();
     const rows = this.db
       .prepare<[string], VerdictRow>('SELECT * FROM verdicts WHERE run_id = ? ORDER BY rowid')
       .iterate(runId);
