@@ -11,14 +11,9 @@ import os
 import sys
 from typing import Sequence
 
+from .options import PositiveInt
+
 EXIT_INPUT = 2
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: expected a positive integer")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     s.add_argument("--port", type=int, default=8000, help="0 picks a free port (printed on stdout)")
     s.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"], default="auto")
-    s.add_argument("--max-new-tokens", type=_positive_int, default=512, help="default and cap for max_tokens")
+    s.add_argument("--max-new-tokens", type=PositiveInt, default=512, help="default and cap for max_tokens")
     s.add_argument("--chat-template", help="Jinja file overriding the tokenizer's chat template")
     s.add_argument("--api-key", help="require this bearer token (default: $REFUSENIK_SERVE_API_KEY, else none)")
     s.add_argument(
