@@ -77,6 +77,46 @@ import type { ReportCase, ReportData, ReportVerdict } from '../report-data.js';
     t.textContent = text;
     return t;
   }
+  /**
+   * A line chart's frame (both line charts share it): the svg, grid lines and percent labels on the y axis,
+   * tick labels and a title on the x axis. Returns the svg and the y scale.
+   */
+  function lineChartFrame(
+    parent: Node,
+    o: {
+      id: string;
+      label: string;
+      width: number;
+      height: number;
+      left: number;
+      right: number;
+      top: number;
+      bottom: number;
+      x: (v: number) => number;
+      xTicks: readonly number[];
+      xTitle: string;
+    },
+  ): { chart: SVGSVGElement; y: (v: number | null) => number } {
+    const y = (v: number | null): number => o.top + (1 - (v ?? 0)) * (o.height - o.top - o.bottom);
+    const chart = svg(
+      'svg',
+      { viewBox: `0 0 ${o.width} ${o.height}`, class: 'chart', id: o.id, role: 'img', 'aria-label': o.label },
+      parent,
+    );
+    for (const v of [0, 0.25, 0.5, 0.75, 1]) {
+      svg('line', { x1: o.left, x2: o.width - o.right, y1: y(v), y2: y(v), class: 'grid' }, chart);
+      svgText(chart, o.left - 6, y(v) + 4, pct(v, 0), { 'text-anchor': 'end', class: 'axis' });
+    }
+    for (const t of o.xTicks) {
+      svgText(chart, o.x(t), o.height - o.bottom + 16, String(t), { 'text-anchor': 'middle', class: 'axis' });
+    }
+    svgText(chart, (o.left + o.width - o.right) / 2, o.height - 6, o.xTitle, {
+      'text-anchor': 'middle',
+      class: 'axis',
+    });
+    return { chart, y };
+  }
+
   /** An SVG `<title>` (the hover text) on `parent`. */
   function svgTitle(parent: Node, text: string): void {
     add(parent, document.createElementNS(SVG_NS, 'title')).textContent = text;
@@ -365,30 +405,20 @@ import type { ReportCase, ReportData, ReportVerdict } from '../report-data.js';
       DT = 16,
       DB = 40;
     const dx = (k: number): number => DL + (k / maxK) * (DW - DL - DR);
-    const dy = (v: number | null): number => DT + (1 - (v ?? 0)) * (DH - DT - DB);
-    const dc = svg(
-      'svg',
-      {
-        viewBox: `0 0 ${DW} ${DH}`,
-        class: 'chart',
-        id: 'depth-chart',
-        role: 'img',
-        'aria-label': 'ASR by prefill depth',
-      },
-      depSec,
-    );
-    for (const v of [0, 0.25, 0.5, 0.75, 1]) {
-      svg('line', { x1: DL, x2: DW - DR, y1: dy(v), y2: dy(v), class: 'grid' }, dc);
-      svgText(dc, DL - 6, dy(v) + 4, pct(v, 0), { 'text-anchor': 'end', class: 'axis' });
-    }
     const ticks: number[] = [];
     for (const c of depth) for (const p of c.points) if (!ticks.includes(p.k)) ticks.push(p.k);
-    for (const k of ticks) {
-      svgText(dc, dx(k), DH - DB + 16, String(k), { 'text-anchor': 'middle', class: 'axis' });
-    }
-    svgText(dc, (DL + DW - DR) / 2, DH - 6, 'prefilled harmful tokens (k)', {
-      'text-anchor': 'middle',
-      class: 'axis',
+    const { chart: dc, y: dy } = lineChartFrame(depSec, {
+      id: 'depth-chart',
+      label: 'ASR by prefill depth',
+      width: DW,
+      height: DH,
+      left: DL,
+      right: DR,
+      top: DT,
+      bottom: DB,
+      x: dx,
+      xTicks: ticks,
+      xTitle: 'prefilled harmful tokens (k)',
     });
     const figures = (p: (typeof depth)[number]['points'][number]): AsrFigures => ({
       attack_success_rate: p.asr,
@@ -464,28 +494,18 @@ import type { ReportCase, ReportData, ReportVerdict } from '../report-data.js';
         T = 16,
         B = 40;
       const xs = (p: number): number => L + ((p - 1) / 99) * (W - L - R);
-      const ys = (v: number): number => T + (1 - v) * (H - T - B);
-      const c = svg(
-        'svg',
-        {
-          viewBox: `0 0 ${W} ${H}`,
-          class: 'chart',
-          id: 'position-chart',
-          role: 'img',
-          'aria-label': 'refusal position cumulative curves',
-        },
-        curveBox,
-      );
-      for (const v of [0, 0.25, 0.5, 0.75, 1]) {
-        svg('line', { x1: L, x2: W - R, y1: ys(v), y2: ys(v), class: 'grid' }, c);
-        svgText(c, L - 6, ys(v) + 4, pct(v, 0), { 'text-anchor': 'end', class: 'axis' });
-      }
-      for (const p of [1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100]) {
-        svgText(c, xs(p), H - B + 16, String(p), { 'text-anchor': 'middle', class: 'axis' });
-      }
-      svgText(c, (L + W - R) / 2, H - 6, `position of the first refusal (${unit})`, {
-        'text-anchor': 'middle',
-        class: 'axis',
+      const { chart: c, y: ys } = lineChartFrame(curveBox, {
+        id: 'position-chart',
+        label: 'refusal position cumulative curves',
+        width: W,
+        height: H,
+        left: L,
+        right: R,
+        top: T,
+        bottom: B,
+        x: xs,
+        xTicks: [1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100],
+        xTitle: `position of the first refusal (${unit})`,
       });
       svg('line', { x1: xs(earlyK), x2: xs(earlyK), y1: T, y2: H - B, class: 'kline' }, c);
       svgText(c, xs(earlyK) + 4, T + 12, 'k = ' + earlyK, { class: 'axis' });
