@@ -4,7 +4,7 @@ import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from '
 import type { CommitMessage, CommitWorkerData } from './commit-worker.js';
 
 /**
- * The store's side of the commit worker (commit-worker.ts): hands it journal text and commit requests, and
+ * The store's side of the commit worker (commit-worker.ts): hands it finished journal batches to commit, and
  * waits for a commit synchronously (Atomics.wait) when a read needs everything in SQLite.
  */
 
@@ -41,11 +41,7 @@ export class CommitThread {
     port1.unref();
   }
 
-  send(text: string): void {
-    this.post({ kind: 'rows', text });
-  }
-
-  /** Asks for the rows sent so far to be committed as journal batch `journal`; returns the commit's seq. */
+  /** Asks for journal batch `journal` (a closed file) to be committed; returns the commit's seq. */
   commit(journal: string, journalPath: string): number {
     this.post({ kind: 'commit', seq: ++this.seq, journal, journalPath });
     return this.seq;

@@ -1,15 +1,15 @@
-import { unlinkSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { RowWriter, splitJournalLine, type Write } from './rows.js';
+import { isWrite, RowWriter, type Write } from './rows.js';
 
 /**
  * The run store's commit worker: its own SQLite connection, on its own thread, applying the rows the
  * store journals (see journal.ts) in one transaction per journal batch, so inserts and commits never run
  * on the event loop that drives requests. Protocol (commit-thread.ts is the other side):
- * - `rows`: journal text (JSON lines) of rows accepted since the last message; buffered here.
- * - `commit`: apply the buffer as journal batch `journal`, delete its file, then publish `seq` in the
- *   shared state (`[0]` = last commit seq, `[1]` = 1 after a failure, whose message goes to `errors`).
+ * - `commit`: read journal batch `journal` from its file (the store has written and closed it: the rows
+ *   never cross threads as messages), apply it, delete the file, then publish `seq` in the shared state
+ *   (`[0]` = last commit seq, `[1]` = 1 after a failure, whose message goes to `errors`).
  */
 
 export interface CommitWorkerData {
@@ -19,9 +19,7 @@ export interface CommitWorkerData {
 }
 
 export type CommitMessage =
-  | { kind: 'rows'; text: string }
-  | { kind: 'commit'; seq: number; journal: string; journalPath: string }
-  | { kind: 'close' };
+  { kind: 'commit'; seq: number; journal: string; journalPath: string } | { kind: 'close' };
 
 const { file, state, errors } = workerData as CommitWorkerData;
 const flags = new Int32Array(state);
@@ -31,20 +29,10 @@ db.pragma('synchronous = NORMAL');
 db.pragma('busy_timeout = 10000');
 db.pragma('foreign_keys = ON');
 const writer = new RowWriter(db);
-const emptyBatch = (): Record<Write[0], string[]> => ({ case: [], verdict: [], request: [], cache: [] });
-let batch = emptyBatch();
 /** The journal batch committed last: its marker is dropped by the next commit (its file is gone). */
 let forget: string | undefined;
 
 parentPort?.on('message', (m: CommitMessage) => {
-  if (m.kind === 'rows') {
-    // Rows stay JSON text: SQLite takes each kind's batch as one JSON array (RowWriter.commitJson).
-    for (const line of m.text.split('\n')) {
-      const row = line ? splitJournalLine(line) : undefined;
-      if (row) batch[row[0]].push(row[1]);
-    }
-    return;
-  }
   if (m.kind === 'close') {
     db.close();
     parentPort?.close();
@@ -52,8 +40,7 @@ parentPort?.on('message', (m: CommitMessage) => {
   }
   try {
     if (Atomics.load(flags, 1) === 0) {
-      writer.commitJson(batch, m.journal, forget);
-      batch = emptyBatch();
+      writer.commit(readBatch(m.journalPath), m.journal, forget);
       unlinkSync(m.journalPath);
       forget = m.journal;
     }
@@ -65,3 +52,18 @@ parentPort?.on('message', (m: CommitMessage) => {
   Atomics.store(flags, 0, m.seq);
   Atomics.notify(flags, 0);
 });
+
+/**
+ * A batch file's rows, in the order they were accepted. Parsing here and binding values is about twice as
+ * fast as handing SQLite the JSON (json_each with one `->>` per column), and it is this thread's time.
+ */
+function readBatch(file: string): Write[] {
+  const rows: Write[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line) continue;
+    const row: unknown = JSON.parse(line);
+    if (!isWrite(row)) throw new Error(`${file}: not a journal row: ${line.slice(0, 80)}`);
+    rows.push(row);
+  }
+  return rows;
+}

@@ -161,7 +161,6 @@ function insertSql(verb: string, table: string, columns: readonly string[]): str
 /** Inserts accepted rows; `commit` applies a batch and its journal markers in one transaction. */
 export class RowWriter {
   private readonly put: Record<Write[0], Database.Statement<Value[]>>;
-  private readonly putJson: Record<Write[0], Database.Statement<[string]>>;
   private readonly markApplied: Database.Statement<[string]>;
   private readonly forgetApplied: Database.Statement<[string]>;
   private readonly isApplied: Database.Statement<[string], { value: string }>;
@@ -172,21 +171,6 @@ export class RowWriter {
       verdict: db.prepare<Value[]>(insertSql('INSERT OR REPLACE', 'verdicts', VERDICT_COLUMNS)),
       request: db.prepare<Value[]>(insertSql('INSERT', 'requests', REQUEST_COLUMNS)),
       cache: db.prepare<Value[]>(insertSql('INSERT OR REPLACE', 'cache', CACHE_COLUMNS)),
-    };
-    // The same inserts fed by one JSON array of value arrays: SQLite parses it (json_each), not JavaScript.
-    const fromJson = (
-      verb: string,
-      table: string,
-      columns: readonly string[],
-    ): Database.Statement<[string]> =>
-      db.prepare<[string]>(
-        `${verb} INTO ${table} (${columns.join(', ')}) SELECT ${columns.map((_, i) => `value ->> ${i}`).join(', ')} FROM json_each(?)`,
-      );
-    this.putJson = {
-      case: fromJson('INSERT OR REPLACE', 'cases', CASE_COLUMNS),
-      verdict: fromJson('INSERT OR REPLACE', 'verdicts', VERDICT_COLUMNS),
-      request: fromJson('INSERT', 'requests', REQUEST_COLUMNS),
-      cache: fromJson('INSERT OR REPLACE', 'cache', CACHE_COLUMNS),
     };
     this.markApplied = db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')");
     this.forgetApplied = db.prepare('DELETE FROM meta WHERE key = ?');
@@ -205,21 +189,6 @@ export class RowWriter {
     })();
   }
 
-  /**
-   * `commit` for journal text: each kind's rows as the JSON text of their value arrays (journal lines with
-   * the `["kind",` prefix and the closing bracket cut off), inserted kind by kind in one transaction.
-   */
-  commitJson(rows: Readonly<Record<Write[0], string[]>>, applied?: string, forget?: string): void {
-    this.db.transaction(() => {
-      for (const kind of WRITE_ORDER) {
-        const values = rows[kind];
-        if (values.length) this.putJson[kind].run(`[${values.join(',')}]`);
-      }
-      if (applied) this.markApplied.run(appliedKey(applied));
-      if (forget) this.forgetApplied.run(appliedKey(forget));
-    })();
-  }
-
   /** Applies a dead writer's journal file unless its commit already happened (under a write lock). */
   replay(name: string, records: readonly unknown[]): void {
     this.db
@@ -230,18 +199,6 @@ export class RowWriter {
       .immediate();
     this.forgetApplied.run(appliedKey(name));
   }
-}
-
-/** Cases before their verdicts (a verdict references its case). */
-export const WRITE_ORDER: readonly Write[0][] = ['case', 'verdict', 'request', 'cache'];
-
-/** A journal line's kind and the JSON text of its values, without parsing it (see PendingJournal.add). */
-export function splitJournalLine(line: string): [Write[0], string] | undefined {
-  for (const kind of WRITE_ORDER) {
-    const prefix = `["${kind}",`;
-    if (line.startsWith(prefix) && line.endsWith(']')) return [kind, line.slice(prefix.length, -1)];
-  }
-  return undefined;
 }
 
 function appliedKey(journalName: string): string {

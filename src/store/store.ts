@@ -748,7 +748,6 @@ export class RunStore {
   private writeJournal(): void {
     const text = this.journal?.write();
     if (!text) return;
-    this.committer?.send(text);
     this.batchBytes += text.length;
     if (this.batchBytes >= COMMIT_BYTES) this.commitBatch();
   }
@@ -763,8 +762,7 @@ export class RunStore {
     this.batchRows = 0;
     this.batchBytes = 0;
     if (this.committer) {
-      const text = this.journal?.write();
-      if (text) this.committer.send(text);
+      this.journal?.write();
       const file = this.journal?.rotate();
       if (file) {
         const seq = this.committer.commit(file.name, file.path);
