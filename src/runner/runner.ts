@@ -71,6 +71,20 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
   // What earlier invocations finished, read once: a fresh case then costs no query at all.
   const known = store.caseStatuses(runId);
 
+  const contextFor = (
+    c: PlannedCase,
+    signal: AbortSignal,
+    trace: Record<string, unknown>[],
+  ): AttackContext => ({
+    target: c.target,
+    model: (name) => plan.model(name, `attack ${c.attack.name}`),
+    judge: (input, name) => judgeFor(input, name, signal),
+    signal,
+    seed: hashString(`${plan.seed}:${c.id}`),
+    trace: (step) => trace.push(step),
+    generateOptions: { sample: c.sample, signal },
+  });
+
   const runCaseWith = async (
     c: PlannedCase,
     successes: { n: number },
@@ -82,20 +96,11 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
     const fresh = stored === undefined;
     let prompt = stored?.prompt ?? undefined;
     if (fresh) {
+      // Only a search attack (execute) gets a context and a trace; a single-turn one sends its prompt.
       const trace: Record<string, unknown>[] = [];
       let written: CaseRow;
-      const ctx: AttackContext = {
-        target: c.target,
-        model: (name) => plan.model(name, `attack ${c.attack.name}`),
-        judge: (input, name) => judgeFor(input, name, signal),
-        signal,
-        seed: hashString(`${plan.seed}:${c.id}`),
-        trace: (step) => trace.push(step),
-        // A single-turn attack's answered call is logged by its case row (see RunStore.requestSummary).
-        generateOptions: { sample: c.sample, signal, recordedByCaller: !c.attack.execute },
-      };
       try {
-        const result = await runAttack(c.attack, c.behavior, ctx);
+        const result = await runAttack(c, signal, () => contextFor(c, signal, trace));
         if (result.generation.cached) cached++;
         else sent++;
         successes.n++;
@@ -191,11 +196,17 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
 }
 
 /** Single-turn attacks send their prompt once; search attacks drive the target themselves. */
-async function runAttack(attack: Attack, behavior: Behavior, ctx: AttackContext): Promise<AttackResult> {
-  if (attack.execute) return attack.execute(behavior, ctx);
+async function runAttack(
+  c: PlannedCase,
+  signal: AbortSignal,
+  context: () => AttackContext,
+): Promise<AttackResult> {
+  const { attack } = c;
+  if (attack.execute) return attack.execute(c.behavior, context());
   if (!attack.prompt) throw new RuntimeFailure(`attack ${attack.name} has neither prompt() nor execute()`);
-  const prompt = attack.prompt(behavior);
-  const generation = await ctx.target.generate(prompt, ctx.generateOptions);
+  const prompt = attack.prompt(c.behavior);
+  // The answered call is logged by the case row (see RunStore.requestSummary).
+  const generation = await c.target.generate(prompt, { sample: c.sample, signal, recordedByCaller: true });
   return { prompt, generation };
 }
 

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { redact } from '../util/secrets.js';
@@ -55,28 +54,30 @@ export interface JsonResponse {
 }
 
 /**
- * An attempt listens for its caller's abort. Many requests in a row use the same signal (a runner worker's),
- * so each signal gets one EventEmitter, fed by one listener on the signal: adding and removing a listener
- * per request is then a plain array operation rather than two EventTarget calls.
+ * The requests in flight under each caller signal, aborted together when it fires. Many requests in a row
+ * use the same signal (a runner worker's), so each signal gets one listener, and a request joins and leaves
+ * a Set rather than adding and removing an EventTarget listener of its own.
  */
-const emitters = new WeakMap<AbortSignal, EventEmitter>();
+const inFlight = new WeakMap<AbortSignal, Set<Exchange>>();
 
-function abortEmitter(signal: AbortSignal): EventEmitter {
-  let e = emitters.get(signal);
-  if (!e) {
-    const emitter = new EventEmitter();
-    emitter.setMaxListeners(0);
-    signal.addEventListener('abort', () => emitter.emit('abort'), { once: true });
-    emitters.set(signal, emitter);
-    e = emitter;
+function inFlightUnder(signal: AbortSignal): Set<Exchange> {
+  let set = inFlight.get(signal);
+  if (!set) {
+    const exchanges = new Set<Exchange>();
+    signal.addEventListener('abort', () => {
+      for (const e of exchanges) e.abort();
+    });
+    inFlight.set(signal, exchanges);
+    set = exchanges;
   }
-  return e;
+  return set;
 }
 
 export class HttpClient {
   private readonly agent: Agent;
   private rateLimitListeners: (() => void)[] = [];
   private readonly routes = new Map<string, { origin: string; path: string }>();
+  private readonly mergedHeaders = new WeakMap<Record<string, string>, Map<string, Record<string, string>>>();
 
   constructor(private readonly opts: HttpOptions) {
     // Undici measures these from when the request is written to a socket, never while it waits in the
@@ -183,69 +184,38 @@ export class HttpClient {
     const { origin, path } = this.route(url);
     return new Promise<void>((resolve, reject) => {
       if (signal?.aborted) return reject(new undiciErrors.RequestAbortedError());
-      let status = 0;
-      let responseHeaders: IncomingHttpHeaders = {};
-      const errorBody: Buffer[] = [];
-      let controller: Dispatcher.DispatchController | undefined;
-      let abortReason: Error | undefined;
-      const emitter = signal ? abortEmitter(signal) : undefined;
-      const onAbort = (): void => {
-        abortReason = new undiciErrors.RequestAbortedError();
-        // Before the request is on a socket there is no controller yet: onRequestStart aborts it then.
-        controller?.abort(abortReason);
-      };
-      emitter?.on('abort', onAbort);
-      let settled = false;
-      const finish = (err?: Error): void => {
-        if (settled) return;
-        settled = true;
-        emitter?.removeListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve();
-      };
-      const handler: Dispatcher.DispatchHandler = {
-        onRequestStart: (c) => {
-          controller = c;
-          if (abortReason) c.abort(abortReason);
-        },
-        onResponseStart: (_c, statusCode, h) => {
-          status = statusCode;
-          responseHeaders = h;
-        },
-        onResponseData: (c, chunk) => {
-          if (status < 200 || status >= 300) {
-            errorBody.push(chunk);
-            return;
-          }
-          try {
-            onChunk(chunk);
-          } catch (err) {
-            c.abort(err instanceof Error ? err : new Error(String(err)));
-          }
-        },
-        onResponseEnd: () => {
-          if (status >= 200 && status < 300) return finish();
-          if (status === 429) for (const l of this.rateLimitListeners) l();
-          const text = Buffer.concat(errorBody).toString('utf8');
-          finish(new HttpStatusError(status, this.scrub(serverMessage(text)), retryAfterMs(responseHeaders)));
-        },
-        onResponseError: (_c, err) => finish(err),
-      };
+      const group = signal && inFlightUnder(signal);
+      const exchange = new Exchange(onChunk, resolve, reject, group, this.statusError);
       try {
         this.agent.dispatch(
-          {
-            origin,
-            path,
-            method: 'POST',
-            headers: { 'content-type': 'application/json', accept, ...headers },
-            body,
-          },
-          handler,
+          { origin, path, method: 'POST', headers: this.requestHeaders(headers, accept), body },
+          exchange,
         );
       } catch (err) {
-        finish(err instanceof Error ? err : new Error(String(err)));
+        exchange.onResponseError(undefined, err instanceof Error ? err : new Error(String(err)));
       }
     });
+  }
+
+  /** A non-2xx answer as the error its attempt fails with (a 429 also tells the rate-limit listeners). */
+  private readonly statusError = (status: number, text: string, h: IncomingHttpHeaders): Error => {
+    if (status === 429) for (const l of this.rateLimitListeners) l();
+    return new HttpStatusError(status, this.scrub(serverMessage(text)), retryAfterMs(h));
+  };
+
+  /** The caller's headers with content-type and accept; merged once per headers object (a target's are fixed). */
+  private requestHeaders(headers: Record<string, string>, accept: string): Record<string, string> {
+    let byAccept = this.mergedHeaders.get(headers);
+    if (!byAccept) {
+      byAccept = new Map();
+      this.mergedHeaders.set(headers, byAccept);
+    }
+    let merged = byAccept.get(accept);
+    if (!merged) {
+      merged = { 'content-type': 'application/json', accept, ...headers };
+      byAccept.set(accept, merged);
+    }
+    return merged;
   }
 
   /** A URL's origin and path, parsed once per URL (an endpoint sends to one or two). */
@@ -389,6 +359,77 @@ function undiciTimeout(err: unknown, opts: HttpOptions): string | undefined {
   if (code === 'UND_ERR_CONNECT_TIMEOUT')
     return `no connection within ${(opts.connectTimeoutMs ?? 10_000) / 1000} s`;
   return undefined;
+}
+
+/**
+ * One request's undici dispatch handler: hands a 2xx body to `onChunk` chunk by chunk, collects any other
+ * answer's body for `statusError`, and aborts the request when the caller's signal fires. Methods on a class,
+ * not closures: one object per request.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  private status = 0;
+  private headers: IncomingHttpHeaders = {};
+  private errorBody: Buffer[] | undefined;
+  private controller: Dispatcher.DispatchController | undefined;
+  private abortReason: Error | undefined;
+  private settled = false;
+
+  constructor(
+    private readonly onChunk: (chunk: Buffer) => void,
+    private readonly resolve: () => void,
+    private readonly reject: (err: Error) => void,
+    private readonly group: Set<Exchange> | undefined,
+    private readonly statusError: (status: number, body: string, headers: IncomingHttpHeaders) => Error,
+  ) {
+    group?.add(this);
+  }
+
+  /** The caller's signal fired. */
+  abort(): void {
+    this.abortReason = new undiciErrors.RequestAbortedError();
+    // Before the request is on a socket there is no controller yet: onRequestStart aborts it then.
+    this.controller?.abort(this.abortReason);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.abortReason) controller.abort(this.abortReason);
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
+    this.status = status;
+    this.headers = headers;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.status < 200 || this.status >= 300) {
+      (this.errorBody ??= []).push(chunk);
+      return;
+    }
+    try {
+      this.onChunk(chunk);
+    } catch (err) {
+      controller.abort(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.status >= 200 && this.status < 300) return this.finish();
+    const text = this.errorBody ? Buffer.concat(this.errorBody).toString('utf8') : '';
+    this.finish(this.statusError(this.status, text, this.headers));
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController | undefined, err: Error): void {
+    this.finish(err);
+  }
+
+  private finish(err?: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.group?.delete(this);
+    if (err) this.reject(err);
+    else this.resolve();
+  }
 }
 
 class HttpStatusError extends Error {

@@ -27,6 +27,10 @@ export class OpenAITarget implements Target {
   private readonly http: HttpClient;
   /** The sampling fields of a request body, computed once for the target's own parameters. */
   private readonly baseParams: Record<string, unknown>;
+  /** The endpoint's headers and its key, built once (the HTTP client adds content-type and accept). */
+  private readonly headers: Record<string, string>;
+  private readonly chatUrl: string;
+  private readonly completionsUrl: string;
 
   constructor(private readonly ep: Endpoint) {
     this.id = ep.id;
@@ -34,31 +38,39 @@ export class OpenAITarget implements Target {
     this.endpoint = endpointInfo('openai', ep);
     this.http = httpClientFor(ep);
     this.baseParams = this.paramsBody(ep.params);
+    this.chatUrl = `${ep.baseUrl}/chat/completions`;
+    this.completionsUrl = `${ep.baseUrl}/completions`;
+    this.headers = { ...ep.headers };
+    if (ep.apiKey) this.headers['authorization'] = `Bearer ${ep.apiKey}`;
   }
 
   async generate(prompt: Prompt, opts: GenerateOptions = {}): Promise<Generation> {
     const ep = this.ep;
     const common = opts.params ? this.paramsBody(mergeParams(ep.params, opts.params)) : this.baseParams;
     const raw = prompt.kind === 'completion' && ep.completionFallback !== 'prefill';
-    const url = `${ep.baseUrl}${raw ? '/completions' : '/chat/completions'}`;
-    const body: Record<string, unknown> = raw
-      ? {
-          ...common,
-          prompt: prompt.text,
-          ...(opts.logprobs ? { logprobs: opts.logprobs.top ?? 1, echo: opts.logprobs.echo ?? false } : {}),
-        }
-      : {
-          ...common,
-          messages: chatMessages(prompt, ep),
-          ...(opts.jsonMode ? { response_format: { type: 'json_object' } } : {}),
-          ...(opts.logprobs ? { logprobs: true, top_logprobs: opts.logprobs.top ?? 0 } : {}),
-          ...(prompt.kind === 'chat' && prompt.continueFinal
-            ? { continue_final_message: true, add_generation_prompt: false }
-            : {}),
-        };
-    Object.assign(body, ep.extraBody);
-    const headers: Record<string, string> = { ...ep.headers };
-    if (ep.apiKey) headers['authorization'] = `Bearer ${ep.apiKey}`;
+    const url = raw ? this.completionsUrl : this.chatUrl;
+    // Fields are added one by one, not spread: this runs once per request.
+    const body: Record<string, unknown> = Object.assign({}, common);
+    if (raw) {
+      body['prompt'] = prompt.text;
+      if (opts.logprobs) {
+        body['logprobs'] = opts.logprobs.top ?? 1;
+        body['echo'] = opts.logprobs.echo ?? false;
+      }
+    } else {
+      body['messages'] = chatMessages(prompt, ep);
+      if (opts.jsonMode) body['response_format'] = { type: 'json_object' };
+      if (opts.logprobs) {
+        body['logprobs'] = true;
+        body['top_logprobs'] = opts.logprobs.top ?? 0;
+      }
+      if (prompt.kind === 'chat' && prompt.continueFinal) {
+        body['continue_final_message'] = true;
+        body['add_generation_prompt'] = false;
+      }
+    }
+    if (ep.extraBody) Object.assign(body, ep.extraBody);
+    const headers = this.headers;
 
     if (ep.stream) {
       body['stream'] = true;
