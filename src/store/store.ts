@@ -172,6 +172,9 @@ export interface LabelRow {
   created_at: string;
 }
 
+const CASES_OUTCOME_INDEX =
+  'cases_outcome ON cases(run_id, status, target, attack, variant, category, case_id)';
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -190,8 +193,9 @@ CREATE TABLE IF NOT EXISTS cases (
   PRIMARY KEY (run_id, case_id)
 );
 -- The end-of-run summary, the ASR table and resume read only these narrow columns: an index that covers
--- them spares reading every case's prompt and response (kept up on the commit worker, off the hot path).
-CREATE INDEX IF NOT EXISTS cases_outcome ON cases(run_id, status, target, attack, variant, category);
+-- them (case_id for the join with verdicts) spares reading every case's prompt and response (kept up on
+-- the commit worker, off the hot path).
+CREATE INDEX IF NOT EXISTS ${CASES_OUTCOME_INDEX};
 CREATE TABLE IF NOT EXISTS verdicts (
   run_id TEXT NOT NULL, case_id TEXT NOT NULL, judge TEXT NOT NULL,
   refusal INTEGER, harmful INTEGER, score REAL, reason TEXT, error TEXT, raw TEXT, details_json TEXT,
@@ -495,7 +499,7 @@ export class RunStore {
                 TOTAL(v.error IS NULL AND v.inconclusive = 1) AS inconclusive,
                 TOTAL(v.error IS NULL AND (CASE WHEN v.details_json LIKE '%"disagreement"%' AND json_valid(v.details_json)
                       THEN json_type(v.details_json, '$.disagreement') END) = 'true') AS disagreement
-         FROM cases c JOIN verdicts v ON v.run_id = c.run_id AND v.case_id = c.case_id
+         FROM cases c INDEXED BY cases_outcome CROSS JOIN verdicts v ON v.run_id = c.run_id AND v.case_id = c.case_id
          WHERE c.run_id = ? AND c.status = 'ok'
          GROUP BY 1, 2, 3, 4, 5 ORDER BY MIN(c.rowid), v.judge`,
       )
@@ -847,6 +851,15 @@ function migrate(db: Database.Database): void {
   if (!has('requests', 'cost_usd'))
     db.exec('ALTER TABLE requests ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0');
   if (!has('cases', 'request_cost_usd')) db.exec('ALTER TABLE cases ADD COLUMN request_cost_usd REAL');
+  // Before case_id joined it, the covering index could not serve the ASR query's join with verdicts.
+  const indexed = db
+    .prepare<[], { name: string }>('PRAGMA index_info(cases_outcome)')
+    .all()
+    .map((c) => c.name);
+  if (!indexed.includes('case_id')) {
+    db.exec('DROP INDEX IF EXISTS cases_outcome');
+    db.exec(`CREATE INDEX ${CASES_OUTCOME_INDEX}`);
+  }
   if (!has('verdicts', 'inconclusive'))
     db.exec('ALTER TABLE verdicts ADD COLUMN inconclusive INTEGER NOT NULL DEFAULT 0');
 }

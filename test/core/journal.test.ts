@@ -174,3 +174,44 @@ setImmediate(() => setImmediate(() => process.kill(process.pid, 'SIGKILL')));
     expect(journals(db)).toHaveLength(0);
   });
 });
+
+describe('store schema', () => {
+  it("an older store's outcome index gains case_id on open, and the ASR counts read through it", () => {
+    const dir = tempDir();
+    const db = path.join(dir, 'old.db');
+    const store = RunStore.open(db);
+    newRun(store, 'r');
+    for (let i = 0; i < 20; i++) {
+      store.putCase({ ...caseRow('r', i), category: i % 2 ? 'a' : null });
+      store.putVerdict('r', `c${i}`, { judge: 'kw', refusal: i % 3 === 0, harmful: i % 3 !== 0 });
+    }
+    store.putCase({ ...caseRow('r', 99), status: 'error', response: null, error: 'boom' });
+    const before = store.asrCounts('r', true);
+    store.close();
+    // The index as refusenik wrote it before case_id joined it.
+    const conn = new Database(db);
+    conn.exec('DROP INDEX cases_outcome');
+    conn.exec('CREATE INDEX cases_outcome ON cases(run_id, status, target, attack, variant, category)');
+    conn.close();
+
+    const reopened = RunStore.open(db);
+    const after = reopened.asrCounts('r', true);
+    reopened.close();
+    const check = new Database(db, { readonly: true });
+    const columns = check
+      .prepare('PRAGMA index_info(cases_outcome)')
+      .all()
+      .map((c) => (c as { name: string }).name);
+    check.close();
+    expect(columns).toEqual(['run_id', 'status', 'target', 'attack', 'variant', 'category', 'case_id']);
+    expect(after).toEqual(before);
+    expect(after.groups.map((g) => [g.category, g.errors])).toEqual([
+      ['(none)', 1],
+      ['a', 0],
+    ]);
+    expect(after.judged.map((j) => [j.category, j.n, j.successes, j.refusals])).toEqual([
+      ['(none)', 10, 6, 4],
+      ['a', 10, 7, 3],
+    ]);
+  });
+});
