@@ -1,7 +1,7 @@
-import type { Attack, AttackContext, AttackResult } from '../attack/attack.js';
+import type { AttackContext, AttackResult } from '../attack/attack.js';
 import { RuntimeFailure } from '../errors.js';
 import type { JudgeInput } from '../judge/judge.js';
-import type { CaseRow, RunStore } from '../store/store.js';
+import { rowTimestamp, type CaseRow, type RunStore } from '../store/store.js';
 import { TargetError, type Target } from '../target/target.js';
 import type { Behavior, Verdict } from '../types.js';
 import { hashString } from '../util/random.js';
@@ -272,7 +272,7 @@ function caseRow(runId: string, c: PlannedCase, done: CaseOutcome): CaseRow {
     trace_json: done.trace_json ?? null,
     error: done.error ?? null,
     error_kind: done.error_kind ?? null,
-    created_at: new Date().toISOString(),
+    created_at: rowTimestamp(),
     request_cost_usd: done.request_cost_usd ?? null,
   };
 }

@@ -106,6 +106,19 @@ export function emptyCase(): CaseRow {
   };
 }
 
+let lastMs = -1;
+let lastIso = '';
+
+/** Now as an ISO-8601 string; a row timestamp is written twice per case, so one string serves each millisecond. */
+export function rowTimestamp(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
 /** A column value as SQLite binds it. */
 export type Value = string | number | null;
 

@@ -16,6 +16,7 @@ import {
   type RequestLog,
   type VerdictRow,
   type Write,
+  rowTimestamp,
 } from './rows.js';
 
 import {
@@ -32,7 +33,7 @@ import {
   type VerdictRecord,
 } from './records.js';
 
-export { emptyCase, type CaseRow, type RequestLog } from './rows.js';
+export { emptyCase, rowTimestamp, type CaseRow, type RequestLog } from './rows.js';
 export { judgeKind } from './records.js';
 export type {
   CaseRecord,
@@ -437,7 +438,7 @@ export class RunStore {
       raw: redact(v.raw ?? null),
       details_json: v.details ? JSON.stringify(v.details) : null,
       inconclusive: v.inconclusive ? 1 : 0,
-      created_at: new Date().toISOString(),
+      created_at: rowTimestamp(),
     };
     this.enqueue(['verdict', VERDICT_COLUMNS.map((k) => row[k])]);
   }
@@ -564,7 +565,7 @@ export class RunStore {
   // ---- request log and response cache -----------------------------------------------------------------
 
   logRequest(row: RequestLog): void {
-    const withTime = { ...row, error: redact(row.error), created_at: new Date().toISOString() };
+    const withTime = { ...row, error: redact(row.error), created_at: rowTimestamp() };
     this.enqueue(['request', REQUEST_COLUMNS.map((k) => withTime[k])]);
   }
 
