@@ -97,14 +97,16 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
     let prompt = stored?.prompt ?? undefined;
     if (fresh) {
       // Only a search attack (execute) gets a context and a trace; a single-turn one sends its prompt.
-      const trace: Record<string, unknown>[] = [];
+      const trace: Record<string, unknown>[] | undefined = c.attack.execute ? [] : undefined;
       let written: CaseRow;
       try {
-        const result = await runAttack(c, signal, () => contextFor(c, signal, trace));
+        const result = c.attack.execute
+          ? await c.attack.execute(c.behavior, contextFor(c, signal, trace ?? []))
+          : await sendPrompt(c, signal);
         if (result.generation.cached) cached++;
         else sent++;
         successes.n++;
-        written = okRow(runId, c, result, trace);
+        written = okRow(runId, c, result, trace ?? NO_TRACE);
         prompt = result.prompt;
       } catch (err) {
         if (halts(err) || stop.signal.aborted) return;
@@ -114,17 +116,17 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
           stop.abort();
           return;
         }
-        written = errorRow(runId, c, err, trace);
+        written = errorRow(runId, c, err, trace ?? NO_TRACE);
       }
       store.putCase(written);
       row = written;
     } else progress.skipped++;
 
     if (row && row.status === 'ok') {
-      const have = fresh ? new Set<string>() : store.judgedBy(runId, c.id);
+      const have = fresh ? undefined : store.judgedBy(runId, c.id);
       const input = judgeInput(c.behavior, row, prompt);
       for (const judge of plan.judges) {
-        if (have.has(judge.id)) continue;
+        if (have?.has(judge.id)) continue;
         let verdict: Verdict;
         try {
           verdict = await judgeSafely(judge.id, input, signal);
@@ -195,20 +197,18 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
   };
 }
 
-/** Single-turn attacks send their prompt once; search attacks drive the target themselves. */
-async function runAttack(
-  c: PlannedCase,
-  signal: AbortSignal,
-  context: () => AttackContext,
-): Promise<AttackResult> {
+/** A single-turn attack's case: its prompt, sent once (search attacks drive the target themselves). */
+async function sendPrompt(c: PlannedCase, signal: AbortSignal): Promise<AttackResult> {
   const { attack } = c;
-  if (attack.execute) return attack.execute(c.behavior, context());
   if (!attack.prompt) throw new RuntimeFailure(`attack ${attack.name} has neither prompt() nor execute()`);
   const prompt = attack.prompt(c.behavior);
   // The answered call is logged by the case row (see RunStore.requestSummary).
   const generation = await c.target.generate(prompt, { sample: c.sample, signal, recordedByCaller: true });
   return { prompt, generation };
 }
+
+/** The trace of a single-turn case: always empty (nothing can add to it). */
+const NO_TRACE: readonly Record<string, unknown>[] = Object.freeze([]);
 
 /**
  * Errors that mean the target cannot work at all (unreachable, bad key, unknown model, wrong request shape):
@@ -279,7 +279,12 @@ function caseRow(runId: string, c: PlannedCase, done: CaseOutcome): CaseRow {
 
 type CaseOutcome = Pick<CaseRow, 'status' | 'prompt_json'> & Partial<Omit<CaseRow, 'status' | 'prompt_json'>>;
 
-function okRow(runId: string, c: PlannedCase, r: AttackResult, trace: Record<string, unknown>[]): CaseRow {
+function okRow(
+  runId: string,
+  c: PlannedCase,
+  r: AttackResult,
+  trace: readonly Record<string, unknown>[],
+): CaseRow {
   const g = r.generation;
   return caseRow(runId, c, {
     status: 'ok',
@@ -302,7 +307,7 @@ function errorRow(
   runId: string,
   c: PlannedCase,
   err: TargetError,
-  trace: Record<string, unknown>[],
+  trace: readonly Record<string, unknown>[],
 ): CaseRow {
   let prompt = '';
   try {

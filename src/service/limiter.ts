@@ -32,12 +32,16 @@ export class AdaptiveLimiter {
     return this.opts.max;
   }
 
+  /** Takes a slot if one is free now (and nobody is waiting for one); false otherwise. */
+  tryAcquire(): boolean {
+    if (this.waiting.length !== 0 || !this.canStart()) return false;
+    this.start();
+    return true;
+  }
+
   /** Resolves when a slot is free and the budget allows one more request now. */
   acquire(): Promise<void> {
-    if (this.waiting.length === 0 && this.canStart()) {
-      this.start();
-      return Promise.resolve();
-    }
+    if (this.tryAcquire()) return Promise.resolve();
     return new Promise((resolve) => {
       this.waiting.push(resolve);
       this.drain();

@@ -164,7 +164,8 @@ export class ModelCalls {
         return gen;
       }
     }
-    await state.limiter.acquire();
+    // A free slot is taken at once, without waiting a microtask turn for a resolved promise.
+    if (!state.limiter.tryAcquire()) await state.limiter.acquire();
     let tokens = 0;
     try {
       const gen = this.capped(await inner.generate(prompt, opts));
