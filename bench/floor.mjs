@@ -110,18 +110,28 @@ const servers = new Map();
 try {
   for (const w of workloads) {
     if (!servers.has(w.latency)) servers.set(w.latency, await startServer(w.latency));
-    const { url } = servers.get(w.latency);
+    const server = servers.get(w.latency);
+    const { url } = server;
+    /** Runs `fn` and adds the server's CPU seconds during it to what fn returns. */
+    const withServerCpu = async (fn) => {
+      const before = server.cpuS();
+      const r = await fn();
+      const after = server.cpuS();
+      return { ...r, serverCpuS: before === undefined || after === undefined ? undefined : after - before };
+    };
     const { goals, cfg } = writeWorkload(w.n, url, w.concurrency);
     const samples = { bare: [] };
     for (const s of sides) samples[s.name] = [];
     for (let rep = 0; rep < reps; rep++) {
-      const b = await timed([
-        process.execPath,
-        path.join(ROOT, 'bench/lib/bare-client.mjs'),
-        url,
-        goals,
-        String(w.concurrency),
-      ]);
+      const b = await withServerCpu(() =>
+        timed([
+          process.execPath,
+          path.join(ROOT, 'bench/lib/bare-client.mjs'),
+          url,
+          goals,
+          String(w.concurrency),
+        ]),
+      );
       const bs = JSON.parse(b.out);
       if (bs.requests !== w.n) throw new Error(`bare loop: ${bs.requests}/${w.n} answers`);
       samples.bare.push({
@@ -130,9 +140,10 @@ try {
         wall: b.wall,
         cpuS: b.cpuS,
         rssMb: b.rssMb,
+        serverCpuS: b.serverCpuS,
       });
       for (const s of sides) {
-        const r = await runSide(s, cfg);
+        const r = await withServerCpu(() => runSide(s, cfg));
         if (r.summary.cases_done !== w.n || r.summary.errors !== 0)
           throw new Error(`${s.name}: ${r.summary.cases_done}/${w.n} cases, ${r.summary.errors} errors`);
         samples[s.name].push({
@@ -141,6 +152,7 @@ try {
           wall: r.wall,
           cpuS: r.cpuS,
           rssMb: r.rssMb,
+          serverCpuS: r.serverCpuS,
         });
       }
     }
@@ -160,6 +172,12 @@ try {
         process_cpu_ms_per_case:
           xs[0].cpuS === undefined ? undefined : r3((median(xs.map((x) => x.cpuS)) * 1000) / w.n),
         peak_rss_mb: xs[0].rssMb === undefined ? undefined : Math.round(median(xs.map((x) => x.rssMb))),
+        // How busy the two cores were: client and server CPU over the client's process wall. Near the
+        // core count, a second client thread has no idle core to run on.
+        cores_busy:
+          xs[0].cpuS === undefined || xs[0].serverCpuS === undefined
+            ? undefined
+            : r3(median(xs.map((x) => (x.cpuS + x.serverCpuS) / x.wall))),
       });
     }
   }

@@ -48,5 +48,21 @@ export async function startMockServer(bin, latency) {
     },
   );
   const [line] = await once(child.stdout, 'data');
-  return { url: JSON.parse(String(line)).url, stop: () => child.kill('SIGTERM') };
+  return {
+    url: JSON.parse(String(line)).url,
+    stop: () => child.kill('SIGTERM'),
+    /** CPU seconds the server has used so far (Linux /proc; undefined elsewhere). */
+    cpuS: () => procCpuS(child.pid),
+  };
+}
+
+/** User + system CPU seconds of a running process, from /proc/<pid>/stat (fields 14 and 15, in ticks). */
+function procCpuS(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
 }
