@@ -96,17 +96,17 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
     const fresh = stored === undefined;
     let prompt = stored?.prompt ?? undefined;
     if (fresh) {
-      // Only a search attack (execute) gets a context and a trace; a single-turn one sends its prompt.
-      const trace: Record<string, unknown>[] | undefined = c.attack.execute ? [] : undefined;
+      // Only a search attack (execute) gets a context; a single-turn one sends its prompt.
+      const trace: Record<string, unknown>[] = [];
       let written: CaseRow;
       try {
         const result = c.attack.execute
-          ? await c.attack.execute(c.behavior, contextFor(c, signal, trace ?? []))
+          ? await c.attack.execute(c.behavior, contextFor(c, signal, trace))
           : await sendPrompt(c, signal);
         if (result.generation.cached) cached++;
         else sent++;
         successes.n++;
-        written = okRow(runId, c, result, trace ?? NO_TRACE);
+        written = okRow(runId, c, result, trace);
         prompt = result.prompt;
       } catch (err) {
         if (halts(err) || stop.signal.aborted) return;
@@ -116,7 +116,7 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
           stop.abort();
           return;
         }
-        written = errorRow(runId, c, err, trace ?? NO_TRACE);
+        written = errorRow(runId, c, err, trace);
       }
       store.putCase(written);
       row = written;
@@ -207,9 +207,6 @@ async function sendPrompt(c: PlannedCase, signal: AbortSignal): Promise<AttackRe
   return { prompt, generation };
 }
 
-/** The trace of a single-turn case: always empty (nothing can add to it). */
-const NO_TRACE: readonly Record<string, unknown>[] = Object.freeze([]);
-
 /**
  * Errors that mean the target cannot work at all (unreachable, bad key, unknown model, wrong request shape):
  * when the very first requests fail this way, stop instead of recording every case as an error.
@@ -279,12 +276,7 @@ function caseRow(runId: string, c: PlannedCase, done: CaseOutcome): CaseRow {
 
 type CaseOutcome = Pick<CaseRow, 'status' | 'prompt_json'> & Partial<Omit<CaseRow, 'status' | 'prompt_json'>>;
 
-function okRow(
-  runId: string,
-  c: PlannedCase,
-  r: AttackResult,
-  trace: readonly Record<string, unknown>[],
-): CaseRow {
+function okRow(runId: string, c: PlannedCase, r: AttackResult, trace: Record<string, unknown>[]): CaseRow {
   const g = r.generation;
   return caseRow(runId, c, {
     status: 'ok',
@@ -307,7 +299,7 @@ function errorRow(
   runId: string,
   c: PlannedCase,
   err: TargetError,
-  trace: readonly Record<string, unknown>[],
+  trace: Record<string, unknown>[],
 ): CaseRow {
   let prompt = '';
   try {

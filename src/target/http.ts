@@ -77,7 +77,6 @@ export class HttpClient {
   private readonly agent: Agent;
   private rateLimitListeners: (() => void)[] = [];
   private readonly routes = new Map<string, { origin: string; path: string }>();
-  private readonly mergedHeaders = new WeakMap<Record<string, string>, Map<string, Record<string, string>>>();
 
   constructor(private readonly opts: HttpOptions) {
     // Undici measures these from when the request is written to a socket, never while it waits in the
@@ -188,7 +187,13 @@ export class HttpClient {
       const exchange = new Exchange(onChunk, resolve, reject, group, this.statusError);
       try {
         this.agent.dispatch(
-          { origin, path, method: 'POST', headers: this.requestHeaders(headers, accept), body },
+          {
+            origin,
+            path,
+            method: 'POST',
+            headers: { 'content-type': 'application/json', accept, ...headers },
+            body,
+          },
           exchange,
         );
       } catch (err) {
@@ -202,21 +207,6 @@ export class HttpClient {
     if (status === 429) for (const l of this.rateLimitListeners) l();
     return new HttpStatusError(status, this.scrub(serverMessage(text)), retryAfterMs(h));
   };
-
-  /** The caller's headers with content-type and accept; merged once per headers object (a target's are fixed). */
-  private requestHeaders(headers: Record<string, string>, accept: string): Record<string, string> {
-    let byAccept = this.mergedHeaders.get(headers);
-    if (!byAccept) {
-      byAccept = new Map();
-      this.mergedHeaders.set(headers, byAccept);
-    }
-    let merged = byAccept.get(accept);
-    if (!merged) {
-      merged = { 'content-type': 'application/json', accept, ...headers };
-      byAccept.set(accept, merged);
-    }
-    return merged;
-  }
 
   /** A URL's origin and path, parsed once per URL (an endpoint sends to one or two). */
   private route(url: string): { origin: string; path: string } {

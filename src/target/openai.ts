@@ -69,7 +69,7 @@ export class OpenAITarget implements Target {
         body['add_generation_prompt'] = false;
       }
     }
-    if (ep.extraBody) Object.assign(body, ep.extraBody);
+    Object.assign(body, ep.extraBody);
     const headers = this.headers;
 
     if (ep.stream) {
