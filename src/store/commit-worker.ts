@@ -1,6 +1,7 @@
-import { readFileSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { PendingJournal } from './journal.js';
 import { isWrite, RowWriter, type Write } from './rows.js';
 
 /**
@@ -58,12 +59,8 @@ parentPort?.on('message', (m: CommitMessage) => {
  * fast as handing SQLite the JSON (json_each with one `->>` per column), and it is this thread's time.
  */
 function readBatch(file: string): Write[] {
-  const rows: Write[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line) continue;
-    const row: unknown = JSON.parse(line);
-    if (!isWrite(row)) throw new Error(`${file}: not a journal row: ${line.slice(0, 80)}`);
-    rows.push(row);
-  }
-  return rows;
+  const rows = PendingJournal.read({ path: file }, true);
+  for (const row of rows)
+    if (!isWrite(row)) throw new Error(`${file}: not a journal row: ${JSON.stringify(row).slice(0, 80)}`);
+  return rows as Write[];
 }

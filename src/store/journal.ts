@@ -92,14 +92,19 @@ export class PendingJournal {
     return out.sort((a, b) => a.pid - b.pid || a.gen - b.gen);
   }
 
-  /** The records of a journal file; a last line cut by the kill is skipped (its write never finished). */
-  static read(file: JournalFile): unknown[] {
+  /**
+   * The records of a journal file. A dead writer's last line may have been cut by the kill and is skipped;
+   * `strict` (a batch this process wrote and closed) makes any unreadable line an error.
+   */
+  static read(file: { path: string }, strict = false): unknown[] {
     const out: unknown[] = [];
-    for (const line of readFileSync(file.path, 'utf8').split('\n')) {
+    const lines = readFileSync(file.path, 'utf8').split('\n');
+    for (const [i, line] of lines.entries()) {
       if (!line) continue;
       try {
         out.push(JSON.parse(line));
       } catch {
+        if (strict) throw new Error(`${file.path}:${i + 1}: not a journal row: ${line.slice(0, 80)}`);
         // a torn final write
       }
     }
