@@ -41,9 +41,9 @@ describe('refusenik data (CLI)', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(
-      `59/59 files verified in ${SHARED} (packs: codeattack, derta, pair, xstest, harmbench, jailbreakbench, jailbreakbench-artifacts, wildguard)`,
+      `109/109 files verified in ${SHARED} (packs: codeattack, derta, pair, xstest, harmbench, jailbreakbench, jailbreakbench-artifacts, wildguard, tap, actorattack, codechameleon, flipattack, bon)`,
     );
-    expect(r.stdout).toContain('warning: 8 file(s) not in the registry: codeattack/SOURCE.md');
+    expect(r.stdout).toContain('warning: 13 file(s) not in the registry: codeattack/SOURCE.md');
   });
 
   it('pulls packs from a mirror, then verifies and lists them', async () => {
@@ -126,7 +126,7 @@ describe('refusenik data (CLI)', () => {
     [
       ['data', 'pull', 'nosuchpack'],
       2,
-      /unknown data pack 'nosuchpack' \(known packs: codeattack, derta, pair, xstest, harmbench, jailbreakbench, jailbreakbench-artifacts, wildguard\)/,
+      /unknown data pack 'nosuchpack' \(known packs: codeattack, derta, pair, xstest, harmbench, jailbreakbench, jailbreakbench-artifacts, wildguard, tap, actorattack, codechameleon, flipattack, bon\)/,
     ],
     [['data', 'pull', '--base-url', 'ftp://x', 'pair'], 2, /--base-url: expected an http\(s\) URL/],
     [['data', 'pull', '--timeout', 'soon'], 2, /--timeout expects an integer >= 1, got 'soon'/],

@@ -102,7 +102,7 @@ describe('data pull from a mirror', () => {
     // No temporary files left behind; everything else is in place and verified.
     const files = allFiles(dir);
     expect(files.filter((f) => f.includes('.part'))).toEqual([]);
-    expect(files).toHaveLength(57);
+    expect(files).toHaveLength(107);
   });
 
   it('derives the judge and PAIR prompts from upstream-shaped sources, identical to the shared copies', () => {
@@ -135,7 +135,7 @@ describe('data pull from a mirror', () => {
 
     const verified = await verifyDir(dir, registry.packs, false);
     expect(verified.ok).toBe(true);
-    expect(verified.files).toHaveLength(59);
+    expect(verified.files).toHaveLength(109);
     expect(verified.unknown).toEqual([]);
   });
 

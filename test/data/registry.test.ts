@@ -71,6 +71,11 @@ describe('built-in registry', () => {
       jailbreakbench: '04f9f94844f09bd2168d3d83e5dd870cded9fc57',
       'jailbreakbench-artifacts': '909e68c01d94222b8ad2e397a017e2e12e2adb73',
       wildguard: '495b9dc837be594c6c5665b0f7f56169baf0d5be',
+      tap: '7bcdad30537c679d00699fac16052dc916c89a6d',
+      actorattack: 'eabe0692665ab0a3e9fa1c03d2cd2f8acc8b2358',
+      codechameleon: '16a19920fae0a3f227fb3900838e9079defe938b',
+      flipattack: '01a44c77d03e9c7bee0c39cd4115c73f785ce1d8',
+      bon: 'c11821039caa3afab3e17123c0400c7a236b0cd6',
     });
     // A file upstream removed later is pinned at its own, older commit.
     const jbb = BUILTIN_REGISTRY.packs.find((p) => p.name === 'jailbreakbench')!;
@@ -90,7 +95,7 @@ describe('built-in registry', () => {
 
   it('rejects unknown pack names, naming the known ones', () => {
     expect(() => selectPacks(BUILTIN_REGISTRY, ['codeattack', 'nope'])).toThrow(
-      /unknown data pack 'nope' \(known packs: codeattack, derta, pair, xstest, harmbench, jailbreakbench, jailbreakbench-artifacts, wildguard\)/,
+      /unknown data pack 'nope' \(known packs: codeattack, derta, pair, xstest, harmbench, jailbreakbench, jailbreakbench-artifacts, wildguard, tap, actorattack, codechameleon, flipattack, bon\)/,
     );
   });
 });
@@ -117,6 +122,11 @@ describe('registry files (for mirrors)', () => {
       'jailbreakbench',
       'jailbreakbench-artifacts',
       'wildguard',
+      'tap',
+      'actorattack',
+      'codechameleon',
+      'flipattack',
+      'bon',
       'xstest',
       'mine',
     ]);

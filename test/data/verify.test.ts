@@ -19,8 +19,13 @@ describe('data verify', () => {
       'jailbreakbench',
       'jailbreakbench-artifacts',
       'wildguard',
+      'tap',
+      'actorattack',
+      'codechameleon',
+      'flipattack',
+      'bon',
     ]);
-    expect(report.files).toHaveLength(59);
+    expect(report.files).toHaveLength(109);
     expect(report.files.every((f) => f.status === 'ok' && f.actualSha256 === f.expectedSha256)).toBe(true);
     expect(report.unknown).toEqual([
       'codeattack/SOURCE.md',
@@ -31,6 +36,11 @@ describe('data verify', () => {
       'jailbreakbench/SOURCE.md',
       'jailbreakbench-artifacts/SOURCE.md',
       'wildguard/SOURCE.md',
+      'tap/SOURCE.md',
+      'actorattack/SOURCE.md',
+      'codechameleon/SOURCE.md',
+      'flipattack/SOURCE.md',
+      'bon/SOURCE.md',
     ]);
   });
 
@@ -55,6 +65,11 @@ describe('data verify', () => {
       'jailbreakbench',
       'jailbreakbench-artifacts',
       'wildguard',
+      'tap',
+      'actorattack',
+      'codechameleon',
+      'flipattack',
+      'bon',
     ]);
     const bad = report.files.filter((f) => f.status !== 'ok').map((f) => [f.path, f.status]);
     expect(bad).toEqual([
