@@ -63,6 +63,13 @@ export const ATTACKS = new PluginRegistry<AttackEnv, Attack[], AttackFactory>('a
       'chat template rendered here) | prefill (Anthropic) | continue (continue_final_message)',
     load: async () => (await import('./prefill/index.js')).prefillAttack,
   },
+  {
+    name: 'flipattack',
+    description:
+      'FlipAttack (Liu et al., 2024): the goal flipped (flip_mode FWO|FCW|FCS|FMM) with guidance (cot, lang_gpt, ' +
+      "few_shot); upstream's chat byte for byte, prompts read from the flipattack pack",
+    load: async () => (await import('./flipattack/index.js')).flipAttack,
+  },
 ]);
 
 /** A config entry: `name` or `{name: options}`. */

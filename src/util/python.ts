@@ -109,3 +109,28 @@ export function pyJsonRecords(records: readonly Record<string, string>[]): strin
   );
   return '[' + rows.join(', ') + ']';
 }
+
+/**
+ * Python's `template.format(*args)` for positional fields (`{}` numbered in order, or `{0}`, `{1}`): values are
+ * inserted as given (never re-expanded), `{{`/`}}` are literal braces. Named fields, conversions and format
+ * specs are an error (no upstream template filled this way uses them), as are a lone brace and a missing
+ * argument, so a template is never filled differently from Python.
+ */
+export function pyFormatPositional(template: string, args: readonly string[]): string {
+  let auto = 0;
+  let numbered = false;
+  return template.replace(/\{\{|\}\}|\{([^{}]*)\}|[{}]/g, (whole, field: string | undefined) => {
+    if (whole === '{{') return '{';
+    if (whole === '}}') return '}';
+    if (field === undefined) throw new Error(`single '${whole}' in a format template (Python: ValueError)`);
+    if (field !== '' && !/^\d+$/.test(field)) throw new Error(`format field {${field}} is not positional`);
+    if (field === '' ? numbered : auto > 0) {
+      throw new Error('cannot switch between automatic and manual field numbering (Python: ValueError)');
+    }
+    const index = field === '' ? auto++ : Number(field);
+    if (field !== '') numbered = true;
+    const value = args[index];
+    if (value === undefined) throw new Error(`format field {${field}} has no argument (Python: IndexError)`);
+    return value;
+  });
+}
