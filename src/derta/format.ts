@@ -94,7 +94,7 @@ export function chatFramer(
   const source = opts.template ?? tok.chatTemplate;
   if (!source) {
     throw new InputError(
-      'tokenizer_config.json has no chat_template; pass --chat-template <file.jinja> or use --template paper',
+      'no chat template (neither chat_template.jinja nor the chat_template of tokenizer_config.json); pass --chat-template <file.jinja> or use --template paper',
       { file: tok.file },
     );
   }

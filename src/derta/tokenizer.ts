@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { InputError } from '../errors.js';
+import { readJinjaTemplate } from '../util/chat-template-file.js';
 
 /**
  * A model's tokenizer, loaded from `tokenizer.json` (+ `tokenizer_config.json` next to it) with the same
@@ -22,7 +23,7 @@ export interface DertaTokenizer {
   eosId?: number;
   /** Contents of the added special tokens (`<|eot_id|>`, `<|im_end|>`, `</s>` …). */
   specialTokens: string[];
-  /** The default chat template from tokenizer_config.json, if any. */
+  /** The default chat template: `chat_template.jinja` beside the tokenizer, else tokenizer_config.json's. */
   chatTemplate?: string;
 }
 
@@ -56,7 +57,7 @@ export function loadTokenizer(arg: string): DertaTokenizer {
     eosToken,
     eosId: eosToken === undefined ? undefined : tok.token_to_id(eosToken),
     specialTokens,
-    chatTemplate: defaultChatTemplate(config.chat_template),
+    chatTemplate: readJinjaTemplate(path.dirname(file)) ?? defaultChatTemplate(config.chat_template),
   };
 }
 

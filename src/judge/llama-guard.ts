@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { readJinjaTemplate } from '../util/chat-template-file.js';
 import type { ChatMessage, Prompt } from '../types.js';
 import type { Judge, JudgeFactory } from './judge.js';
 import { LlmJudgeOptions, inconclusive, judgedText, modelJudge } from './llm.js';
@@ -44,12 +45,16 @@ export function loadChatTemplate(file: string, baseDir = process.cwd()): { templ
   } catch (err) {
     throw new InputError(`not valid JSON: ${String(err)}`, { file: abs });
   }
-  const tpl = Array.isArray(cfg.chat_template)
-    ? (cfg.chat_template as { name?: string; template?: string }[]).find((t) => t.name === 'default')
-        ?.template
-    : cfg.chat_template;
+  const tpl =
+    readJinjaTemplate(path.dirname(abs)) ??
+    (Array.isArray(cfg.chat_template)
+      ? (cfg.chat_template as { name?: string; template?: string }[]).find((t) => t.name === 'default')
+          ?.template
+      : cfg.chat_template);
   if (typeof tpl !== 'string')
-    throw new InputError('no chat_template in this tokenizer config', { file: abs });
+    throw new InputError('no chat_template in this tokenizer config nor a chat_template.jinja beside it', {
+      file: abs,
+    });
   const bos =
     typeof cfg.bos_token === 'string'
       ? cfg.bos_token

@@ -31,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
 
+    sub.add_parser(
+        "import-gguf",
+        help="a GGUF file -> an HF model folder (dequantised) with a tokenizer that agrees with the model",
+        add_help=False,
+    )
+
     s = sub.add_parser(
         "serve",
         help="minimal OpenAI-compatible server (chat + completions) over HF generate",
@@ -64,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["train"]:
         return train_main(argv[1:])
+    if argv[:1] == ["import-gguf"]:
+        from .gguf_import import import_main
+
+        return import_main(argv[1:])
     args = build_parser().parse_args(argv)
     from .serve import serve_main
 

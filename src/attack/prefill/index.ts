@@ -128,7 +128,7 @@ function headOf(
   const template = opts.chat_template ? readTemplateFile(resolve(opts.chat_template)) : undefined;
   if (template === undefined && !tok.chatTemplate) {
     throw new InputError(
-      'tokenizer_config.json has no chat_template: set the attack option chat_template: <file.jinja>, or use ' +
+      'no chat template (neither chat_template.jinja nor the chat_template of tokenizer_config.json): set the attack option chat_template: <file.jinja>, or use ' +
         'delivery prefill / continue',
       { file: tok.file },
     );
