@@ -70,6 +70,13 @@ export const ATTACKS = new PluginRegistry<AttackEnv, Attack[], AttackFactory>('a
       "few_shot); upstream's chat byte for byte, prompts read from the flipattack pack",
     load: async () => (await import('./flipattack/index.js')).flipAttack,
   },
+  {
+    name: 'codechameleon',
+    description:
+      'CodeChameleon (Lv et al., 2024): the goal encrypted (reverse|binary_tree|odd_even|length) with its ' +
+      "decryption function, text or code style; upstream's API chat byte for byte from the codechameleon pack",
+    load: async () => (await import('./codechameleon/index.js')).codeChameleonAttack,
+  },
 ]);
 
 /** A config entry: `name` or `{name: options}`. */

@@ -129,3 +129,35 @@ function evalLiteral(t: Token, file: string): string {
     throw err;
   }
 }
+
+/**
+ * The string assigned to `name` at module level (`fn` undefined) or at the top of function `fn`: exactly one
+ * such assignment, whose value is string literals only; anything else is an error naming the file and line.
+ */
+export function assignedString(
+  statements: readonly PyStatement[],
+  name: string,
+  file: string,
+  fn?: string,
+): string {
+  const found = statements.filter((s) => {
+    const [head, eq] = s.tokens;
+    if (head?.type !== 'name' || head.value !== name || eq?.type !== 'op' || eq.value !== '=') return false;
+    if (fn === undefined) return s.blocks.length === 0;
+    const [def, ...rest] = s.blocks;
+    return rest.length === 0 && def !== undefined && tokenText(def.header).startsWith(`def ${fn}(`);
+  });
+  const where = fn === undefined ? 'at module level' : `in ${fn}()`;
+  if (found.length !== 1) {
+    throw new PythonExtractError(
+      `expected one assignment to ${name} ${where}, found ${found.length}`,
+      file,
+      found[1]?.line,
+    );
+  }
+  const s = found[0] as PyStatement;
+  const value = literalValue(s.tokens.slice(2), file);
+  if (value === undefined)
+    throw new PythonExtractError(`${name} ${where} is not assigned string literals only`, file, s.line);
+  return value;
+}
