@@ -77,6 +77,13 @@ export const ATTACKS = new PluginRegistry<AttackEnv, Attack[], AttackFactory>('a
       "decryption function, text or code style; upstream's API chat byte for byte from the codechameleon pack",
     load: async () => (await import('./codechameleon/index.js')).codeChameleonAttack,
   },
+  {
+    name: 'bon',
+    description:
+      'Best-of-N (Hughes et al., 2024): augmented goals (word scrambling, random capitals, ASCII noise, sigma) ' +
+      "sampled until the judge calls an answer harmful, up to a budget; upstream's augmentations per seed (search)",
+    load: async () => (await import('./bon/index.js')).bonAttack,
+  },
 ]);
 
 /** A config entry: `name` or `{name: options}`. */
