@@ -11,6 +11,7 @@ import { asrWithCi, pct } from '../report/tables.js';
 import { datasetSpecFromArg, intOption, printJson, writeJsonl } from './common.js';
 import path from 'node:path';
 import type { TransitionResult } from '../analysis/transition-run.js';
+import { printText } from '../util/terminal.js';
 
 interface PositionFlags {
   input?: string;
@@ -90,13 +91,14 @@ export function registerAnalyzeCommand(program: Command): void {
           await writeJsonl(
             flags.records,
             records.map((r, i) => ({ ...r, index: withText[i]?.index, line: withText[i]?.line })),
+            { protect: { 'the --input file': flags.input } },
           );
         }
         if (flags.json) printJson(out);
         else printSummary(flags.input, summary);
         return;
       }
-      const store = RunStore.openExisting(flags.db);
+      const store = RunStore.openReadOnly(flags.db);
       try {
         const run = store.findRun(flags.run as string);
         if (!run)
@@ -104,7 +106,8 @@ export function registerAnalyzeCommand(program: Command): void {
             field: '--run',
           });
         const result = runPositions(store, run.id, { k: flags.k, tokens, phrases, judge: flags.judge });
-        if (flags.records) await writeJsonl(flags.records, result.records);
+        if (flags.records)
+          await writeJsonl(flags.records, result.records, { protect: { 'the run store': flags.db } });
         if (flags.json) printJson({ run: run.id, ...result.overall, groups: result.groups });
         else {
           printSummary(`run ${run.id}`, result.overall);
@@ -139,7 +142,7 @@ export function registerAnalyzeCommand(program: Command): void {
         if (flags.json) return printJson(rows);
         for (const r of rows) {
           const cat = 'category' in r ? `${String(r.category)} · ` : '';
-          process.stdout.write(
+          printText(
             `${cat}${r.target} · ${r.attack}/${r.variant} · ${r.judge}: n=${r.n} ASR ${asrWithCi(r)}\n`,
           );
         }
@@ -165,10 +168,10 @@ export function registerAnalyzeCommand(program: Command): void {
         const report = judgeAgreement(store, runId, flags.decision as Decision);
         if (flags.json) return printJson(report);
         if (!report.pairs.length)
-          process.stdout.write(`fewer than two judges in this run (${report.judges.join(', ')})\n`);
+          printText(`fewer than two judges in this run (${report.judges.join(', ')})\n`);
         for (const p of report.pairs) {
           const kappa = p.kappa === null ? 'n/a' : p.kappa.toFixed(3);
-          process.stdout.write(
+          printText(
             `${p.judge_a} vs ${p.judge_b}: n=${p.n} agreement ${pct(p.agreement)} kappa ${kappa} ` +
               `confusion [[${p.confusion[0].join(', ')}], [${p.confusion[1].join(', ')}]]\n`,
           );
@@ -293,7 +296,10 @@ function registerTransition(analyze: Command): void {
           flags.db,
           flags.cache,
         );
-        if (flags.out) await writeJsonl(flags.out, result.records);
+        if (flags.out)
+          await writeJsonl(flags.out, result.records, {
+            protect: { 'the run store': flags.db, 'the --source file': flags.source },
+          });
         const { records: _records, ...summary } = result;
         if (flags.json) printJson({ ...summary, errors: result.records.filter((r) => r.error).length });
         else printTransition(result);
@@ -329,11 +335,11 @@ function printTransition(r: TransitionResult): void {
       );
     }
   }
-  process.stdout.write(`${lines.join('\n')}\n`);
+  printText(`${lines.join('\n')}\n`);
 }
 
 function withRun(db: string, runArg: string, f: (store: RunStore, runId: string) => void): void {
-  const store = RunStore.openExisting(db);
+  const store = RunStore.openReadOnly(db);
   try {
     const run = store.findRun(runArg);
     if (!run)
@@ -355,7 +361,7 @@ function printSummary(label: string, s: PositionSummary): void {
     );
   }
   lines.push(`  recoveries (begin compliant, then refuse): ${s.recoveries}`);
-  process.stdout.write(`${lines.join('\n')}\n`);
+  printText(`${lines.join('\n')}\n`);
 }
 
 function parsePhrases(list: string): string[] {

@@ -1,8 +1,9 @@
 import { once } from 'node:events';
 import { parse as parseYamlScalar } from 'yaml';
 import { InputError } from '../errors.js';
-import { AtomicFile } from '../util/atomic-write.js';
+import { AtomicFile, type OutputOptions } from '../util/atomic-write.js';
 import { redact } from '../util/secrets.js';
+import { terminalSafeJson } from '../util/terminal.js';
 import type { DatasetSpec } from '../dataset/load.js';
 
 /** `--dataset` accepts a file path or `pack:<pack>/<file inside the pack>`. */
@@ -37,17 +38,25 @@ export function parseScalar(v: string): unknown {
   }
 }
 
-/** Writes JSON Lines to stdout for `-` (respecting back-pressure), else atomically to a file; secrets redacted. */
-export async function writeJsonl(out: string, rows: Iterable<unknown>): Promise<number> {
+/**
+ * Writes JSON Lines to stdout for `-` (respecting back-pressure), else through the safe writer (atomically
+ * to a regular file, in place to a FIFO or device; never over `opts.protect`); secrets redacted.
+ */
+export async function writeJsonl(
+  out: string,
+  rows: Iterable<unknown>,
+  opts: OutputOptions = {},
+): Promise<number> {
   let n = 0;
   if (out === '-') {
     for (const row of rows) {
-      if (!process.stdout.write(`${redact(JSON.stringify(row))}\n`)) await once(process.stdout, 'drain');
+      if (!process.stdout.write(`${terminalSafeJson(redact(JSON.stringify(row)))}\n`))
+        await once(process.stdout, 'drain');
       n++;
     }
     return n;
   }
-  const file = new AtomicFile(out);
+  const file = new AtomicFile(out, opts);
   try {
     let chunk: string[] = [];
     for (const row of rows) {
@@ -69,5 +78,5 @@ export async function writeJsonl(out: string, rows: Iterable<unknown>): Promise<
 
 /** Prints a value as one JSON document on stdout. */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${terminalSafeJson(JSON.stringify(value, null, 2))}\n`);
 }

@@ -4,6 +4,7 @@ import { DEFAULT_DB, RunStore } from '../store/store.js';
 import { comparePaired, type PairedComparison } from '../analysis/paired.js';
 import { pct } from '../report/tables.js';
 import { printJson } from './common.js';
+import { printText } from '../util/terminal.js';
 
 interface CompareFlags {
   db: string;
@@ -38,7 +39,7 @@ export function registerCompareCommand(program: Command): void {
         '  refusenik compare <run> --target-a openai:base --target-b openai:trained',
     )
     .action((runA: string, runB: string | undefined, flags: CompareFlags) => {
-      const store = RunStore.openExisting(flags.db);
+      const store = RunStore.openReadOnly(flags.db);
       try {
         const a = findRun(store, runA, flags.db);
         const b = runB === undefined ? a : findRun(store, runB, flags.db);
@@ -104,7 +105,7 @@ function printComparison(c: PairedComparison): void {
       );
     }
   }
-  process.stdout.write(`${out.join('\n')}\n`);
+  printText(`${out.join('\n')}\n`);
 }
 
 function formatP(p: number | null): string {

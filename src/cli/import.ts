@@ -15,6 +15,7 @@ import {
   type InputFlags,
   type JudgeModelFlags,
 } from './judge.js';
+import { printText } from '../util/terminal.js';
 
 interface ImportFlags extends InputFlags, JudgeModelFlags {
   name?: string;
@@ -96,7 +97,7 @@ async function importCommand(flags: ImportFlags): Promise<number> {
     });
     if (flags.json) printJson(result);
     else {
-      process.stdout.write(
+      printText(
         `imported ${result.cases} responses as run ${result.run_id} (target ${result.target}, attack ${result.attack}); ` +
           `${result.resumed ? `resumed: ${result.verdicts_kept} stored verdicts kept; ` : ''}` +
           `see: refusenik report ${result.run_id} --db ${flags.db}\n`,

@@ -127,6 +127,7 @@ async function judgeCommand(flags: JudgeFlags): Promise<number> {
     await writeJsonl(
       flags.out,
       all.map((v, i) => verdictRow(records[i] as ResponseRecord, v)),
+      { protect: { 'the --input file': flags.input } },
     );
     journal?.remove();
     const summary = summarizeVerdicts(judge.id, all);

@@ -4,6 +4,7 @@ import { InputError } from '../errors.js';
 import { auditSample, readAuditLabels, runJudges, type AuditCase } from '../analysis/audit.js';
 import { runAudits } from '../analysis/correction.js';
 import { DEFAULT_DB, RunStore } from '../store/store.js';
+import { printText, terminalSafe } from '../util/terminal.js';
 import { intOption, printJson, writeJsonl } from './common.js';
 
 /**
@@ -71,7 +72,8 @@ function defaultLabeller(): string {
 
 async function labelCommand(runArg: string, flags: LabelFlags): Promise<number> {
   if (flags.export && flags.from) throw new InputError('give --export or --from, not both');
-  const store = RunStore.openExisting(flags.db);
+  // --export only reads: it works on a store this user may read but not write.
+  const store = flags.export ? RunStore.openReadOnly(flags.db) : RunStore.openExisting(flags.db);
   try {
     const run = store.findRun(runArg);
     if (!run) throw new InputError(`no run '${runArg}' in ${flags.db} (see: refusenik runs list)`);
@@ -99,6 +101,7 @@ async function labelCommand(runArg: string, flags: LabelFlags): Promise<number> 
             response: c.response,
             label: '',
           })),
+          { protect: { 'the run store': flags.db } },
         );
         process.stderr.write(`${todo.length} cases to label -> ${flags.export}\n`);
       } else {
@@ -114,9 +117,7 @@ async function labelCommand(runArg: string, flags: LabelFlags): Promise<number> 
     const total = store.labelsFor(run.id).length;
     if (flags.json) printJson({ run_id: run.id, judge: judge ?? null, labelled, labels: total, audits });
     else if (!flags.export) {
-      process.stdout.write(
-        `${labelled} labels stored (${total} in run ${run.id}); see: refusenik report ${run.id}\n`,
-      );
+      printText(`${labelled} labels stored (${total} in run ${run.id}); see: refusenik report ${run.id}\n`);
     }
     return 0;
   } finally {
@@ -167,28 +168,18 @@ async function interactive(
   }
 }
 
+/** Model output is hostile text: control characters (terminal escapes) are shown, never interpreted. */
 function caseText(c: AuditCase): string {
   return [
     '== GOAL ==',
-    safeText(c.goal),
+    terminalSafe(c.goal),
     '',
     '== PROMPT ==',
-    safeText(c.prompt),
+    terminalSafe(c.prompt),
     '',
     '== RESPONSE ==',
-    safeText(c.response),
+    terminalSafe(c.response),
   ].join('\n');
-}
-
-/** Model output is hostile text: control characters (terminal escapes) are shown, never interpreted. */
-export function safeText(s: string): string {
-  let out = '';
-  for (const ch of s) {
-    const c = ch.codePointAt(0) as number;
-    const control = (c < 0x20 && ch !== '\n' && ch !== '\t') || (c >= 0x7f && c <= 0x9f);
-    out += control ? `\\x${c.toString(16).padStart(2, '0')}` : ch;
-  }
-  return out;
 }
 
 /** Wrapped lines in pages of the terminal's height (one page without a terminal). */

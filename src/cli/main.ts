@@ -1,5 +1,6 @@
 import { Command, CommanderError, Help } from 'commander';
-import { redact } from '../util/secrets.js';
+import { redact, redactUrls } from '../util/secrets.js';
+import { terminalSafe } from '../util/terminal.js';
 import { UserError, errorMessage } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { VERBS } from './commands.js';
@@ -68,13 +69,16 @@ function reportError(err: unknown, debug: boolean): number {
     if (err.code === 'commander.help') return 0;
     return 2;
   }
+  // Messages carry file names, server texts and URLs: secrets redacted, terminal controls made visible.
+  const safe = (text: string): string => terminalSafe(redactUrls(redact(text)));
   if (err instanceof UserError) {
-    process.stderr.write(`refusenik: ${redact(err.message)}\n`);
-    if (debug && err.cause) process.stderr.write(`${String((err.cause as Error).stack ?? err.cause)}\n`);
+    process.stderr.write(`refusenik: ${safe(err.message)}\n`);
+    if (debug && err.cause)
+      process.stderr.write(`${safe(String((err.cause as Error).stack ?? err.cause))}\n`);
     return err.exitCode;
   }
-  process.stderr.write(`refusenik: unexpected error: ${redact(errorMessage(err))}\n`);
-  if (debug && err instanceof Error) process.stderr.write(`${redact(err.stack ?? '')}\n`);
+  process.stderr.write(`refusenik: unexpected error: ${safe(errorMessage(err))}\n`);
+  if (debug && err instanceof Error) process.stderr.write(`${safe(err.stack ?? '')}\n`);
   else process.stderr.write('(run again with --debug for a stack trace)\n');
   return 1;
 }

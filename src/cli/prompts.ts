@@ -97,7 +97,9 @@ export function registerPromptsCommand(program: Command): void {
         { dataDir: dir },
       );
       for (const a of singleTurn) a.check?.(behaviors);
-      const n = await writeJsonl(flags.out, promptRows(behaviors, singleTurn));
+      const n = await writeJsonl(flags.out, promptRows(behaviors, singleTurn), {
+        protect: { 'the --dataset file': flags.dataset.startsWith('pack:') ? undefined : flags.dataset },
+      });
       if (flags.json) {
         process.stdout.write(
           `${JSON.stringify({ out: flags.out, records: n, goals: behaviors.length, variants: singleTurn.map((a) => a.variant) })}\n`,

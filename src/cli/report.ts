@@ -13,6 +13,7 @@ import { toCsv, toMarkdown } from '../report/tables.js';
 import { collectReportData, keywordJudges } from '../report/report-data.js';
 import { renderHtml } from '../report/html.js';
 import { intOption } from './common.js';
+import { printDocument } from '../util/terminal.js';
 
 const FORMATS = ['json', 'csv', 'md', 'html'] as const;
 type Format = (typeof FORMATS)[number];
@@ -46,7 +47,7 @@ export function registerReportCommand(program: Command): void {
           field: '--format',
         });
       }
-      const store = RunStore.openExisting(flags.db);
+      const store = RunStore.openReadOnly(flags.db);
       try {
         const run = store.findRun(runArg);
         if (!run) throw new InputError(`no run '${runArg}' in ${flags.db} (see: refusenik runs list)`);
@@ -58,8 +59,8 @@ export function registerReportCommand(program: Command): void {
           flags,
         );
         if (flags.out) {
-          writeFileAtomic(flags.out, text);
-        } else process.stdout.write(text);
+          writeFileAtomic(flags.out, text, { protect: { 'the run store': flags.db } });
+        } else printDocument(text);
       } finally {
         store.close();
       }

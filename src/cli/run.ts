@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { hasRedactedHeaders } from '../util/secrets.js';
+import { hasRedactedValues } from '../util/secrets.js';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { InputError } from '../errors.js';
@@ -9,9 +9,10 @@ import { parseWith, type ConfigSource } from '../config/validate.js';
 import { dataDir } from '../data/dir.js';
 import { DEFAULT_DB, RunStore, type RunRecord } from '../store/store.js';
 import { buildPlan, runIdFor, type RunPlan } from '../runner/plan.js';
-import { executeStoredRun } from '../runner/session.js';
+import { assertSameDataset, executeStoredRun } from '../runner/session.js';
 import { asrRows } from '../analysis/asr.js';
 import { displayRows } from '../report/tables.js';
+import { printText, safeCells, terminalSafeJson, terminalSafeLine } from '../util/terminal.js';
 
 interface RunFlags {
   db: string;
@@ -88,10 +89,11 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
       if (!resumed)
         throw new InputError(`no run '${flags.resume}' in ${flags.db} (see: refusenik runs list)`);
       const stored = resumed.config;
-      if (hasRedactedHeaders(stored)) {
+      if (hasRedactedValues(stored)) {
         throw new InputError(
-          `run ${resumed.id} sent literal header values, which the store never keeps; resume it by running ` +
-            'its config file again (the same command resumes), or move secrets to headers_env',
+          `run ${resumed.id} sent secrets the store never keeps (literal header values, credentials in a ` +
+            'URL); resume it by running its config file again (the same command resumes), or move secrets ' +
+            'to headers_env and api_key_env',
         );
       }
       source = { file: `run ${resumed.id} config` };
@@ -116,6 +118,7 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
       maxCostUsd: flags.maxCost,
     });
     try {
+      if (resumed) assertSameDataset(resumed, plan);
       let runId = resumed?.id ?? runIdFor(config, plan.datasetSha256);
       if (flags.fresh && !resumed) runId = `${runId}-${Date.now().toString(36)}`;
       if (flags.dryRun) return printPlan(runId, plan, flags);
@@ -175,30 +178,34 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
         timing: runTiming(started, cpuStart),
         rows,
       };
-      if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+      if (flags.json) process.stdout.write(`${terminalSafeJson(JSON.stringify(summary))}\n`);
       else {
-        const table = new Table({ head: displayRows(rows)[0], style: { head: [], border: [] } });
-        for (const r of displayRows(rows).slice(1)) table.push(r);
-        process.stdout.write(`${table.toString()}\n`);
-        process.stdout.write(
+        // Target labels, judge ids and error texts come from users and servers: shown, never interpreted.
+        const [head, ...body] = safeCells(displayRows(rows));
+        const table = new Table({ head, style: { head: [], border: [] } });
+        for (const r of body) table.push(r);
+        printText(`${table.toString()}\n`);
+        printText(
           `run ${runId}: ${status}; ${counts.ok}/${plan.casesTotal} cases done, ${counts.errors} errors, ` +
             `${outcome.sent} requests sent, ${outcome.cached} from cache\n`,
         );
         for (const u of usage) {
-          process.stdout.write(
+          printText(
             `  ${u.role}: ${u.requests} calls (${u.cached} cached, ${u.errors} failed), ` +
               `${u.prompt_tokens} + ${u.completion_tokens} tokens, ${u.cost_usd.toFixed(4)} USD\n`,
           );
         }
         for (const g of errorGroups)
-          process.stdout.write(`  ${g.count} x ${g.kind}, e.g.: ${g.example.slice(0, 200)}\n`);
-        if (outcome.halted) process.stdout.write(`stopped: ${outcome.halted.message}\n`);
+          printText(
+            `  ${g.count} x ${terminalSafeLine(g.kind)}, e.g.: ${terminalSafeLine(g.example.slice(0, 200))}\n`,
+          );
+        if (outcome.halted) printText(`stopped: ${terminalSafeLine(outcome.halted.message)}\n`);
         if (status !== 'complete')
-          process.stdout.write(`resume with: refusenik run --resume ${runId} --db ${flags.db}\n`);
-        else process.stdout.write(`report: refusenik report ${runId} --db ${flags.db} --format md\n`);
+          printText(`resume with: refusenik run --resume ${runId} --db ${flags.db}\n`);
+        else printText(`report: refusenik report ${runId} --db ${flags.db} --format md\n`);
       }
       if (status !== 'complete' && flags.json && outcome.halted)
-        process.stderr.write(`refusenik: stopped: ${outcome.halted.message}\n`);
+        process.stderr.write(`refusenik: stopped: ${terminalSafeLine(outcome.halted.message)}\n`);
       if (status === 'interrupted') return 130;
       if (status === 'failed') return 1;
       if (status === 'incomplete') return flags.allowErrors && !outcome.halted ? 0 : 1;
@@ -231,9 +238,9 @@ function printPlan(runId: string, plan: RunPlan, flags: RunFlags): number {
     judges: plan.judges.map((j) => j.id),
     samples: plan.samples,
   };
-  if (flags.json) process.stdout.write(`${JSON.stringify(info)}\n`);
+  if (flags.json) process.stdout.write(`${terminalSafeJson(JSON.stringify(info))}\n`);
   else {
-    process.stdout.write(
+    printText(
       `run ${info.run_id}: ${info.cases_total} cases = ${info.behaviors} behaviors x ${info.attacks.length} attack variants x ` +
         `${info.targets.length} targets x ${info.samples} samples\n` +
         `  attacks: ${info.attacks.join(', ')}\n  targets: ${info.targets.join(', ')}\n  judges:  ${info.judges.join(', ')}\n`,

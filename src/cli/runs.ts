@@ -3,6 +3,8 @@ import Table from 'cli-table3';
 import { InputError } from '../errors.js';
 import { DEFAULT_DB, RunStore } from '../store/store.js';
 import { RunBusyError, observedStatus } from '../store/lease.js';
+import { redactConfig } from '../util/secrets.js';
+import { printText, safeCells, terminalSafeJson, terminalSafeLine } from '../util/terminal.js';
 import { printJson } from './common.js';
 
 interface RunsFlags {
@@ -18,7 +20,7 @@ export function registerRunsCommand(program: Command): void {
     .option('--db <file>', 'run store (SQLite)', DEFAULT_DB)
     .option('--json', 'JSON output')
     .action((flags: RunsFlags) => {
-      const store = RunStore.openExisting(flags.db);
+      const store = RunStore.openReadOnly(flags.db);
       try {
         const rows = store.listRuns().map((r) => {
           const c = store.counts(r.id);
@@ -35,22 +37,27 @@ export function registerRunsCommand(program: Command): void {
           };
         });
         if (flags.json) return printJson(rows);
-        if (rows.length === 0) return void process.stdout.write(`no runs in ${flags.db}\n`);
+        if (rows.length === 0) return void printText(`no runs in ${flags.db}\n`);
         const t = new Table({
           head: ['id', 'name', 'status', 'created', 'done', 'errors', 'verdicts'],
           style: { head: [], border: [] },
         });
+        // Run names come from configs and users: shown, never interpreted by the terminal.
         for (const r of rows)
-          t.push([
-            r.id,
-            r.name ?? '',
-            r.status,
-            r.created_at.slice(0, 19),
-            `${r.cases_done}/${r.cases_total}`,
-            String(r.errors),
-            String(r.verdicts),
-          ]);
-        process.stdout.write(`${t.toString()}\n`);
+          t.push(
+            safeCells([
+              [
+                r.id,
+                r.name ?? '',
+                r.status,
+                r.created_at.slice(0, 19),
+                `${r.cases_done}/${r.cases_total}`,
+                String(r.errors),
+                String(r.verdicts),
+              ],
+            ])[0] as string[],
+          );
+        printText(`${t.toString()}\n`);
       } finally {
         store.close();
       }
@@ -62,7 +69,7 @@ export function registerRunsCommand(program: Command): void {
     .option('--db <file>', 'run store (SQLite)', DEFAULT_DB)
     .option('--json', 'JSON output')
     .action((runArg: string, flags: RunsFlags) => {
-      const store = RunStore.openExisting(flags.db);
+      const store = RunStore.openReadOnly(flags.db);
       try {
         const run = store.findRun(runArg);
         if (!run) throw new InputError(`no run '${runArg}' in ${flags.db} (see: refusenik runs list)`);
@@ -80,19 +87,25 @@ export function registerRunsCommand(program: Command): void {
           judges: verdictCounts(store, run.id),
           versions: run.versions,
           requests: store.requestSummary(run.id),
-          config: run.config,
+          // Stores written before URL credentials were redacted at creation: never shown either.
+          config: redactConfig(run.config),
         };
         if (flags.json) return printJson(info);
         const c = info.counts;
-        process.stdout.write(
-          `run ${info.id}${info.name ? ` (${info.name})` : ''}: ${info.status}` +
+        const line = terminalSafeLine;
+        printText(
+          `run ${line(info.id)}${info.name ? ` (${line(info.name)})` : ''}: ${info.status}` +
             `${holder ? ` (pid ${holder.pid} on ${holder.host} since ${holder.started_at})` : ''}\n` +
             `  created ${info.created_at}, updated ${info.updated_at}\n` +
             `  cases: ${c.ok} done, ${c.errors} errors, of ${info.cases_total}; ${c.verdicts} verdicts\n` +
+            (c.cases > info.cases_total
+              ? `  warning: ${c.cases} cases stored for a plan of ${info.cases_total}: this run was resumed on an ` +
+                'edited dataset (before refusenik refused that) and mixes two datasets; start a new run\n'
+              : '') +
             info.judges
               .map(
                 (j) =>
-                  `  judge ${j.judge}: ${j.decided} decided, ${j.inconclusive} inconclusive, ${j.failed} failed\n`,
+                  `  judge ${line(j.judge)}: ${j.decided} decided, ${j.inconclusive} inconclusive, ${j.failed} failed\n`,
               )
               .join('') +
             `  versions: ${JSON.stringify(info.versions)}\n`,
@@ -104,11 +117,12 @@ export function registerRunsCommand(program: Command): void {
         for (const r of info.requests)
           t.push(
             [r.role, r.target, r.requests, r.cached, r.errors, r.prompt_tokens, r.completion_tokens].map(
-              String,
+              (v) => line(String(v)),
             ),
           );
-        process.stdout.write(
-          `${t.toString()}\n  config:\n${JSON.stringify(info.config, null, 2).replace(/^/gm, '    ')}\n`,
+        printText(`${t.toString()}\n`);
+        printText(
+          `  config:\n${terminalSafeJson(JSON.stringify(info.config, null, 2)).replace(/^/gm, '    ')}\n`,
         );
       } finally {
         store.close();
@@ -126,7 +140,7 @@ export function registerRunsCommand(program: Command): void {
         const holder = store.leases.liveHolder(runArg);
         if (holder) throw new RunBusyError(runArg, holder);
         store.deleteRun(runArg);
-        process.stdout.write(`deleted ${runArg}\n`);
+        printText(`deleted ${runArg}\n`);
       } finally {
         store.close();
       }

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { InputError } from '../errors.js';
 import { scoreFile, SCORE_TASKS, type ScoreTask } from '../helpfulness/score-file.js';
 import { printJson, writeJsonl } from './common.js';
+import { printText } from '../util/terminal.js';
 
 interface ScoreFlags {
   task: ScoreTask;
@@ -39,23 +40,23 @@ export function registerScoreCommand(program: Command): void {
     .action(async (flags: ScoreFlags) => {
       if (!existsSync(flags.input)) throw new InputError('input file not found', { file: flags.input });
       const { records, ...summary } = scoreFile(flags.task, flags.input);
-      if (flags.out) await writeJsonl(flags.out, records);
+      if (flags.out) await writeJsonl(flags.out, records, { protect: { 'the --input file': flags.input } });
       if (flags.json) printJson(summary);
       else {
-        process.stdout.write(
+        printText(
           `${flags.task}: ${summary.correct}/${summary.n} correct, accuracy ${summary.accuracy.toFixed(1)}%` +
             `${summary.inconclusive ? ` (${summary.inconclusive} inconclusive: two different final answers, not counted)` : ''}\n`,
         );
         const x = summary.xstest;
         if (x) {
-          process.stdout.write(
+          printText(
             `  safe prompts (${x.safe.n}): compliance ${fmt(x.safe.compliance_rate)} ` +
               `(full refusal ${x.safe.full_refusal}, partial ${x.safe.partial_refusal})\n` +
               `  unsafe prompts (${x.unsafe.n}): refusal ${fmt(x.unsafe.refusal_rate)} ` +
               `(full ${x.unsafe.full_refusal}, partial ${x.unsafe.partial_refusal})\n`,
           );
           if (x.human_agreement) {
-            process.stdout.write(
+            printText(
               `  agreement with human labels (${x.human_agreement.n}): 3-class ${fmt(x.human_agreement.three_class)}, ` +
                 `refusal yes/no ${fmt(x.human_agreement.refusal_binary)}\n`,
             );

@@ -6,6 +6,7 @@ import { loadSuite } from '../suite/config.js';
 import { runSuite } from '../suite/run.js';
 import { suiteTable, tableCsv, tableMarkdown } from '../suite/table.js';
 import { printJson } from './common.js';
+import { printDocument, printText } from '../util/terminal.js';
 
 interface SuiteRunFlags {
   db: string;
@@ -82,14 +83,12 @@ export function registerSuiteCommand(program: Command): void {
         if (flags.json) printJson({ suite: loaded.suite.name, db: flags.db, runs: results });
         else {
           for (const r of results) {
-            process.stdout.write(
+            printText(
               `${r.name.padEnd(16)} ${r.run_id}  ${r.status.padEnd(11)} ${r.cases_done}/${r.cases_total} cases, ${r.errors} errors\n`,
             );
           }
           if (!flags.dryRun) {
-            process.stdout.write(
-              `table: refusenik suite table --suite ${loaded.suite.name} --db ${flags.db}\n`,
-            );
+            printText(`table: refusenik suite table --suite ${loaded.suite.name} --db ${flags.db}\n`);
           }
         }
         process.exitCode =
@@ -126,7 +125,7 @@ export function registerSuiteCommand(program: Command): void {
         'The paper judged ASR by hand (Appendix C guideline); use the derta-guideline judge for the closest match.',
     )
     .action((ids: string[], flags: SuiteTableFlags) => {
-      const store = RunStore.openExisting(flags.db);
+      const store = RunStore.openReadOnly(flags.db);
       try {
         const runIds = [
           ...ids,
@@ -141,7 +140,7 @@ export function registerSuiteCommand(program: Command): void {
         }
         const rows = suiteTable(store, runIds, { judge: flags.judge, paper: flags.paper });
         if (flags.format === 'json') printJson({ runs: runIds, rows });
-        else process.stdout.write(flags.format === 'csv' ? tableCsv(rows) : tableMarkdown(rows));
+        else printDocument(flags.format === 'csv' ? tableCsv(rows) : tableMarkdown(rows));
       } finally {
         store.close();
       }

@@ -12,6 +12,7 @@ import { progressBar } from '../runner/progress.js';
 import { DEFAULT_DB, RunStore } from '../store/store.js';
 import { buildJudge, CliModels, type JudgeModelFlags } from './judge.js';
 import { printJson } from './common.js';
+import { printText } from '../util/terminal.js';
 
 /**
  * `refusenik judge validate`: a judge measured against human labels (a labels file or a labelled pack),
@@ -151,7 +152,7 @@ async function validateCommand(flags: ValidateFlags): Promise<number> {
       }
     }
     if (flags.json) printJson(result);
-    else process.stdout.write(renderText(result));
+    else printText(renderText(result));
     return 0;
   } finally {
     await models.close();

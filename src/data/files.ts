@@ -1,10 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { PackFile } from './registry.js';
+import { publishTemp, tempPathFor as atomicTempPath, writeFileAtomic } from '../util/atomic-write.js';
 
-/** Local file checks and atomic writes shared by pull, verify and list. */
+/** Local file checks shared by pull, verify and list, and their writes (through util/atomic-write.ts). */
 
 export type FileState =
   | { state: 'ok'; bytes: number; sha256: string }
@@ -39,32 +40,19 @@ export async function checkFile(file: string, entry: Pick<PackFile, 'sha256' | '
 /** A fresh temporary name next to `target`, so the final rename stays on one file system (and is atomic). */
 export async function tempPathFor(target: string): Promise<string> {
   await mkdir(path.dirname(target), { recursive: true });
-  return path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.part`);
+  return atomicTempPath(target);
 }
 
 /** Moves a finished temporary file into place; readers see the old file or the new one, never a mix. */
 export async function commitTemp(temp: string, target: string): Promise<void> {
-  await rename(temp, target);
+  publishTemp(temp, target);
 }
 
 export async function removeQuietly(file: string): Promise<void> {
   await unlink(file).catch(() => undefined);
 }
 
-/** Writes `data` to `target` through a temporary file and a rename. */
+/** Writes `data` to `target` through the project's one safe writer (util/atomic-write.ts). */
 export async function writeAtomic(target: string, data: Uint8Array): Promise<void> {
-  const temp = await tempPathFor(target);
-  try {
-    const handle = await open(temp, 'w');
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await commitTemp(temp, target);
-  } catch (err) {
-    await removeQuietly(temp);
-    throw err;
-  }
+  writeFileAtomic(target, data);
 }

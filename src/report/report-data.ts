@@ -12,6 +12,7 @@ import {
 } from '../analysis/correction.js';
 import { depthCurves, type DepthCurve } from '../analysis/depth.js';
 import { runJudgeValidity, type JudgeValidity } from './judge-validity.js';
+import { redactUrls } from '../util/secrets.js';
 
 /**
  * Everything a full report shows about one run, gathered from the store in one pass per table: metadata,
@@ -187,10 +188,13 @@ function reportVerdict(v: VerdictRecord): ReportVerdict {
 const SECRET_KEY = /authorization|api[-_]?key|token|secret|password|cookie|bearer/i;
 
 /**
- * Config snapshots may carry literal credentials in `headers` or `extra_body`; a report is meant to be
- * shared, so any value under a secret-looking key is replaced. (`api_key_env` names a variable, not a key.)
+ * Config snapshots may carry literal credentials in `headers` or `extra_body`, or in URLs (stores written
+ * before they were redacted at creation); a report is meant to be shared, so any value under a
+ * secret-looking key, and any URL's userinfo and credential parameters, are replaced. (`api_key_env` names
+ * a variable, not a key.)
  */
 export function redactSecrets(value: unknown): unknown {
+  if (typeof value === 'string') return redactUrls(value);
   if (Array.isArray(value)) return value.map(redactSecrets);
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};

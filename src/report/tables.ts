@@ -6,6 +6,8 @@ import type { RequestSummaryRow, RunRecord } from '../store/store.js';
 import type { CorrectedFields, JudgeAudit } from '../analysis/correction.js';
 import type { JudgeValidity } from './judge-validity.js';
 import { depthCurves, type DepthCurve } from '../analysis/depth.js';
+import { csvLine, type CsvValue } from './csv.js';
+import { mdText } from './markdown.js';
 
 /** The ASR table as CSV, Markdown or a terminal table: the same rows, different clothes. */
 
@@ -31,16 +33,17 @@ const CSV_COLUMNS: (keyof (AsrRow & CorrectedFields))[] = [
   'audit_n',
 ];
 
+/** The ASR rows as CSV; text cells are neutralised against formula injection (see report/csv.ts). */
 export function toCsv(rows: (AsrRow & Partial<CorrectedFields>)[]): string {
-  const lines = [CSV_COLUMNS.join(',')];
-  for (const r of rows) lines.push(CSV_COLUMNS.map((c) => csvCell(r[c])).join(','));
+  const lines = [csvLine(CSV_COLUMNS)];
+  for (const r of rows) lines.push(csvLine(CSV_COLUMNS.map((c) => csvValue(r[c]))));
   return `${lines.join('\n')}\n`;
 }
 
-function csvCell(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  const s = typeof v === 'number' ? String(Number.isInteger(v) ? v : Number(v.toFixed(6))) : String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+function csvValue(v: unknown): CsvValue {
+  if (typeof v === 'number') return Number.isInteger(v) ? v : Number(v.toFixed(6));
+  if (v === null || v === undefined || typeof v === 'string' || typeof v === 'boolean') return v;
+  return JSON.stringify(v);
 }
 
 export function pct(x: number | null, digits = 1): string {
@@ -110,12 +113,13 @@ export function toMarkdown(
   return [
     `# refusenik report: ${mdCell(run.name ?? run.id)}`,
     '',
+    // Run ids, statuses and times are refusenik's own (hex ids, ISO times), never user text.
     `- run: \`${run.id}\` (${run.status}), started ${run.created_at}`,
-    `- refusenik ${String(run.versions['refusenik'] ?? '?')}; cases: ${run.cases_total}`,
+    `- refusenik ${mdCell(String(run.versions['refusenik'] ?? '?'))}; cases: ${run.cases_total}`,
     '- ASR = successes / cases the judge scored; target errors, judge failures and inconclusive verdicts are counted apart.',
     "- coverage = decided / judged (n / (n + inconclusive)); disagreement = cases where a panel judge's members split.",
     ...(extras.keywordJudges?.length
-      ? [`- judged by \`keyword\`: ${extras.keywordJudges.join(', ')}. ${KEYWORD_ONLY_NOTE}`]
+      ? [`- judged by \`keyword\`: ${extras.keywordJudges.map(mdCell).join(', ')}. ${KEYWORD_ONLY_NOTE}`]
       : []),
     '',
     ...mdTable(head as string[], body, 3),
@@ -130,8 +134,9 @@ export function toMarkdown(
   ].join('\n');
 }
 
+/** User and model text in a Markdown cell or line: HTML, links, pipes and controls escaped (report/markdown.ts). */
 function mdCell(s: string): string {
-  return s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+  return mdText(s);
 }
 
 function mdTable(head: string[], body: string[][], numericFrom: number): string[] {

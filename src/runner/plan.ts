@@ -32,6 +32,8 @@ export interface RunPlan {
   calls: ModelCalls;
   samples: number;
   seed: number;
+  /** The dataset file the behaviors were read from, and its sha256 (a resumed run must find the same). */
+  datasetFile: string;
   datasetSha256: string;
   casesTotal: number;
   close(): Promise<void>;
@@ -142,6 +144,7 @@ export async function buildPlan(config: RunConfig, ctx: PlanContext): Promise<Ru
     calls,
     samples,
     seed,
+    datasetFile: file,
     datasetSha256,
     casesTotal: behaviors.length * attacks.length * targets.length * samples,
     async close() {

@@ -1,6 +1,7 @@
 import type { RunConfig } from '../config/schema.js';
 import { redactConfig } from '../util/secrets.js';
-import type { RunStore } from '../store/store.js';
+import { InputError } from '../errors.js';
+import type { RunRecord, RunStore } from '../store/store.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
 import type { RunPlan } from './plan.js';
 import { progressBar } from './progress.js';
@@ -45,9 +46,32 @@ export async function executeStoredRun(o: StoredRunOptions): Promise<StoredRunRe
 }
 // ---- end of lease ----
 
+/**
+ * A stored run continues only on the dataset it was made from: resuming on an edited file would add the
+ * edited goals' cases beside the old ones (one run, two datasets, more cases than the plan). Throws an
+ * error naming both sha256 and how to start a new run for the edited dataset.
+ */
+export function assertSameDataset(
+  run: Pick<RunRecord, 'id' | 'versions' | 'config_file'>,
+  plan: Pick<RunPlan, 'datasetFile' | 'datasetSha256'>,
+): void {
+  const stored = run.versions['dataset_sha256'];
+  if (typeof stored !== 'string' || stored === plan.datasetSha256) return;
+  const config = run.config_file ?? '<config>';
+  throw new InputError(
+    `run ${run.id} was made from a dataset with sha256 ${stored}; the dataset file now has sha256 ` +
+      `${plan.datasetSha256}: resuming would mix two datasets in one run. Restore the original file to ` +
+      `resume, or start a new run on the edited dataset: refusenik run ${config} (without --resume; an ` +
+      'edited dataset gets its own run id)',
+    { file: plan.datasetFile },
+  );
+}
+
 async function executeLeasedRun(o: StoredRunOptions): Promise<StoredRunResult> {
   const { store, runId, plan } = o;
-  if (!store.getRun(runId)) {
+  const existing = store.getRun(runId);
+  if (existing) assertSameDataset(existing, plan);
+  if (!existing) {
     store.createRun({
       id: runId,
       name: o.name,

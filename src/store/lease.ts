@@ -77,8 +77,12 @@ export function leaseIsLive(row: LeaseRow, staleMs = LEASE_STALE_MS, now = Date.
 export class RunLeases {
   private readonly get: Database.Statement<[string], LeaseRow>;
 
-  constructor(private readonly db: Database.Database) {
-    db.exec(LEASE_SCHEMA);
+  /** `readOnly`: a read-only store connection, whose schema is checked elsewhere (RunStore.openReadOnly). */
+  constructor(
+    private readonly db: Database.Database,
+    opts: { readOnly?: boolean } = {},
+  ) {
+    if (!opts.readOnly) db.exec(LEASE_SCHEMA);
     this.get = db.prepare('SELECT * FROM run_leases WHERE run_id = ?');
   }
 

@@ -15,7 +15,7 @@ export function runAnswers(
 ): Map<string, string> {
   const db = file ?? DEFAULT_DB;
   if (!existsSync(db)) throw new InputError('reference run store not found', { file: db, field });
-  const store = RunStore.openExisting(db);
+  const store = RunStore.openReadOnly(db);
   try {
     const run = store.findRun(runId);
     if (!run) throw new InputError(`no run '${runId}' in ${db}`, { field });

@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Generation, Verdict } from '../types.js';
 import { InputError } from '../errors.js';
 import { hasSecrets, redact, redactDeep } from '../util/secrets.js';
-import { RunLeases } from './lease.js';
+import { LEASE_SCHEMA, RunLeases } from './lease.js';
 import { PendingJournal } from './journal.js';
 import { CommitThread } from './commit-thread.js';
 import {
@@ -268,34 +269,48 @@ export class RunStore {
     cacheGet: Database.Statement<[string], { generation_json: string }>;
   };
 
+  /** Closes the connection (and removes a read-only copy's temporary folder, see openReadOnly). */
+  private readonly closeDb: () => void;
+
   private constructor(
     readonly file: string,
     mustExist = false,
+    /** A read-only connection (openReadOnly): no schema setup, no journal, no writes. */
+    readOnly?: ReadConnection,
   ) {
     if (mustExist && file !== ':memory:' && !existsSync(file)) {
       throw new InputError('no run store here (check --db; nothing was created)', { file });
     }
-    try {
-      if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-      this.db = new Database(file, { fileMustExist: mustExist });
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.db.pragma('busy_timeout = 10000');
-      this.db.pragma('foreign_keys = ON');
-      this.db.exec(SCHEMA);
-      migrate(this.db);
-      this.leases = new RunLeases(this.db);
-    } catch (err) {
-      throw new InputError(`cannot open run store: ${(err as Error).message}`, { file });
+    if (readOnly) {
+      this.db = readOnly.db;
+      this.closeDb = readOnly.close;
+      this.leases = new RunLeases(this.db, { readOnly: true });
+    } else {
+      try {
+        if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+        this.db = new Database(file, { fileMustExist: mustExist });
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma('synchronous = NORMAL');
+        this.db.pragma('busy_timeout = 10000');
+        this.db.pragma('foreign_keys = ON');
+        this.db.exec(SCHEMA);
+        migrate(this.db);
+        this.leases = new RunLeases(this.db);
+      } catch (err) {
+        throw new InputError(`cannot open run store: ${(err as Error).message}`, { file });
+      }
+      const db = this.db;
+      this.closeDb = () => db.close();
     }
     const version = this.db
       .prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")
       .get();
-    if (!version)
+    if (!version && !readOnly)
       this.db
         .prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)")
         .run(String(SCHEMA_VERSION));
-    else if (Number(version.value) > SCHEMA_VERSION) {
+    else if (version && Number(version.value) > SCHEMA_VERSION) {
+      this.closeDb();
       throw new InputError(`run store was written by a newer refusenik (schema ${version.value})`, { file });
     }
     this.stmt = {
@@ -307,7 +322,7 @@ export class RunStore {
       cacheGet: this.db.prepare('SELECT generation_json FROM cache WHERE key = ?'),
     };
     this.writer = new RowWriter(this.db);
-    this.journal = file === ':memory:' ? undefined : new PendingJournal(path.resolve(file));
+    this.journal = file === ':memory:' || readOnly ? undefined : new PendingJournal(path.resolve(file));
     this.useWorker = this.journal !== undefined && CommitThread.available();
     if (this.journal) this.replayOrphans();
   }
@@ -316,9 +331,53 @@ export class RunStore {
     return new RunStore(file);
   }
 
-  /** For commands that only read: a mistyped --db is an error, never a new empty store. */
+  /** For commands that write an existing store: a mistyped --db is an error, never a new empty store. */
   static openExisting(file: string = DEFAULT_DB): RunStore {
     return new RunStore(file, true);
+  }
+
+  /**
+   * For commands that only read (runs list/show, report, analyze, compare, suite table): the store is
+   * opened read-only (SQLite's own flag, which holds for root too), with no schema setup and no writes, so a
+   * store the user may read but not write (someone else's file, a read-only folder, a shared copy) reads
+   * like any other. A store that needs setup first (an older schema, or rows a killed run left in its
+   * journal) gets it through a short read-write open when this process may write it, as before; when it
+   * may not, an older schema is an error that says so, and unapplied journal rows a warning. A mistyped
+   * --db is an error, never a new empty store.
+   */
+  static openReadOnly(file: string = DEFAULT_DB): RunStore {
+    if (file === ':memory:') return new RunStore(file);
+    if (!existsSync(file))
+      throw new InputError('no run store here (check --db; nothing was created)', { file });
+    let conn = openReadConnection(file);
+    const missing = setupNeeded(conn.db);
+    const orphans = PendingJournal.orphans(path.resolve(file)).length;
+    if (missing.length || orphans) {
+      if (mayWrite(file)) {
+        conn.close();
+        new RunStore(file, true).close();
+        conn = openReadConnection(file);
+      } else if (missing.length) {
+        conn.close();
+        throw new InputError(
+          `the run store needs an upgrade to this refusenik's schema (${missing.join(', ')}), which needs ` +
+            'write access, and it is read-only here: have someone who can write it run any refusenik ' +
+            `command on it once (e.g. refusenik runs list --db ${file}), or read an upgraded copy`,
+          { file },
+        );
+      } else {
+        process.stderr.write(
+          `refusenik: ${file}: ${orphans} journal file(s) of a killed run are not applied yet (the store is ` +
+            'read-only here): its latest rows are not shown until a process that can write it opens it\n',
+        );
+      }
+    }
+    try {
+      return new RunStore(file, true, conn);
+    } catch (err) {
+      conn.close();
+      throw err;
+    }
   }
 
   // ---- runs -------------------------------------------------------------------------------------------
@@ -824,8 +883,86 @@ export class RunStore {
   close(): void {
     this.flush();
     this.committer?.close();
-    if (this.db.open) this.db.close();
+    if (this.db.open) this.closeDb();
   }
+}
+
+/** A read-only connection and how to close it. */
+interface ReadConnection {
+  db: Database.Database;
+  close: () => void;
+}
+
+/**
+ * A read-only connection to a store. SQLite reads a WAL database through its `-shm` index; in a folder this
+ * process cannot write, with no `-shm` there (the last writer closed cleanly), it cannot make one and
+ * refuses: then a private copy of the store (with its `-wal`) is read from a temporary folder, removed on
+ * close. Nothing is ever written beside the store.
+ */
+function openReadConnection(file: string): ReadConnection {
+  try {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      db.pragma('busy_timeout = 10000');
+      db.prepare('SELECT COUNT(*) FROM sqlite_master').get();
+      return { db, close: () => db.close() };
+    } catch (err) {
+      db.close();
+      const code = String((err as { code?: unknown }).code ?? '');
+      if (!code.startsWith('SQLITE_READONLY') && !code.startsWith('SQLITE_CANTOPEN')) throw err;
+    }
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'refusenik-store-'));
+    const remove = (): void => rmSync(dir, { recursive: true, force: true });
+    try {
+      const copy = path.join(dir, path.basename(file));
+      copyFileSync(file, copy);
+      if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, `${copy}-wal`);
+      const db = new Database(copy, { readonly: true, fileMustExist: true });
+      return {
+        db,
+        close: () => {
+          db.close();
+          remove();
+        },
+      };
+    } catch (err) {
+      remove();
+      throw err;
+    }
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw new InputError(`cannot open run store: ${(err as Error).message}`, { file });
+  }
+}
+
+/** Whether this process may write the store and its folder (its journal and SQLite's files go there). */
+function mayWrite(file: string): boolean {
+  try {
+    accessSync(file, constants.W_OK);
+    accessSync(path.dirname(path.resolve(file)), constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What a store lacks that opening it for writing would add (tables, columns, indexes, the schema version). */
+function setupNeeded(db: Database.Database): string[] {
+  const names = new Set(
+    db
+      .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")
+      .all()
+      .map((r) => r.name),
+  );
+  const wanted = [...`${SCHEMA}${LEASE_SCHEMA}`.matchAll(/CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)/g)].map(
+    (m) => m[1] as string,
+  );
+  const missing = wanted.filter((n) => !names.has(n));
+  if (missing.length) return missing.map((n) => `no ${n}`);
+  const out = migrations(db).map((m) => m.what);
+  const version = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get();
+  if (!version) out.push('no schema version');
+  return out;
 }
 
 /**
@@ -843,26 +980,37 @@ const REQUEST_LOG_SQL = `
 
 /** Brings a store written by an older refusenik up to the current columns (additive changes only). */
 function migrate(db: Database.Database): void {
+  for (const m of migrations(db)) db.exec(m.sql);
+}
+
+/** The changes a store written by an older refusenik lacks, each with the SQL that makes it. */
+function migrations(db: Database.Database): { what: string; sql: string }[] {
   const has = (table: string, column: string): boolean =>
     db
       .prepare<[], { name: string }>(`PRAGMA table_info(${table})`)
       .all()
       .some((c) => c.name === column);
-  if (!has('requests', 'source')) db.exec('ALTER TABLE requests ADD COLUMN source TEXT');
-  if (!has('requests', 'cost_usd'))
-    db.exec('ALTER TABLE requests ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0');
-  if (!has('cases', 'request_cost_usd')) db.exec('ALTER TABLE cases ADD COLUMN request_cost_usd REAL');
+  const out: { what: string; sql: string }[] = [];
+  const column = (table: string, name: string, type: string): void => {
+    if (!has(table, name))
+      out.push({ what: `no ${table}.${name}`, sql: `ALTER TABLE ${table} ADD COLUMN ${name} ${type}` });
+  };
+  column('requests', 'source', 'TEXT');
+  column('requests', 'cost_usd', 'REAL NOT NULL DEFAULT 0');
+  column('cases', 'request_cost_usd', 'REAL');
   // Before case_id joined it, the covering index could not serve the ASR query's join with verdicts.
   const indexed = db
     .prepare<[], { name: string }>('PRAGMA index_info(cases_outcome)')
     .all()
     .map((c) => c.name);
   if (!indexed.includes('case_id')) {
-    db.exec('DROP INDEX IF EXISTS cases_outcome');
-    db.exec(`CREATE INDEX ${CASES_OUTCOME_INDEX}`);
+    out.push({
+      what: 'an older cases_outcome index',
+      sql: `DROP INDEX IF EXISTS cases_outcome; CREATE INDEX ${CASES_OUTCOME_INDEX}`,
+    });
   }
-  if (!has('verdicts', 'inconclusive'))
-    db.exec('ALTER TABLE verdicts ADD COLUMN inconclusive INTEGER NOT NULL DEFAULT 0');
+  column('verdicts', 'inconclusive', 'INTEGER NOT NULL DEFAULT 0');
+  return out;
 }
 
 function boolOrNull(b: boolean | null | undefined): number | null {

@@ -1,6 +1,8 @@
 import type { RunStore } from '../store/store.js';
 import { InputError } from '../errors.js';
 import { KEYWORD_ONLY_NOTE } from '../judge/kinds.js';
+import { csvLine } from '../report/csv.js';
+import { mdText } from '../report/markdown.js';
 import {
   ATTACK_COLUMN,
   GRADER_COLUMN,
@@ -274,11 +276,10 @@ export function tableCsv(rows: readonly TableRow[]): string {
     'comparable_to_paper',
     'inconclusive',
   ];
-  const q = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  const out = [head.map(q).join(',')];
+  const out = [csvLine(head)];
   for (const r of rows) {
     out.push(
-      [
+      csvLine([
         r.model,
         r.source,
         ...TABLE_COLUMNS.map((c) => r.values[c]),
@@ -286,14 +287,13 @@ export function tableCsv(rows: readonly TableRow[]): string {
         r.helpfulness_average,
         r.comparable_to_paper ?? null,
         TABLE_COLUMNS.reduce((a, c) => a + r.inconclusive[c], 0),
-      ]
-        .map((x) => (x === null ? '' : q(String(x))))
-        .join(','),
+      ]),
     );
   }
   return `${out.join('\n')}\n`;
 }
 
+/** Model names and labels come from users: escaped as Markdown text (report/markdown.ts). */
 function escapeCell(s: string): string {
-  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  return mdText(s);
 }

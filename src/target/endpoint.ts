@@ -1,5 +1,5 @@
 import { InputError } from '../errors.js';
-import { addSecret } from '../util/secrets.js';
+import { addSecret, addUrlSecrets, isCredentialHeader, redactUrl } from '../util/secrets.js';
 import type { TargetSpec } from '../config/schema.js';
 import type { ChatMessage, Prompt } from '../types.js';
 import { DEFAULT_RETRY, HttpClient, type RetryPolicy } from './http.js';
@@ -43,17 +43,21 @@ export function resolveEndpoint(
   keyOptional = false,
 ): Endpoint {
   const baseUrl = (spec.base_url ?? defaults.baseUrl).replace(/\/+$/, '');
+  // Credentials in the URL (user:password@, ?api-key=...) are secrets like keys, from the first error on.
+  addUrlSecrets(baseUrl);
   const keyEnv = spec.api_key_env ?? defaults.apiKeyEnv;
   const apiKey = env[keyEnv] || undefined;
   // A local server (vLLM, Ollama, llama.cpp, the mock) needs no key; a public API does.
   if (apiKey === undefined && !keyOptional && (spec.api_key_env !== undefined || !isLoopback(baseUrl))) {
     throw new InputError(
-      `environment variable ${keyEnv} is not set (it should hold the API key for ${baseUrl}); ` +
+      `environment variable ${keyEnv} is not set (it should hold the API key for ${redactUrl(baseUrl)}); ` +
         'set it, or name another variable with api_key_env',
       { field: `${path}.api_key_env` },
     );
   }
   const headers: Record<string, string> = { ...spec.headers };
+  // Literal header values are never stored; those with a credential-like name are keys (cut pieces too).
+  for (const [name, v] of Object.entries(headers)) addSecret(v, { credential: isCredentialHeader(name) });
   for (const [name, variable] of Object.entries(spec.headers_env ?? {})) {
     const value = env[variable];
     if (value === undefined || value === '') {
@@ -63,10 +67,10 @@ export function resolveEndpoint(
       });
     }
     headers[name] = value;
+    addSecret(value);
   }
   // Keys and header values never reach the store, logs, errors or reports (util/secrets.ts).
   addSecret(apiKey);
-  for (const v of Object.values(headers)) addSecret(v);
   return {
     id: spec.label ?? spec.id,
     model,

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
-import { redact } from '../util/secrets.js';
+import { addSecret, clip, redact } from '../util/secrets.js';
 import { RETRYABLE_STATUS, retryAfterMs, retryDelayMs } from '../util/retry.js';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { TargetError } from './target.js';
@@ -8,7 +8,8 @@ import { TargetError } from './target.js';
 /**
  * JSON-over-HTTP for model APIs: one keep-alive connection pool per endpoint, per-attempt timeouts, retries
  * with exponential backoff and full jitter that honour Retry-After, and SSE streaming. Secrets passed in
- * `secrets` are scrubbed from every error message.
+ * `secrets` (and every secret registered in util/secrets.ts) are scrubbed from every error message, before
+ * any cut: a server that echoes a key in a long error text never leaves part of it in the message.
  */
 
 export interface RetryPolicy {
@@ -23,6 +24,9 @@ export interface SseEvent {
   data: unknown;
   event: string | undefined;
 }
+
+/** How much of a non-JSON error body is read for its message. */
+const MAX_SCANNED_BODY = 64 * 1024;
 
 export const DEFAULT_RETRY: RetryPolicy = { retries: 5, baseDelayMs: 1000, maxDelayMs: 60_000 };
 
@@ -89,6 +93,7 @@ export class HttpClient {
       bodyTimeout: opts.idleTimeoutMs ?? 60_000,
     });
     if (opts.onRateLimited) this.rateLimitListeners.push(opts.onRateLimited);
+    for (const s of opts.secrets) addSecret(s);
   }
 
   /** Registers a listener for HTTP 429 answers (the model-call service's adaptive concurrency). */
@@ -205,7 +210,7 @@ export class HttpClient {
   /** A non-2xx answer as the error its attempt fails with (a 429 also tells the rate-limit listeners). */
   private readonly statusError = (status: number, text: string, h: IncomingHttpHeaders): Error => {
     if (status === 429) for (const l of this.rateLimitListeners) l();
-    return new HttpStatusError(status, this.scrub(serverMessage(text)), retryAfterMs(h));
+    return new HttpStatusError(status, serverMessage(text), retryAfterMs(h));
   };
 
   /** A URL's origin and path, parsed once per URL (an endpoint sends to one or two). */
@@ -225,7 +230,7 @@ export class HttpClient {
     try {
       return JSON.parse(text);
     } catch {
-      throw new TargetError(`malformed JSON from ${url}: ${this.scrub(text.slice(0, 80))}`, 'protocol');
+      throw new TargetError(`malformed JSON from ${url}: ${clip(text, 80)}`, 'protocol');
     }
   }
 
@@ -332,10 +337,9 @@ export class HttpClient {
     return { error: new TargetError(message, 'network', undefined, attempts), retryable: true };
   }
 
+  /** Every registered secret (this client's among them, see the constructor) redacted. */
   private scrub(text: string): string {
-    let out = text;
-    for (const s of this.opts.secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
-    return redact(out);
+    return redact(text);
   }
 }
 
@@ -432,16 +436,20 @@ class HttpStatusError extends Error {
   }
 }
 
-/** The error text servers put in OpenAI/Anthropic-style error bodies, else the start of the body. */
+/**
+ * The error text servers put in OpenAI/Anthropic-style error bodies, else the start of the body: redacted
+ * whole, then cut (`clip`), so a secret the server echoed never straddles the cut.
+ */
 function serverMessage(text: string): string {
   try {
     const j = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown };
     const m = typeof j.error === 'string' ? j.error : (j.error?.message ?? j.message);
-    if (typeof m === 'string') return m.slice(0, 300);
+    if (typeof m === 'string') return clip(m, 300);
   } catch {
     /* not JSON */
   }
-  return text.slice(0, 200).replace(/\s+/g, ' ').trim();
+  // A bounded start of a large body; `redact` also replaces a piece of a key this first cut leaves at its end.
+  return clip(redact(text.slice(0, MAX_SCANNED_BODY)).replace(/\s+/g, ' ').trim(), 200);
 }
 
 /** Retry-After (seconds or HTTP date) and the `retry-after-ms` / `x-ratelimit-reset-*` conventions. */

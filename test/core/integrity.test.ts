@@ -333,7 +333,8 @@ describe('atomic files', () => {
     expect(readFileSync(file, 'utf8')).toBe('old contents\n');
     w.abort();
     expect(readFileSync(file, 'utf8')).toBe('old contents\n');
-    expect(existsSync(w.tmp)).toBe(false);
+    expect(w.tmp).toBeDefined();
+    expect(existsSync(w.tmp as string)).toBe(false);
     const w2 = new AtomicFile(file);
     w2.write('new contents\n');
     w2.commit();
