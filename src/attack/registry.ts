@@ -84,6 +84,13 @@ export const ATTACKS = new PluginRegistry<AttackEnv, Attack[], AttackFactory>('a
       "sampled until the judge calls an answer harmful, up to a budget; upstream's augmentations per seed (search)",
     load: async () => (await import('./bon/index.js')).bonAttack,
   },
+  {
+    name: 'manyshot',
+    description:
+      'many-shot jailbreaking (Anil et al., 2024): k faux harmful Q&A dialogues from a responses file before the ' +
+      'goal (k default 1..256, one variant each), as chat turns or one transcript; token budget checked',
+    load: async () => (await import('./manyshot/index.js')).manyShotAttack,
+  },
 ]);
 
 /** A config entry: `name` or `{name: options}`. */
