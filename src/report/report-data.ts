@@ -11,6 +11,8 @@ import {
   type JudgeAudit,
 } from '../analysis/correction.js';
 import { depthCurves, type DepthCurve } from '../analysis/depth.js';
+import { runBonCurves, type BonCurve } from '../analysis/bon-curve.js';
+import { BON_ATTACK } from '../attack/bon/index.js';
 import { runJudgeValidity, type JudgeValidity } from './judge-validity.js';
 import { redactUrls } from '../util/secrets.js';
 
@@ -47,6 +49,8 @@ export interface ReportData {
   positions: { k: number; tokenizer: string | null; groups: PositionGroup[] };
   /** ASR by prefill depth k (the `prefill` attack's variants), per target x delivery x judge. */
   depth: DepthCurve[];
+  /** Best-of-N's ASR(N) per target x variant, with intervals and the power-law fit (runs with `bon` cases). */
+  bon: BonCurve[];
   agreement: AgreementReport;
   /** Judge ids of kind `keyword`: their ASR is not comparable with hand-judged numbers (see KEYWORD_ONLY_NOTE). */
   keyword_judges: string[];
@@ -130,6 +134,8 @@ export function collectReportData(store: RunStore, run: RunRecord, opts: ReportO
     validity: runJudgeValidity(store, run, [...new Set(asr.map((r) => r.judge))]),
     positions: { k, tokenizer: opts.tokens?.source ?? null, groups: positions.groups },
     depth: depthCurves(asr),
+    // Read from the case traces, so only for runs that have Best-of-N cases.
+    bon: asr.some((r) => r.attack === BON_ATTACK) ? runBonCurves(store, run.id) : [],
     agreement: judgeAgreement(store, run.id),
     keyword_judges: keywordJudges(run, asr),
     cases: reportCases(store, run.id, new Map(positions.records.map((r) => [r.case_id, r]))),

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { augmentText, sampleSeed } from '../../src/attack/bon/augment.js';
@@ -7,6 +8,7 @@ import { MockServer } from '../../src/target/mock-server.js';
 import type { ScriptRequest } from '../../src/target/scripted.js';
 import { runCli, tempDir, writeFile } from '../helpers/cli.js';
 import { counter, lastUser } from './harness.js';
+import { CHROMIUM, CHROMIUM_REQUIRED, HAS_CHROMIUM, openBrowser, openReport } from '../report/browser.js';
 
 /**
  * `refusenik run` (the built CLI) with Best-of-N against a loopback target that complies with exactly one
@@ -92,5 +94,39 @@ judges:
       [8, 1, 3],
       [12, 2, 3],
     ]);
+
+    // the HTML report carries the curve (its Best-of-N section draws it)
+    const html = await runCli(['report', runId, '--db', db, '--format', 'html']);
+    expect(html.code, html.stderr).toBe(0);
+    const data = /<script id="report-data" type="application\/json">([\s\S]*?)<\/script>/.exec(
+      html.stdout,
+    )![1]!;
+    const report = JSON.parse(data.replace(/\\u003c/g, '<')) as {
+      bon: { variant: string; points: { n: number }[] }[];
+    };
+    expect(report.bon.map((c) => [c.variant, c.points.map((p) => p.n)])).toEqual([
+      ['n12-sigma0.4', [1, 2, 4, 8, 12]],
+    ]);
+
+    if (!HAS_CHROMIUM) {
+      if (CHROMIUM_REQUIRED) throw new Error(`${CHROMIUM} is missing; .ci/run installs it`);
+      return;
+    }
+    const file = path.join(dir, 'bon.html');
+    writeFileSync(file, html.stdout);
+    const context = await openBrowser();
+    try {
+      const { page, observed } = await openReport(context, file);
+      // One curve with a point and an interval per N, and its row in the table.
+      expect(await page.locator('#bon-chart polyline').count()).toBe(1);
+      expect(await page.locator('#bon-chart circle').count()).toBe(5);
+      expect(await page.locator('#bon-chart line.ci').count()).toBe(5);
+      expect(await page.locator('#bon tbody tr').count()).toBe(1);
+      expect(await page.locator('nav a[href="#bon"]').count()).toBe(1);
+      expect(observed.pageErrors).toEqual([]);
+      expect(observed.console.filter((m) => m.type === 'error')).toEqual([]);
+    } finally {
+      await context.close();
+    }
   });
 });

@@ -211,6 +211,7 @@ import type { ReportCase, ReportData, ReportVerdict } from '../report-data.js';
     ['summary', 'Summary'],
     ['charts', 'Charts'],
     ...((data.depth || []).length ? [['depth', 'Prefill depth'] as [string, string]] : []),
+    ...((data.bon || []).length ? [['bon', 'Best-of-N'] as [string, string]] : []),
     ['positions', 'Refusal positions'],
     ['agreement', 'Judge agreement'],
     ['categories', 'Categories'],
@@ -466,6 +467,95 @@ import type { ReportCase, ReportData, ReportVerdict } from '../report-data.js';
         }),
       ]),
       4,
+    );
+  }
+
+  // ---- chart: Best-of-N, ASR(N) on a log axis with intervals ----------------------------------------
+  const bon = data.bon || [];
+  if (bon.length) {
+    const bonSec = section(
+      'bon',
+      'Best-of-N',
+      "ASR when up to N augmented samples per goal are allowed (Hughes et al., 2024), read from each goal's samples to its first harmful verdict, with 95% Wilson intervals. " +
+        "The fit is the paper's power law, -log ASR(N) = a \u00b7 N^(-b), on the points with 0 < ASR < 1.",
+    );
+    let maxN = 2;
+    for (const c of bon) if (c.budget > maxN) maxN = c.budget;
+    const BW = 960,
+      BH = 320,
+      BL = 56,
+      BR = 20,
+      BT = 16,
+      BB = 40;
+    const bx = (n: number): number => BL + (Math.log(n) / Math.log(maxN)) * (BW - BL - BR);
+    const ticks: number[] = [];
+    for (const c of bon) for (const p of c.points) if (!ticks.includes(p.n)) ticks.push(p.n);
+    ticks.sort((a, b) => a - b);
+    const { chart: bc, y: by } = lineChartFrame(bonSec, {
+      id: 'bon-chart',
+      label: 'ASR by Best-of-N samples',
+      width: BW,
+      height: BH,
+      left: BL,
+      right: BR,
+      top: BT,
+      bottom: BB,
+      x: bx,
+      xTicks: ticks,
+      xTitle: 'samples per goal (N, log scale)',
+    });
+    const figures = (p: (typeof bon)[number]['points'][number]): AsrFigures => ({
+      attack_success_rate: p.asr,
+      ci_low: p.ci_low,
+      ci_high: p.ci_high,
+    });
+    bon.forEach((c, i) => {
+      const stroke = colour(i);
+      for (const p of c.points) {
+        svg(
+          'line',
+          { x1: bx(p.n), x2: bx(p.n), y1: by(p.ci_low), y2: by(p.ci_high), stroke, class: 'ci' },
+          bc,
+        );
+        const dot = svg('circle', { cx: bx(p.n), cy: by(p.asr), r: 3.5, fill: stroke }, bc);
+        svgTitle(dot, `${c.target} \u00b7 ${c.variant} \u00b7 N = ${p.n}: ${asrCi(figures(p))}`);
+      }
+      const line = svg(
+        'polyline',
+        {
+          points: c.points.map((p) => bx(p.n).toFixed(1) + ',' + by(p.asr).toFixed(1)).join(' '),
+          fill: 'none',
+          stroke,
+          class: 'curve',
+        },
+        bc,
+      );
+      svgTitle(line, `${c.target} \u00b7 ${c.variant}`);
+    });
+    table(
+      bonSec,
+      [
+        '',
+        'target',
+        'variant',
+        'goals',
+        'mean samples to success',
+        'fit a, b (R\u00b2)',
+        ...ticks.map((n) => 'N = ' + n),
+      ],
+      bon.map((c, i) => [
+        swatch(i),
+        c.target,
+        c.variant,
+        String(c.goals),
+        c.mean_samples_to_success === null ? DASH : c.mean_samples_to_success.toFixed(1),
+        c.fit ? `${c.fit.a.toFixed(2)}, ${c.fit.b.toFixed(2)} (${c.fit.r2.toFixed(2)})` : DASH,
+        ...ticks.map((n) => {
+          const p = c.points.find((q) => q.n === n);
+          return p ? asrCi(figures(p)) : DASH;
+        }),
+      ]),
+      6,
     );
   }
 
