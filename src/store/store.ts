@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Generation, Verdict } from '../types.js';
 import { InputError } from '../errors.js';
-import { hasSecrets, redact, redactDeep } from '../util/secrets.js';
+import { hasSecrets, redact, redactDeep, redactError, redactConfig } from '../util/secrets.js';
 import { LEASE_SCHEMA, RunLeases } from './lease.js';
 import { PendingJournal } from './journal.js';
 import { CommitThread } from './commit-thread.js';
@@ -297,7 +297,15 @@ export class RunStore {
         migrate(this.db);
         this.leases = new RunLeases(this.db);
       } catch (err) {
-        throw new InputError(`cannot open run store: ${(err as Error).message}`, { file });
+        const readOnly = file !== ':memory:' && existsSync(file) && !mayWrite(file);
+        throw new InputError(
+          readOnly
+            ? 'cannot write this run store: this user may not write it or its folder (commands that only ' +
+                'read it, such as runs list, runs show, report and analyze, still work)'
+            : `cannot open run store: ${(err as Error).message}`,
+          { file },
+          err,
+        );
       }
       const db = this.db;
       this.closeDb = () => db.close();
@@ -472,10 +480,12 @@ export class RunStore {
           ...row,
           response: redact(row.response),
           answer: redact(row.answer),
-          error: redact(row.error),
+          error: redactError(row.error),
           trace_json: redact(row.trace_json),
         }
-      : row;
+      : row.error === null
+        ? row
+        : { ...row, error: redactError(row.error) };
     this.enqueue(['case', CASE_COLUMNS.map((k) => clean[k])]);
   }
 
@@ -493,7 +503,7 @@ export class RunStore {
       harmful: boolOrNull(v.harmful),
       score: v.score ?? null,
       reason: redact(v.reason ?? null),
-      error: redact(v.error ?? null),
+      error: redactError(v.error ?? null),
       raw: redact(v.raw ?? null),
       details_json: v.details ? JSON.stringify(v.details) : null,
       inconclusive: v.inconclusive ? 1 : 0,
@@ -624,7 +634,7 @@ export class RunStore {
   // ---- request log and response cache -----------------------------------------------------------------
 
   logRequest(row: RequestLog): void {
-    const withTime = { ...row, error: redact(row.error), created_at: rowTimestamp() };
+    const withTime = { ...row, error: redactError(row.error), created_at: rowTimestamp() };
     this.enqueue(['request', REQUEST_COLUMNS.map((k) => withTime[k])]);
   }
 
@@ -662,7 +672,12 @@ export class RunStore {
   /** Stores a judge's measured figures, keyed by its configuration hash and the labels file's sha256. */
   putValidation(validation: NewValidation): void {
     const { config, result, ...rest } = validation;
-    const row = { ...rest, config_json: JSON.stringify(config), result_json: JSON.stringify(result) };
+    // A judge model's URL may carry credentials: stored like a run's config snapshot.
+    const row = {
+      ...rest,
+      config_json: JSON.stringify(redactConfig(config)),
+      result_json: JSON.stringify(result),
+    };
     this.flush();
     this.db
       .prepare(
@@ -687,7 +702,7 @@ export class RunStore {
 
   putLoop(loop: Pick<LoopRow, 'id' | 'name' | 'config_file'> & { config: unknown }): void {
     const { config, ...rest } = loop;
-    const row = { ...rest, config_json: JSON.stringify(config) };
+    const row = { ...rest, config_json: JSON.stringify(redactConfig(config)) };
     this.flush();
     const now = new Date().toISOString();
     this.db

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
-import { addSecret, clip, redact } from '../util/secrets.js';
+import { addSecret, clip, redact, redactUrl } from '../util/secrets.js';
 import { RETRYABLE_STATUS, retryAfterMs, retryDelayMs } from '../util/retry.js';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { TargetError } from './target.js';
@@ -158,10 +158,13 @@ export class HttpClient {
       await this.exchange(url, json, headers, attemptSignal, 'text/event-stream', (chunk) =>
         parser.feed(decoder.decode(chunk, { stream: true })),
       );
-      if (malformed) throw new TargetError(`malformed SSE event from ${url}`, 'protocol');
+      if (malformed) throw new TargetError(`malformed SSE event from ${redactUrl(url)}`, 'protocol');
       // A stream cut before its end is a partial answer: an error, retried, never cached or judged.
       if (!complete(events, sawDone))
-        throw new TargetError(`stream from ${url} ended before the answer was complete`, 'protocol');
+        throw new TargetError(
+          `stream from ${redactUrl(url)} ended before the answer was complete`,
+          'protocol',
+        );
       return events;
     });
     return { events: r.value, attempts: r.attempts, latencyMs: r.latencyMs };
@@ -219,7 +222,7 @@ export class HttpClient {
     if (!r) {
       const u = new URL(url);
       if (u.protocol !== 'http:' && u.protocol !== 'https:')
-        throw new TargetError(`${url}: only http and https URLs are supported`, 'config');
+        throw new TargetError(`${redactUrl(url)}: only http and https URLs are supported`, 'config');
       r = { origin: u.origin, path: `${u.pathname}${u.search}` };
       this.routes.set(url, r);
     }
@@ -230,7 +233,7 @@ export class HttpClient {
     try {
       return JSON.parse(text);
     } catch {
-      throw new TargetError(`malformed JSON from ${url}: ${clip(text, 80)}`, 'protocol');
+      throw new TargetError(`malformed JSON from ${redactUrl(url)}: ${clip(text, 80)}`, 'protocol');
     }
   }
 

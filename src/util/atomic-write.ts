@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
+  fstatSync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -25,7 +26,9 @@ import { InputError, UserError } from '../errors.js';
  * the link: the file it points at is replaced.
  *
  * Anything that is not a regular file is never replaced: a FIFO, a character device (`/dev/null`, a tty)
- * and anything under `/dev` or `/proc` (`/dev/stdout`, `/proc/self/fd/1`) is written in place, as a stream.
+ * and anything else under `/dev` or `/proc` is written in place, as a stream; this process's own
+ * descriptors (`/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N`) are written directly, whatever they are (a
+ * pipe, a socket, a terminal, or the file a shell redirected them to, at its offset).
  * A folder, a socket or a block device is refused, as is a file the caller protects (the run store a
  * command reads, with its `-wal`/`-shm`/`-journal` companions) and any SQLite database: no output of this
  * project is one, so replacing one is always a mistake.
@@ -45,6 +48,11 @@ export interface OutputTarget {
   mode: 'replace' | 'stream';
   /** The path written: for `replace`, the file a symlink points at (the link itself is kept). */
   path: string;
+  /**
+   * For `/dev/stdout`, `/dev/stderr`, `/dev/fd/N` and `/proc/self/fd/N`: this process's descriptor N,
+   * written directly (it may be a socket or a pipe another process made, which cannot be opened by name).
+   */
+  fd?: number;
 }
 
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
@@ -55,6 +63,15 @@ const SQLITE_COMPANIONS = ['', '-wal', '-shm', '-journal'];
 export function outputTarget(file: string, opts: OutputOptions = {}): OutputTarget {
   if (file === '') throw new InputError('the output file name is empty');
   const abs = path.resolve(file);
+  const own = ownDescriptor(abs);
+  if (own !== undefined) {
+    try {
+      fstatSync(own);
+    } catch {
+      throw new InputError(`descriptor ${own} is not open in this process`, { file });
+    }
+    return { mode: 'stream', path: abs, fd: own };
+  }
   const st = statOrUndefined(abs, file);
   if (st === undefined) {
     if (isSpecialTree(abs)) throw new InputError('no such device or descriptor', { file });
@@ -154,6 +171,10 @@ export class AtomicFile {
     opts: OutputOptions = {},
   ) {
     this.target = outputTarget(file, opts);
+    if (this.target.fd !== undefined) {
+      this.fd = this.target.fd;
+      return;
+    }
     if (this.target.mode === 'stream') {
       // Append: a descriptor's file (a shell's `>>`) keeps what is there; FIFOs and devices do not care.
       this.fd = guard(file, () => openSync(this.target.path, 'a'));
@@ -174,7 +195,15 @@ export class AtomicFile {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     guard(this.file, () => {
       let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+      while (off < bytes.length) {
+        try {
+          off += writeSync(fd, bytes, off, bytes.length - off);
+        } catch (err) {
+          // A descriptor shared with Node's own stdout may be non-blocking: wait for room, then go on.
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+          Atomics.wait(PAUSE, 0, 0, 2);
+        }
+      }
     });
   }
 
@@ -183,7 +212,8 @@ export class AtomicFile {
     if (fd === undefined) throw new Error(`${this.file}: already closed`);
     this.fd = undefined;
     if (this.tmp === undefined) {
-      guard(this.file, () => closeSync(fd));
+      // This process's own descriptor (stdout...) stays open; a device or FIFO opened here is closed.
+      if (this.target.fd === undefined) guard(this.file, () => closeSync(fd));
       return;
     }
     const tmp = this.tmp;
@@ -199,14 +229,14 @@ export class AtomicFile {
   }
 
   abort(): void {
-    if (this.fd !== undefined) {
+    if (this.fd !== undefined && this.target.fd === undefined) {
       try {
         closeSync(this.fd);
       } catch {
         // already closed
       }
-      this.fd = undefined;
     }
+    this.fd = undefined;
     if (this.tmp !== undefined) rmSync(this.tmp, { force: true });
   }
 }
@@ -254,6 +284,17 @@ function statOrUndefined(abs: string, file?: string): Stats | undefined {
       throw err;
     });
   }
+}
+
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
+/** The descriptor a path names in this process: /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N. */
+function ownDescriptor(abs: string): number | undefined {
+  if (abs === '/dev/stdout') return 1;
+  if (abs === '/dev/stderr') return 2;
+  const m = /^\/(?:dev\/fd|proc\/(?:self|thread-self|(\d+))\/fd)\/(\d+)$/.exec(abs);
+  if (!m || (m[1] !== undefined && Number(m[1]) !== process.pid)) return undefined;
+  return Number(m[2]);
 }
 
 function isSpecialTree(p: string): boolean {

@@ -107,6 +107,14 @@ function redactCutPieces(text: string): string {
   return out;
 }
 
+/**
+ * An error text as it may be stored or shown: registered secrets redacted, and the credentials of any URL
+ * in it (a user name beside a password, say, which is not registered as a secret of its own).
+ */
+export function redactError(text: string | null): string | null {
+  return text === null ? null : redactUrls(redact(text));
+}
+
 /** Every string inside a JSON-like value, redacted. */
 export function redactDeep<T>(value: T): T {
   if (ordered.length === 0) return value;
