@@ -150,7 +150,7 @@ async function geometric(p, budget, nGoals) {
           refusal: null,
           harmful: input.response.startsWith('Sure'),
         }),
-        signal: new AbortController().signal,
+        signal: new globalThis.AbortController().signal,
         seed: 0,
         trace: (s) => trace.push(s),
         generateOptions: {},
