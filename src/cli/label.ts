@@ -62,6 +62,25 @@ export function registerLabelCommand(program: Command): void {
     });
 }
 
+/** Two lines that give one case different labels: neither can be stored; the error names both lines. */
+function refuseConflicts(
+  file: string,
+  labels: readonly { line?: number; case_id: string; label: string }[],
+): void {
+  const first = new Map<string, { line?: number; label: string }>();
+  for (const l of labels) {
+    const seen = first.get(l.case_id);
+    if (!seen) first.set(l.case_id, l);
+    else if (seen.label !== l.label) {
+      throw new InputError(
+        `case ${l.case_id} is labelled '${seen.label}' on line ${seen.line ?? '?'} and '${l.label}' on line ` +
+          `${l.line ?? '?'}; give each case one label (nothing was stored)`,
+        { file, line: l.line, field: 'label' },
+      );
+    }
+  }
+}
+
 function defaultLabeller(): string {
   try {
     return os.userInfo().username || 'human';
@@ -81,6 +100,7 @@ async function labelCommand(runArg: string, flags: LabelFlags): Promise<number> 
     let judge: string | undefined = flags.judge;
     if (flags.from) {
       const labels = readAuditLabels(flags.from, store, run.id);
+      refuseConflicts(flags.from, labels);
       for (const l of labels)
         store.putLabel({ run_id: run.id, case_id: l.case_id, label: l.label, labeller: flags.labeller });
       labelled = labels.length;

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Help } from 'commander';
 import { redact, redactUrls } from '../util/secrets.js';
 import { terminalSafe } from '../util/terminal.js';
+import { fileErrorReason, systemErrorCode } from '../util/fs-errors.js';
 import { UserError, errorMessage } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { VERBS } from './commands.js';
@@ -76,6 +77,21 @@ function reportError(err: unknown, debug: boolean): number {
     if (debug && err.cause)
       process.stderr.write(`${safe(String((err.cause as Error).stack ?? err.cause))}\n`);
     return err.exitCode;
+  }
+  // A file-system failure (a full disk, an I/O error, a file over the size limit) names its file and reason.
+  const code = systemErrorCode(err);
+  const file = (err as { path?: unknown }).path;
+  if (code !== undefined && typeof file === 'string') {
+    process.stderr.write(`refusenik: ${safe(file)}: ${fileErrorReason(err)}\n`);
+    return 1;
+  }
+  const sqlite = (err as { code?: unknown }).code;
+  if (typeof sqlite === 'string' && /^SQLITE_(FULL|IOERR|CORRUPT|NOTADB|READONLY|CANTOPEN)/.test(sqlite)) {
+    process.stderr.write(
+      `refusenik: the run store failed: ${safe(errorMessage(err))} (${sqlite}); finished cases are kept: ` +
+        'fix the cause (disk space, permissions) and run the same command again\n',
+    );
+    return 1;
   }
   process.stderr.write(`refusenik: unexpected error: ${safe(errorMessage(err))}\n`);
   if (debug && err instanceof Error) process.stderr.write(`${safe(err.stack ?? '')}\n`);

@@ -171,6 +171,8 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
         skipped: outcome.skipped,
         requests_sent: outcome.sent,
         requests_cached: outcome.cached,
+        requests_failed: outcome.failed,
+        attempts: outcome.attempts,
         ...(outcome.halted ? { stopped: outcome.halted } : {}),
         error_groups: errorGroups,
         usage,
@@ -187,7 +189,8 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
         printText(`${table.toString()}\n`);
         printText(
           `run ${runId}: ${status}; ${counts.ok}/${plan.casesTotal} cases done, ${counts.errors} errors, ` +
-            `${outcome.sent} requests sent, ${outcome.cached} from cache\n`,
+            `${outcome.sent} requests answered, ${outcome.cached} from cache, ${outcome.failed} failed; ` +
+            `${outcome.attempts} attempts in all\n`,
         );
         for (const u of usage) {
           printText(

@@ -4,6 +4,7 @@ import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml';
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
 import { parseWith } from './validate.js';
+import { fileErrorReason } from '../util/fs-errors.js';
 import { RunConfig } from './schema.js';
 import { applyOverrides } from './overrides.js';
 
@@ -37,14 +38,15 @@ export function loadYamlFile<S extends z.ZodType>(
   try {
     text = readFileSync(abs, 'utf8');
   } catch (err) {
-    throw new InputError(`cannot read ${what}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-      file,
-    });
+    throw new InputError(`cannot read ${what}: ${fileErrorReason(err)}`, { file }, err);
   }
   const { value, lineOf } = parseYamlWithLines(text, file);
   const config = parseWith(schema, applyOverrides(value, overrides), [], { file, lineOf });
   return { config, file: abs, baseDir: path.dirname(abs), lineOf };
 }
+
+/** How many alias expansions a YAML file may make (a config needs a handful; a bomb needs millions). */
+const MAX_ALIASES = 100;
 
 /** YAML (a superset of JSON) with a lookup from a value's path to its 1-based line. */
 export function parseYamlWithLines(
@@ -74,5 +76,12 @@ export function parseYamlWithLines(
     const range = (node as Node | undefined)?.range;
     return range ? counter.linePos(range[0]).line : undefined;
   };
-  return { value: doc.toJS() as unknown, lineOf };
+  let value: unknown;
+  try {
+    // An alias bomb (aliases of aliases, billions of nodes) stops at the library's alias budget.
+    value = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (err) {
+    throw new InputError(`invalid YAML: ${(err as Error).message}`, { file }, err);
+  }
+  return { value, lineOf };
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { InputError, RuntimeFailure } from '../errors.js';
 import { dataDir } from './dir.js';
 import { BUILTIN_REGISTRY, packCommits, type Registry } from './registry.js';
+import { checkPackFile } from './integrity.js';
 
 /**
  * The data-pack API for the rest of refusenik: where a pack file is, and which upstream commits the packs
@@ -13,7 +14,8 @@ export { packCommits };
 
 /**
  * Absolute path of a pack file in the data folder (`dir`, default dataDir()). Throws an InputError for an
- * unknown pack, and a RuntimeFailure that says how to get the file when it is not there.
+ * unknown pack, and a RuntimeFailure that says how to get the file when it is not there. A file the registry
+ * pins is checked against its sha256 (integrity.ts): one edited after `data pull` is an InputError.
  */
 export function packFile(
   pack: string,
@@ -49,5 +51,23 @@ export function packFile(
       `data pack file not found: ${abs}; ${how} (data folder ${path.resolve(dir)}; REFUSENIK_DATA_DIR changes it)`,
     );
   }
+  const pinned = entry.files.find((f) => f.path === normal);
+  if (pinned) checkPackFile(abs, entry, pinned);
   return abs;
+}
+
+/**
+ * Checks a pack file named by the pack's name and its path inside the pack (a `pack:` dataset), when the
+ * registry pins it; see packFile.
+ */
+export function checkPinnedPackFile(
+  pack: string,
+  relPath: string,
+  abs: string,
+  registry: Registry = BUILTIN_REGISTRY,
+): void {
+  const entry = registry.packs.find((p) => p.name === pack);
+  const normal = path.posix.normalize(relPath.split(path.sep).join('/'));
+  const pinned = entry?.files.find((f) => f.path === normal);
+  if (entry && pinned) checkPackFile(abs, entry, pinned);
 }

@@ -83,6 +83,9 @@ export interface ImportResult {
   agreement?: ReturnType<typeof judgeAgreement>['pairs'];
 }
 
+/** The id suffix of a replacement import while it is being made (see importResponses). */
+const REPLACEMENT_SUFFIX = '-replacement';
+
 export async function importResponses(store: RunStore, o: ImportOptions): Promise<ImportResult> {
   const guessed = labelsFromPath(o.file);
   const target = o.target ?? guessed.target;
@@ -95,16 +98,21 @@ export async function importResponses(store: RunStore, o: ImportOptions): Promis
     // One writer per run: a second import of the same file is refused while the first is alive.
     lease = store.leases.acquire(runId);
     const earlier = store.getRun(runId);
-    // An import killed before its verdicts were all in stays `running`: the same command resumes it, and
-    // only missing verdicts are asked for (model-judge verdicts are paid for; none is thrown away).
-    const resuming = earlier !== undefined && earlier.status === 'running' && !o.replace;
-    if (earlier && !resuming) {
-      if (!o.replace)
-        throw new InputError(
-          `already imported as run ${runId} in ${store.file} (--replace to import it again)`,
-        );
-      store.deleteRun(runId);
+    if (earlier && earlier.status !== 'running' && !o.replace) {
+      throw new InputError(
+        `already imported as run ${runId} in ${store.file} (--replace to import it again)`,
+      );
     }
+    // --replace of a finished import builds the new one beside it, under its own id, and swaps it in only
+    // once every verdict is in: a replacement that fails or is killed leaves the earlier import whole.
+    const replacing = o.replace && earlier !== undefined && earlier.status !== 'running';
+    const workId = replacing ? `${runId}${REPLACEMENT_SUFFIX}` : runId;
+    const work = replacing ? store.getRun(workId) : earlier;
+    // An import killed before its verdicts were all in stays `running`: the same command resumes it, and
+    // only missing verdicts are asked for (model-judge verdicts are paid for; none is thrown away). A
+    // killed replacement resumes the same way; --replace of a killed first import starts it again.
+    const resuming = work !== undefined && work.status === 'running' && (replacing || !o.replace);
+    if (work && !resuming) store.deleteRun(workId);
     const shapes: Record<string, number> = {};
     for (const r of records) shapes[r.shape] = (shapes[r.shape] ?? 0) + 1;
     const judgeIds = o.judges.map((j) => j.id);
@@ -121,7 +129,7 @@ export async function importResponses(store: RunStore, o: ImportOptions): Promis
     };
     if (!resuming)
       store.createRun({
-        id: runId,
+        id: workId,
         name: o.name ?? path.basename(o.file),
         status: 'running',
         config,
@@ -133,19 +141,19 @@ export async function importResponses(store: RunStore, o: ImportOptions): Promis
     const caseIds = records.map((r) => sha256(JSON.stringify([fileSha, r.index])).slice(0, 16));
     // Every case first (a large file is committed in several transactions: a resume adds the missing
     // ones), then the verdicts, each stored as it arrives.
-    const stored = resuming ? store.caseStatuses(runId) : new Map<string, string>();
+    const stored = resuming ? store.caseStatuses(workId) : new Map<string, string>();
     records.forEach((r, i) => {
       const id = caseIds[i] as string;
-      if (!stored.has(id)) store.putCase(caseRow(runId, id, r, source, target, attack));
+      if (!stored.has(id)) store.putCase(caseRow(workId, id, r, source, target, attack));
     });
     store.flush();
-    o.onRun?.(runId);
+    o.onRun?.(workId);
     const summaries = [];
     let kept = 0;
     for (const judge of o.judges) {
       const todo = records
         .map((_, i) => i)
-        .filter((i) => !resuming || !store.judgedBy(runId, caseIds[i] as string).has(judge.id));
+        .filter((i) => !resuming || !store.judgedBy(workId, caseIds[i] as string).has(judge.id));
       kept += records.length - todo.length;
       await judgeRecords(
         judge,
@@ -154,7 +162,7 @@ export async function importResponses(store: RunStore, o: ImportOptions): Promis
         {
           concurrency: o.concurrency,
           progress: o.progress,
-          onVerdict: (k, v) => store.putVerdict(runId, caseIds[todo[k] as number] as string, v),
+          onVerdict: (k, v) => store.putVerdict(workId, caseIds[todo[k] as number] as string, v),
           signal: lease.signal,
         },
       ).catch((err: unknown) => {
@@ -164,9 +172,11 @@ export async function importResponses(store: RunStore, o: ImportOptions): Promis
         throw err;
       });
       store.flush();
-      summaries.push(summarizeVerdicts(judge.id, storedVerdicts(store, runId, caseIds, judge.id)));
+      summaries.push(summarizeVerdicts(judge.id, storedVerdicts(store, workId, caseIds, judge.id)));
     }
-    store.updateRun(runId, { status: 'imported' });
+    store.updateRun(workId, { status: 'imported' });
+    // One transaction: readers see the earlier import or the new one, never neither.
+    if (replacing) store.replaceRun(workId, runId);
     return {
       run_id: runId,
       cases: records.length,

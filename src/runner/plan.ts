@@ -12,6 +12,8 @@ import type { Target } from '../target/target.js';
 import { TargetSpec as TargetSpecSchema } from '../config/schema.js';
 import { parseWith, type ConfigSource } from '../config/validate.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
+import { fileErrorReason } from '../util/fs-errors.js';
+import { checkPinnedPackFile } from '../data/packs.js';
 import { runAnswers } from '../store/run-answers.js';
 import { ModelCalls, type CallRole, type EndpointLimits } from '../service/model-calls.js';
 
@@ -65,7 +67,15 @@ export async function buildPlan(config: RunConfig, ctx: PlanContext): Promise<Ru
   const seed = config.seed ?? 0;
   const datasetSpec = toDatasetSpec(config.dataset);
   const { file } = resolveDatasetFile(datasetSpec, { dataDir: ctx.dataDir, baseDir: ctx.baseDir });
-  const datasetSha256 = sha256(readFileSync(file));
+  // A `pack:` dataset is the pinned file, unedited since `data pull` (data/integrity.ts).
+  if (datasetSpec.pack !== undefined && datasetSpec.file !== undefined)
+    checkPinnedPackFile(datasetSpec.pack, datasetSpec.file, file);
+  let datasetSha256: string;
+  try {
+    datasetSha256 = sha256(readFileSync(file));
+  } catch (err) {
+    throw new InputError(`cannot read the dataset: ${fileErrorReason(err)}`, { file }, err);
+  }
   const behaviors = loadBehaviors(datasetSpec, { dataDir: ctx.dataDir, baseDir: ctx.baseDir });
 
   const attackEnv = { dataDir: ctx.dataDir, seed, source: ctx.source };

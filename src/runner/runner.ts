@@ -32,9 +32,13 @@ export interface Progress {
 
 export interface RunOutcome extends Progress {
   interrupted: boolean;
-  /** Target requests actually sent in this invocation (not cached). */
+  /** Target requests answered in this invocation (not cached). */
   sent: number;
   cached: number;
+  /** Target requests that failed in this invocation (their cases stored as errors). */
+  failed: number;
+  /** HTTP attempts behind this invocation's target requests, answered and failed (retries included). */
+  attempts: number;
   /** Set when the run stopped itself: an endpoint's circuit opened, or `--max-cost` was spent. */
   halted?: { kind: 'circuit' | 'budget'; message: string };
 }
@@ -55,6 +59,8 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
   const progress: Progress = { done: 0, total: plan.casesTotal, errors: 0, skipped: 0 };
   let sent = 0;
   let cached = 0;
+  let failed = 0;
+  let attempts = 0;
   let fatal: Error | undefined;
 
   // Every call of the plan's targets, attackers and judges is cached and logged in this run.
@@ -104,13 +110,18 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
           ? await c.attack.execute(c.behavior, contextFor(c, signal, trace))
           : await sendPrompt(c, signal);
         if (result.generation.cached) cached++;
-        else sent++;
+        else {
+          sent++;
+          attempts += result.generation.attempts;
+        }
         successes.n++;
         written = okRow(runId, c, result, trace);
         prompt = result.prompt;
       } catch (err) {
         if (halts(err) || stop.signal.aborted) return;
         if (!(err instanceof TargetError)) throw err;
+        failed++;
+        attempts += err.attempts;
         if (successes.n === 0 && isFatal(err)) {
           fatal ??= new RuntimeFailure(`target ${c.target.id}: ${err.message}`);
           stop.abort();
@@ -193,6 +204,8 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
     interrupted: opts.signal.aborted,
     sent,
     cached,
+    failed,
+    attempts,
     ...(halted ? { halted: { kind: halted.kind as 'circuit' | 'budget', message: halted.message } } : {}),
   };
 }

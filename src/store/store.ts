@@ -450,6 +450,26 @@ export class RunStore {
     })();
   }
 
+  /**
+   * Moves every row of run `from` (its cases, verdicts, request log and labels) to run `to`, replacing what
+   * `to` held, in one transaction: readers see the old run or the new one, never a mix or neither.
+   */
+  replaceRun(from: string, to: string): void {
+    this.flush();
+    this.db.transaction(() => {
+      // The rows of `from` move table by table; the keys that tie them agree again at the commit.
+      this.db.pragma('defer_foreign_keys = ON');
+      this.db.prepare('DELETE FROM verdicts WHERE run_id = ?').run(to);
+      this.db.prepare('DELETE FROM labels WHERE run_id = ?').run(to);
+      this.db.prepare('DELETE FROM cases WHERE run_id = ?').run(to);
+      this.db.prepare('DELETE FROM requests WHERE run_id = ?').run(to);
+      this.db.prepare('DELETE FROM runs WHERE id = ?').run(to);
+      this.db.prepare('UPDATE runs SET id = ? WHERE id = ?').run(to, from);
+      for (const table of ['cases', 'verdicts', 'requests', 'labels'])
+        this.db.prepare(`UPDATE ${table} SET run_id = ? WHERE run_id = ?`).run(to, from);
+    })();
+  }
+
   // ---- cases and verdicts -----------------------------------------------------------------------------
 
   getCase(runId: string, caseId: string): CaseRecord | undefined {

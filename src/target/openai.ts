@@ -91,7 +91,7 @@ export class OpenAITarget implements Target {
         latencyMs,
       );
     }
-    const res = await this.http.postJson(url, body, headers, opts.signal, checkComplete);
+    const res = await this.http.postJson(url, body, headers, opts.signal, raw ? checkComplete : checkChat);
     return fromJson(res.body, raw, res.attempts, res.latencyMs);
   }
 
@@ -116,7 +116,12 @@ export class OpenAITarget implements Target {
 }
 
 interface Choice {
-  message?: { content?: string | null; reasoning_content?: string | null };
+  message?: {
+    content?: string | null;
+    reasoning_content?: string | null;
+    refusal?: string | null;
+    tool_calls?: unknown[] | null;
+  };
   text?: string;
   delta?: { content?: string | null };
   finish_reason?: string | null;
@@ -151,11 +156,28 @@ function checkComplete(body: unknown): void {
     throw new TargetError('response has no finish_reason: the answer may be incomplete', 'protocol');
 }
 
+/**
+ * A chat answer also says what it is: `content: null` with no refusal and no tool calls is no answer (like an
+ * empty 200), never an empty reply to store and judge; a protocol error, retried.
+ */
+function checkChat(body: unknown): void {
+  checkComplete(body);
+  const message = (body as CompletionBody).choices?.[0]?.message;
+  if (message?.content !== null && message?.content !== undefined) return;
+  if (typeof message?.refusal === 'string') return;
+  if (Array.isArray(message?.tool_calls) && message.tool_calls.length > 0) return;
+  throw new TargetError(
+    'response has no content (content: null, no refusal, no tool calls): not an answer',
+    'protocol',
+  );
+}
+
 function fromJson(body: unknown, raw: boolean, attempts: number, latencyMs: number): Generation {
   const b = body as CompletionBody;
   const choice = b?.choices?.[0];
   if (!choice) throw new TargetError('response has no choices', 'protocol', undefined, attempts);
-  const text = raw ? choice.text : choice.message?.content;
+  // A structured refusal (OpenAI's `refusal` field, content null) is the answer a judge must see.
+  const text = raw ? choice.text : (choice.message?.content ?? choice.message?.refusal);
   if (text !== undefined && text !== null && typeof text !== 'string') {
     throw new TargetError('response content is not a string', 'protocol', undefined, attempts);
   }

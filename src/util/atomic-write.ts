@@ -15,6 +15,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { InputError, UserError } from '../errors.js';
+import { fileErrorReason } from './fs-errors.js';
 
 /**
  * The one writer for files the project writes for the user (reports, verdicts, exports, pulled data packs).
@@ -249,28 +250,13 @@ function guard<T>(file: string, f: () => T): T {
     if (err instanceof UserError) throw err;
     const e = err as NodeJS.ErrnoException;
     if (typeof e.code !== 'string') throw err;
-    const reason = e.code === 'EISDIR' ? 'is a folder; give a file name for the output' : describe(e);
+    const reason = e.code === 'EISDIR' ? 'is a folder; give a file name for the output' : fileErrorReason(e);
     throw new UserError(`cannot write the output: ${reason}`, {
       exitCode: 1,
       location: { file },
       cause: err,
     });
   }
-}
-
-function describe(e: NodeJS.ErrnoException): string {
-  const words: Record<string, string> = {
-    ENOSPC: 'no space left on the device',
-    EFBIG: 'the file is too large for the file system (or the file size limit)',
-    EDQUOT: 'disk quota exceeded',
-    EIO: 'input/output error on the device',
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    EROFS: 'read-only file system',
-    ENOTDIR: 'a part of the path is not a folder',
-    EPIPE: 'the reader closed the pipe',
-  };
-  return `${words[e.code ?? ''] ?? 'system error'} (${e.code})`;
 }
 
 function statOrUndefined(abs: string, file?: string): Stats | undefined {
