@@ -10,6 +10,7 @@ import { judgeRecords, summarizeVerdicts } from '../judge/offline.js';
 import type { Verdict } from '../types.js';
 import { ModelResolver, type ModelFlags } from '../target/resolve.js';
 import { VerdictJournal } from '../judge/verdict-journal.js';
+import { outputTarget } from '../util/atomic-write.js';
 import { collectOption, intOption, printJson, writeJsonl } from './common.js';
 
 /** Flags shared by `judge` and `import`: which records to read and how to reach a judge model. */
@@ -107,11 +108,15 @@ export function registerJudgeCommand(program: Command): Command {
 
 async function judgeCommand(flags: JudgeFlags): Promise<number> {
   const records = readInput(flags);
+  // Where the verdicts go is checked before any judge call is paid for (never over the input, a folder...).
+  const out =
+    flags.out === '-' ? undefined : outputTarget(flags.out, { protect: { 'the --input file': flags.input } });
   const models = new CliModels(flags);
   try {
     const judge = await buildJudge(flags.judge, flags, models);
-    // Verdicts go to a journal beside --out as they arrive, so a killed run resumes (judge/verdict-journal.ts).
-    const journal = flags.out === '-' ? undefined : new VerdictJournal(flags.out, judge);
+    // Verdicts go to a journal beside --out as they arrive, so a killed run resumes (judge/verdict-journal.ts);
+    // only beside a regular file: never in /dev for /dev/stdout, nor beside a FIFO that a reader is waiting on.
+    const journal = out?.mode === 'replace' ? new VerdictJournal(flags.out, judge) : undefined;
     const verdicts: (Verdict | undefined)[] = records.map((r) => journal?.get(r));
     const todo = records.filter((_, i) => verdicts[i] === undefined);
     if (journal?.size)

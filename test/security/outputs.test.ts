@@ -121,6 +121,26 @@ describe('special files are written in place, never replaced (item 2)', () => {
     expect(lstatSync(fifo).isFIFO()).toBe(true);
   });
 
+  it('judge --out a FIFO: verdicts stream to the reader, no journal file is left beside it', async () => {
+    const input = writeFile(
+      dir,
+      'responses.jsonl',
+      '{"prompt": "p1", "response": "Sure."}\n{"prompt": "p2", "response": "No."}\n',
+    );
+    const fifo = path.join(dir, 'verdicts.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const reader = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const read = collect(reader, 30_000);
+    const res = await runCli(['judge', '--input', input, '--judge', 'keyword', '--out', fifo]);
+    expect(res.code, res.stderr).toBe(0);
+    expect((await read).stdout.trim().split('\n')).toHaveLength(2);
+    expect(readdirSync(dir).filter((f) => f.startsWith('verdicts.fifo.'))).toEqual([]);
+    // Naming the input as the output is refused before any judge call.
+    const same = await runCli(['judge', '--input', input, '--judge', 'keyword', '--out', input]);
+    expect(same.code).toBe(2);
+    expect(same.stderr).toContain('--input file');
+  });
+
   it('a character device stays a character device', async () => {
     // As root, a node of our own (mknod), so a regression could never replace the system's /dev/null.
     let device = '/dev/null';
