@@ -9,8 +9,12 @@ import type { JudgeInput } from '../judge/judge.js';
 export interface AttackContext {
   /** The target under attack (cached and recorded by the runner). */
   target: Target;
-  /** Auxiliary models by name from the config's `models` section (attacker, mutator...). */
-  model(name: string): Target;
+  /**
+   * Auxiliary models by name from the config's `models` section (attacker, mutator...). `role` is what the
+   * model-call service logs and costs the calls under: `attacker` (default), or `judge` for an attack's own
+   * evaluators (TAP's evaluator, Crescendo's refusal and progress judges, ActorAttack's step judge).
+   */
+  model(name: string, role?: 'attacker' | 'judge'): Target;
   /** The run's judges, for attacks that need a score to steer the search. */
   judge(input: JudgeInput, judgeName?: string): Promise<Verdict>;
   signal: AbortSignal;
@@ -48,6 +52,13 @@ export interface Attack {
   /** What a case is sent beyond its prompt, written by `refusenik prompts` (prefill: `k` and the exact text). */
   facts?(behavior: Behavior): Record<string, unknown>;
   execute?(behavior: Behavior, ctx: AttackContext): Promise<AttackResult>;
+  /**
+   * The case is a conversation with the target (Crescendo, ActorAttack): the prompt's assistant messages are
+   * the target's own earlier answers, not text the attack wrote (as many-shot's faux turns are). Judges then
+   * get the conversation (JudgeInput.conversation) and a judge's `scope` decides whether they see its final
+   * answer or every turn.
+   */
+  readonly multiTurn?: boolean;
   /**
    * What judges see of the answer: extracted code content, decoded cipher text. Default: the answer as is.
    * `prompt` is the prompt that produced it (the runner always passes it: search and generating attacks

@@ -85,6 +85,27 @@ export const ATTACKS = new PluginRegistry<AttackEnv, Attack[], AttackFactory>('a
     load: async () => (await import('./bon/index.js')).bonAttack,
   },
   {
+    name: 'tap',
+    description:
+      'TAP (Mehrotra et al., 2024): tree of attacks with pruning; the attacker branches, off-topic prompts are ' +
+      'pruned, the width best-rated survive each depth (b=4, w=10, d=10); prompts from the tap pack (search)',
+    load: async () => (await import('./tap/index.js')).tapAttack,
+  },
+  {
+    name: 'crescendo',
+    description:
+      "Crescendo (Russinovich et al., 2024): escalating turns built on the target's own answers, refused turns " +
+      'backtracked out of its history and rephrased; refusal and progress judges (multi-turn search)',
+    load: async () => (await import('./crescendo/index.js')).crescendoAttack,
+  },
+  {
+    name: 'actorattack',
+    description:
+      'ActorAttack (Ren et al., 2024): actor network, per-actor question chains, refused questions rewritten ' +
+      'on the fly, step judge; prompts from the actorattack pack (multi-turn search)',
+    load: async () => (await import('./actorattack/index.js')).actorAttack,
+  },
+  {
     name: 'manyshot',
     description:
       'many-shot jailbreaking (Anil et al., 2024): k faux harmful Q&A dialogues from a responses file before the ' +

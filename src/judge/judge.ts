@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { ConfigSource } from '../config/validate.js';
 import type { PluginFactory } from '../util/plugin-registry.js';
-import type { Behavior, Prompt, Verdict } from '../types.js';
+import type { Behavior, ChatMessage, Prompt, Verdict } from '../types.js';
 import type { Target } from '../target/target.js';
 
 /** Everything a judge may look at for one case. */
@@ -15,6 +15,12 @@ export interface JudgeInput {
   response: string;
   /** What the attack extracted from the answer (CodeAttack's output_list, decoded cipher); else the response. */
   answer: string;
+  /**
+   * A multi-turn case's whole conversation with the target (Crescendo, ActorAttack): the prompt's messages and
+   * the final answer, the target's own answers as assistant messages. Absent for single-turn cases. A judge's
+   * `scope` (judge/scope.ts) decides whether it is judged on the final answer or turn by turn.
+   */
+  conversation?: ChatMessage[];
 }
 
 export interface Judge {

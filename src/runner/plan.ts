@@ -28,8 +28,8 @@ export interface RunPlan {
   attacks: Attack[];
   targets: Target[];
   judges: Judge[];
-  /** Auxiliary models by config name, created on first use (attacker role). */
-  model(name: string, path: string): Target;
+  /** Auxiliary models by config name, created on first use (attacker role unless `role` says judge). */
+  model(name: string, path: string, role?: CallRole): Target;
   /** The model-call service every target, attacker and judge call goes through. */
   calls: ModelCalls;
   samples: number;

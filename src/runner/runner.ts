@@ -83,7 +83,7 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
     trace: Record<string, unknown>[],
   ): AttackContext => ({
     target: c.target,
-    model: (name) => plan.model(name, `attack ${c.attack.name}`),
+    model: (name, role) => plan.model(name, `attack ${c.attack.name}`, role),
     judge: (input, name) => judgeFor(input, name, signal),
     signal,
     seed: hashString(`${plan.seed}:${c.id}`),
@@ -135,7 +135,7 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
 
     if (row && row.status === 'ok') {
       const have = fresh ? undefined : store.judgedBy(runId, c.id);
-      const input = judgeInput(c.behavior, row, prompt);
+      const input = judgeInput(c.behavior, row, prompt, c.attack.multiTurn === true);
       for (const judge of plan.judges) {
         if (have?.has(judge.id)) continue;
         let verdict: Verdict;
@@ -234,13 +234,19 @@ function judgeInput(
   behavior: Behavior,
   row: Pick<CaseRow, 'response' | 'answer'>,
   prompt: JudgeInput['prompt'] = { kind: 'chat', messages: [] },
+  multiTurn = false,
 ): JudgeInput {
+  const response = row.response ?? '';
   return {
     behavior,
     goal: behavior.text,
     prompt,
-    response: row.response ?? '',
-    answer: row.answer ?? row.response ?? '',
+    response,
+    answer: row.answer ?? response,
+    // A multi-turn case's prompt is its conversation with the target so far; with the answer, the whole of it.
+    ...(multiTurn && prompt.kind === 'chat'
+      ? { conversation: [...prompt.messages, { role: 'assistant' as const, content: response }] }
+      : {}),
   };
 }
 

@@ -134,3 +134,21 @@ export function pyFormatPositional(template: string, args: readonly string[]): s
     return value;
   });
 }
+
+/**
+ * Python's `template.format(**values)` for named fields (`{name}`): values are inserted as given (never
+ * re-expanded), `{{`/`}}` are literal braces. Positional fields, attribute or index lookups, conversions and
+ * format specs are an error (the upstream templates filled this way use none), as are a lone brace and a name
+ * without a value (Python: KeyError), so a template is never filled differently from Python.
+ */
+export function pyFormatNamed(template: string, values: Readonly<Record<string, string>>): string {
+  return template.replace(/\{\{|\}\}|\{([^{}]*)\}|[{}]/g, (whole, field: string | undefined) => {
+    if (whole === '{{') return '{';
+    if (whole === '}}') return '}';
+    if (field === undefined) throw new Error(`single '${whole}' in a format template (Python: ValueError)`);
+    if (!/^[A-Za-z_]\w*$/.test(field)) throw new Error(`format field {${field}} is not a plain name`);
+    const value = Object.hasOwn(values, field) ? values[field] : undefined;
+    if (value === undefined) throw new Error(`format field {${field}} has no value (Python: KeyError)`);
+    return value;
+  });
+}

@@ -6,8 +6,8 @@ import type { ChatMessage, Verdict } from '../../src/types.js';
 import { ROOT } from '../helpers/cli.js';
 
 /**
- * One loopback MockServer plays three models told apart by the request's model name: `attacker` (or
- * `mutator`), `target` and `judge`. The context below is what the runner hands an attack, built from real
+ * One loopback MockServer plays the models told apart by the request's model name: `attacker` (or
+ * `mutator`), `evaluator` (a search attack's own judges), `target` and `judge`. The context below is what the runner hands an attack, built from real
  * OpenAI-protocol targets pointing at that server; its judge asks the `judge` model and reads `[[n]]`.
  */
 
@@ -30,6 +30,7 @@ export function harness(url: string, seed = 7): Harness {
   const models: Record<string, Target> = {
     attacker: endpoint(url, 'attacker'),
     mutator: endpoint(url, 'mutator'),
+    evaluator: endpoint(url, 'evaluator'),
   };
   const ctx: AttackContext = {
     target: endpoint(url, 'target'),
