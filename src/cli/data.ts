@@ -8,6 +8,7 @@ import { pullPacks, type PullFileResult, type PullReport } from '../data/pull.js
 import { DEFAULT_BASE_URL, fileUrl, loadRegistry, selectPacks } from '../data/registry.js';
 import { verifyDir, type VerifyReport } from '../data/verify.js';
 import { intOption, printJson } from './common.js';
+import { addUrlSecrets, redactOutput } from '../util/secrets.js';
 
 /** `refusenik data pull|verify|list|registry`: the paper artifacts refusenik reads at run time. */
 
@@ -99,6 +100,8 @@ export function registerDataCommand(program: Command): void {
       const packs = selectPacks(registry, packNames);
       const dir = path.resolve(flags.dir ?? dataDir());
       const baseUrl = parseBaseUrl(flags.baseUrl ?? process.env['REFUSENIK_DATA_MIRROR'] ?? DEFAULT_BASE_URL);
+      // A mirror's credentials (user:password@, ?token=) never reach the report or the messages.
+      addUrlSecrets(baseUrl);
       const progress = pullBar();
       const report = await pullPacks(packs, {
         dir,
@@ -113,7 +116,7 @@ export function registerDataCommand(program: Command): void {
         onBytes: (n) => progress.bytes(n),
         onFileDone: (r) => progress.fileDone(r),
       }).finally(() => progress.stop());
-      if (flags.json) printJson(report);
+      if (flags.json) printJson(redactOutput(report));
       else printPullSummary(report);
       const problems = report.files.filter((f) => f.message);
       if (problems.length) {

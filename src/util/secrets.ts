@@ -115,6 +115,18 @@ export function redactError(text: string | null): string | null {
   return text === null ? null : redactUrls(redact(text));
 }
 
+/** Every string inside a JSON-like value with registered secrets and URL credentials redacted (a report). */
+export function redactOutput<T>(value: T): T {
+  if (typeof value === 'string') return redactError(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => redactOutput(v)) as T;
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = redactOutput(v);
+    return out as T;
+  }
+  return value;
+}
+
 /** Every string inside a JSON-like value, redacted. */
 export function redactDeep<T>(value: T): T {
   if (ordered.length === 0) return value;

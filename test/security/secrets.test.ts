@@ -233,6 +233,28 @@ describe('credentials in base_url are never stored or shown (item 4)', () => {
     expect(existsSync(run.db)).toBe(true);
   });
 
+  it('data pull from a mirror with credentials never prints them (JSON report or errors)', async () => {
+    const mirror = `http://${USER}:${PASSWORD}@127.0.0.1:9/?token=${QUERY_KEY}`;
+    for (const json of [true, false]) {
+      const res = await runCli(
+        [
+          'data',
+          'pull',
+          'bon',
+          '--dir',
+          path.join(dir, 'pulled'),
+          '--base-url',
+          mirror,
+          '--retries',
+          '0',
+        ].concat(json ? ['--json'] : []),
+      );
+      expect(res.code).toBe(1);
+      expect(res.stdout + res.stderr).toContain('[redacted]');
+      for (const s of [USER, PASSWORD, QUERY_KEY]) expect(res.stdout + res.stderr).not.toContain(s);
+    }
+  });
+
   it('a missing key for a URL with credentials names the URL without them', async () => {
     const cfg = writeFile(
       dir,
