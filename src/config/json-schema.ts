@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ATTACKS } from '../attack/registry.js';
 import { JUDGES } from '../judge/registry.js';
+import { JUDGE_SCOPES } from '../judge/scope.js';
 import { PROVIDERS } from '../target/create.js';
 import type { PluginEnv, PluginFactory, PluginRegistry } from '../util/plugin-registry.js';
 
@@ -19,16 +20,23 @@ function strip(schema: Json): Json {
   return rest;
 }
 
-/** One config entry naming a plugin of this kind: `name`, or `{name: options}` with that plugin's options. */
+/**
+ * One config entry naming a plugin of this kind: `name`, or `{name: options}` with that plugin's options, plus
+ * `common` options the host takes for every plugin of the kind (a judge's `scope`).
+ */
 async function entrySchema<E extends PluginEnv, R, F extends PluginFactory<z.ZodType, E, R>>(
   registry: PluginRegistry<E, R, F>,
+  common: Json = {},
 ): Promise<Json> {
   const forms: Json[] = [{ type: 'string', enum: registry.names(), description: `${registry.kind} name` }];
   for (const e of registry.entries) {
     const factory = await registry.load(e.name, 'schema');
+    const options = strip(toJson(factory.options));
+    const props = options['properties'];
+    if (props && typeof props === 'object') options['properties'] = { ...props, ...common };
     forms.push({
       type: 'object',
-      properties: { [e.name]: { ...strip(toJson(factory.options)), description: e.description } },
+      properties: { [e.name]: { ...options, description: e.description } },
       required: [e.name],
       additionalProperties: false,
     });
@@ -69,7 +77,13 @@ function usePluginEntries(node: unknown): void {
 /** The JSON Schema of a config validated by `config` (RunConfig, or the suite's SuiteConfig). */
 export async function configJsonSchema(config: z.ZodType, title: string): Promise<Json> {
   const schema = toJson(config);
-  const defs = { attack: await entrySchema(ATTACKS), judge: await entrySchema(JUDGES) };
+  const scope = {
+    type: 'string',
+    enum: [...JUDGE_SCOPES],
+    description:
+      'what the judge sees of a multi-turn case: final (its final answer, the default) or conversation (every turn until a harmful one)',
+  };
+  const defs = { attack: await entrySchema(ATTACKS), judge: await entrySchema(JUDGES, { scope }) };
   usePluginEntries(defs);
   usePluginEntries(schema);
   addProviderOptions(schema);

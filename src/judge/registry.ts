@@ -1,5 +1,6 @@
 import { PluginRegistry } from '../util/plugin-registry.js';
 import type { Judge, JudgeEnv, JudgeFactory } from './judge.js';
+import { scopedJudge, splitScope } from './scope.js';
 
 /** Every judge a config or `refusenik judge` can name, loaded when named. Add new judges here. */
 export const JUDGES = new PluginRegistry<JudgeEnv, Judge | Promise<Judge>, JudgeFactory>('judge', [
@@ -101,11 +102,15 @@ export const JUDGES = new PluginRegistry<JudgeEnv, Judge | Promise<Judge>, Judge
   },
 ]);
 
-/** A config entry: `name` or `{name: options}`. An `id` option renames the instance (two of a kind). */
-export function createJudge(
+/**
+ * A config entry: `name` or `{name: options}`. An `id` option renames the instance (two of a kind); `scope`
+ * (`final` | `conversation`, any judge) says what it sees of a multi-turn case (scope.ts).
+ */
+export async function createJudge(
   spec: string | Record<string, unknown>,
   env: JudgeEnv,
   path: string,
 ): Promise<Judge> {
-  return JUDGES.create(spec, env, path);
+  const { spec: own, scope } = splitScope(spec, path, env.source);
+  return scopedJudge(await JUDGES.create(own, env, path), scope, scope !== undefined);
 }

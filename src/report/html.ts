@@ -78,6 +78,13 @@ dl.kv { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; ma
 dl.kv dt { color: var(--muted); }
 dl.kv dd { margin: 0; overflow-wrap: anywhere; }
 details.config, details.trace { margin-top: 10px; }
+.turn { border-left: 3px solid var(--line); padding: 2px 0 6px 10px; margin: 8px 0; }
+.turn-head { font-weight: 600; font-size: 12px; display: flex; gap: 6px; align-items: baseline; }
+ul.tree { list-style: none; margin: 0; padding-left: 18px; border-left: 1px dashed var(--line); }
+ul.tree > li { margin: 3px 0; }
+details.node > summary { cursor: pointer; font-size: 12px; }
+details.node.kept > summary { color: var(--ok); font-weight: 600; }
+details.node.pruned > summary, details.node.off > summary { color: var(--muted); }
 details.config > summary, details.trace > summary { cursor: pointer; color: var(--accent); }
 `;
 

@@ -14,6 +14,8 @@ import { depthCurves, type DepthCurve } from '../analysis/depth.js';
 import { runBonCurves, type BonCurve } from '../analysis/bon-curve.js';
 import { BON_ATTACK } from '../attack/bon/index.js';
 import { runJudgeValidity, type JudgeValidity } from './judge-validity.js';
+import { runSearchCosts, type SearchCostFields } from '../analysis/search-cost.js';
+import { conversationTurns, searchTree, type TreeNode } from './search-views.js';
 import { redactUrls } from '../util/secrets.js';
 
 /**
@@ -39,8 +41,11 @@ export interface ReportData {
   };
   counts: { cases: number; ok: number; errors: number; verdicts: number };
   requests: ReturnType<RunStore['requestSummary']>;
-  /** With the corrected ASR where the run has audit labels (all null otherwise). */
-  asr: (AsrRow & CorrectedFields)[];
+  /**
+   * With the corrected ASR where the run has audit labels (all null otherwise), and the target queries and
+   * cost per success.
+   */
+  asr: (AsrRow & CorrectedFields & SearchCostFields)[];
   categories: CategoryAsrRow[];
   /** Judge vs person on the audited cases, per judge (empty without labels). */
   audits: JudgeAudit[];
@@ -80,6 +85,13 @@ export interface ReportCase {
   refusal_token: number | null;
   /** The attack's trace (search attacks), as JSON text, cut at TRACE_LIMIT characters. */
   trace: string | null;
+  /**
+   * A multi-turn case (Crescendo, ActorAttack): its number of assistant turns; the conversation is the prompt's
+   * messages and the response. Null for single-turn cases.
+   */
+  turns: number | null;
+  /** A TAP case's search tree (every node, texts cut), or null. */
+  tree: TreeNode[] | null;
   verdicts: ReportVerdict[];
 }
 
@@ -92,6 +104,8 @@ export interface ReportVerdict {
   error: string | null;
   /** The judge answered without a readable verdict (counted apart, never a guess). */
   inconclusive: boolean;
+  /** In a multi-turn case, the assistant turn the verdict is about (1-based), when it names one. */
+  turn: number | null;
 }
 
 export interface ReportOptions {
@@ -111,7 +125,7 @@ export function keywordJudges(run: RunRecord, rows: readonly AsrRow[]): string[]
 export function collectReportData(store: RunStore, run: RunRecord, opts: ReportOptions = {}): ReportData {
   const k = opts.k ?? 5;
   const positions = runPositions(store, run.id, { k, tokens: opts.tokens });
-  const asr = correctedAsrRows(store, run.id);
+  const asr = runSearchCosts(store, run.id, correctedAsrRows(store, run.id));
   return {
     format: 'refusenik-report',
     generated_at: new Date().toISOString(),
@@ -152,6 +166,7 @@ function reportCases(store: RunStore, runId: string, positions: Map<string, Resp
   const out: ReportCase[] = [];
   for (const c of store.iterateCases(runId)) {
     const pos = positions.get(c.case_id);
+    const caseVerdicts = verdicts.get(c.case_id) ?? [];
     out.push({
       id: c.case_id,
       behavior_id: c.behavior_id,
@@ -172,7 +187,9 @@ function reportCases(store: RunStore, runId: string, positions: Map<string, Resp
       refusal_word: pos?.word ?? null,
       refusal_token: pos?.token ?? null,
       trace: c.trace === null ? null : JSON.stringify(c.trace).slice(0, TRACE_LIMIT),
-      verdicts: verdicts.get(c.case_id) ?? [],
+      turns: conversationTurns(c.prompt, c.trace, caseVerdicts),
+      tree: searchTree(c.trace),
+      verdicts: caseVerdicts,
     });
   }
   return out;
@@ -188,6 +205,7 @@ function reportVerdict(v: VerdictRecord): ReportVerdict {
     reason: v.reason,
     error: v.error,
     inconclusive: v.inconclusive === 1,
+    turn: typeof v.details?.['turn'] === 'number' ? v.details['turn'] : null,
   };
 }
 

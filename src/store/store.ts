@@ -165,6 +165,18 @@ export interface RequestSummaryRow extends CallTally {
   target: string;
 }
 
+/** One case's search figures (see `caseSearchCosts`). */
+export interface CaseSearchCost {
+  target: string;
+  attack: string;
+  variant: string;
+  case_id: string;
+  status: 'ok' | 'error';
+  /** The trace summary's `queries` object as JSON text, or null. */
+  queries_json: string | null;
+  cost_usd: number;
+}
+
 /** A person's label for one case of a run (the per-run audit, `refusenik label`). */
 export interface LabelRow {
   run_id: string;
@@ -635,6 +647,27 @@ export class RunStore {
          SELECT 'judge:' || judge AS kind, COUNT(*) AS count, MIN(error) AS example
          FROM verdicts WHERE run_id = ? AND error IS NOT NULL GROUP BY judge
          ORDER BY count DESC`,
+      )
+      .all(runId, runId);
+  }
+
+  /**
+   * Per case, what its search cost: the `queries` object of its trace's summary step (search attacks record
+   * their query counts there; null for single-turn cases) and the USD of every call logged for it, all roles
+   * (its own row's for a single-turn case). For `queries per success` and `cost per success` beside the ASR.
+   */
+  caseSearchCosts(runId: string): CaseSearchCost[] {
+    this.flush();
+    return this.db
+      .prepare<[string, string], CaseSearchCost>(
+        `SELECT c.target, c.attack, c.variant, c.case_id, c.status,
+                CASE WHEN c.trace_json IS NULL OR NOT json_valid(c.trace_json) THEN NULL ELSE
+                  (SELECT json_extract(t.value, '$.queries') FROM json_each(c.trace_json) t
+                   WHERE json_extract(t.value, '$.step') = 'summary' LIMIT 1) END AS queries_json,
+                COALESCE(r.cost, 0) + COALESCE(c.request_cost_usd, 0) AS cost_usd
+         FROM cases c LEFT JOIN (SELECT case_id, SUM(cost_usd) AS cost FROM requests
+                                 WHERE run_id = ? AND case_id IS NOT NULL GROUP BY case_id) r ON r.case_id = c.case_id
+         WHERE c.run_id = ? ORDER BY c.rowid`,
       )
       .all(runId, runId);
   }

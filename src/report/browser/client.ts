@@ -227,7 +227,7 @@ import type { ReportCase, ReportData, ReportVerdict } from '../report-data.js';
   const sum = section(
     'summary',
     'Attack success rate',
-    'ASR = successes / cases the judge scored, with 95% Wilson intervals. Target errors, judge failures and inconclusive verdicts (the judge answered but gave no readable verdict) are counted apart, never as refusals.',
+    'ASR = successes / cases the judge scored, with 95% Wilson intervals. Target errors, judge failures and inconclusive verdicts (the judge answered but gave no readable verdict) are counted apart, never as refusals. Queries / success: target queries of all the cases (a search attack counts every query of its search) per success; cost / success: USD of every model call (attacker, target, judge) per success.',
   );
   const keywordJudges = data.keyword_judges || [];
   if (keywordJudges.length)
@@ -260,8 +260,11 @@ import type { ReportCase, ReportData, ReportVerdict } from '../report-data.js';
       )
       .join('; ');
   }
-  const sumHead = ['target', 'attack', 'judge', 'n', 'ASR [95% CI]'];
+  const sumHead = ['target', 'attack', 'judge', 'n', 'ASR [95% CI]', 'queries / success', 'cost / success'];
   if (audited) sumHead.push('corrected ASR [95% CI]', 'audit n');
+  function perSuccess(x: number | null | undefined, digits: number, prefix = ''): string {
+    return x === null || x === undefined ? DASH : prefix + x.toFixed(digits);
+  }
   const panels = data.asr.some((r) => r.disagreement > 0);
   sumHead.push('refusals', 'mean score', 'inconclusive', 'coverage');
   if (panels) sumHead.push('disagreement');
@@ -270,7 +273,15 @@ import type { ReportCase, ReportData, ReportVerdict } from '../report-data.js';
     sum,
     sumHead,
     data.asr.map((r) => {
-      const cells: Cell[] = [r.target, attackName(r), r.judge, r.n, asrCi(r)];
+      const cells: Cell[] = [
+        r.target,
+        attackName(r),
+        r.judge,
+        r.n,
+        asrCi(r),
+        perSuccess(r.queries_per_success, 1),
+        perSuccess(r.cost_per_success, 4, '$'),
+      ];
       if (audited) cells.push(correctedCi(r), r.audit_n === null ? DASH : r.audit_n);
       cells.push(
         r.refusals,
@@ -911,7 +922,11 @@ import type { ReportCase, ReportData, ReportVerdict } from '../report-data.js';
             : v.score !== null
               ? 'score ' + v.score
               : 'n/a';
-    return el('span', cls, `${v.judge}: ${label}`);
+    return el(
+      'span',
+      cls,
+      `${v.judge}: ${label}${v.turn !== null && v.turn !== undefined ? ` (turn ${v.turn})` : ''}`,
+    );
   }
   function caseRow(i: number): HTMLDetailsElement {
     const c = cases[i];
@@ -960,6 +975,86 @@ import type { ReportCase, ReportData, ReportVerdict } from '../report-data.js';
       add(dl, el('dd', null, value));
     }
     field(b, 'Goal', pre(c.goal));
+    if (c.turns !== null && c.turns !== undefined && c.prompt && c.prompt.kind === 'chat') {
+      field(b, `Conversation (${c.turns} turns)`, conversationView(c, c.prompt.messages));
+    } else {
+      promptAndResponse(b, c);
+    }
+    if (c.tree && c.tree.length) field(b, `Search tree (${c.tree.length} nodes)`, treeView(c.tree));
+    return verdictsAndTrace(b, c);
+  }
+  /** A multi-turn case turn by turn: each user question and the target's answer, the turns verdicts name marked. */
+  function conversationView(c: ReportCase, messages: { role: string; content: string }[]): HTMLDivElement {
+    const box = el('div', 'conversation');
+    const all = messages.concat([
+      { role: 'assistant', content: c.status === 'error' ? '' : (c.response ?? '') },
+    ]);
+    let turn = 0;
+    let current: HTMLDivElement | null = null;
+    for (const m of all) {
+      if (m.role === 'system') {
+        add(box, el('div', 'role', 'system'));
+        box.appendChild(pre(m.content));
+        continue;
+      }
+      if (m.role === 'user' || current === null) {
+        turn++;
+        current = add(box, el('div', 'turn'));
+        current.setAttribute('data-turn', String(turn));
+        const head = add(current, el('div', 'turn-head', 'turn ' + turn));
+        for (const v of c.verdicts) if (v.turn === turn) head.appendChild(badge(v));
+      }
+      add(current, el('div', 'role', m.role));
+      current.appendChild(pre(m.content, m.role === 'assistant' ? 'response' : undefined));
+    }
+    if (c.status === 'error') field(box, 'Target error', pre(c.error, 'error'));
+    return box;
+  }
+  /** TAP's tree as nested lists: each node's depth, fate and score, its prompt and answer on demand. */
+  function treeView(nodes: NonNullable<ReportCase['tree']>): HTMLElement {
+    const children = new Map<number | null, typeof nodes>();
+    for (const n of nodes) {
+      const list = children.get(n.parent) || [];
+      list.push(n);
+      children.set(n.parent, list);
+    }
+    const build = (parent: number | null, depth: number): HTMLUListElement => {
+      const ul = el('ul', 'tree');
+      for (const n of children.get(parent) || []) {
+        const li = add(ul, el('li'));
+        li.setAttribute('data-node', String(n.id));
+        const cls =
+          n.fate === 'queried'
+            ? n.kept
+              ? 'node kept'
+              : 'node pruned'
+            : n.fate === 'off-topic'
+              ? 'node off'
+              : 'node';
+        const d = add(li, el('details', cls));
+        const label =
+          `#${n.id} · depth ${n.depth} · ` +
+          (n.fate === 'queried'
+            ? `score ${n.score === null ? '?' : n.score}${n.kept ? ' · kept' : ' · pruned'}`
+            : n.fate === 'off-topic'
+              ? 'off topic (not sent)'
+              : n.fate === 'width-phase1'
+                ? 'over width (not sent)'
+                : n.fate);
+        add(d, el('summary', null, label));
+        add(d, el('div', 'role', 'prompt'));
+        d.appendChild(pre(n.prompt));
+        if (n.response !== null) {
+          add(d, el('div', 'role', 'answer'));
+          d.appendChild(pre(n.response, 'response'));
+        }
+        if (depth < 60 && children.has(n.id)) li.appendChild(build(n.id, depth + 1));
+      }
+      return ul;
+    };
+    return build(null, 0);
+  }
+  function promptAndResponse(b: HTMLDivElement, c: ReportCase): void {
     const p = el('div', 'prompt');
     if (c.prompt && c.prompt.kind === 'chat') {
       for (const m of c.prompt.messages) {
@@ -973,18 +1068,21 @@ import type { ReportCase, ReportData, ReportVerdict } from '../report-data.js';
     field(b, 'Prompt', p);
     if (c.status === 'error') field(b, 'Target error', pre(c.error, 'error'));
     else field(b, 'Response', pre(c.response, 'response'));
+  }
+  function verdictsAndTrace(b: HTMLDivElement, c: ReportCase): HTMLDivElement {
     if (c.answer !== null) field(b, 'Extracted answer', pre(c.answer, 'response'));
     if (c.verdicts.length) {
       const vt = el('div');
       const yn = (x: boolean | null): string => (x === null ? DASH : x ? 'yes' : 'no');
       table(
         vt,
-        ['judge', 'harmful', 'refusal', 'score', 'reason / error'],
+        ['judge', 'harmful', 'refusal', 'score', 'turn', 'reason / error'],
         c.verdicts.map((v) => [
           v.judge,
           yn(v.harmful),
           yn(v.refusal),
           v.score === null ? DASH : v.score,
+          v.turn === null || v.turn === undefined ? DASH : v.turn,
           v.error
             ? 'judge failed: ' + v.error
             : v.inconclusive
