@@ -127,6 +127,12 @@ describe('ActorAttack prompts from the pack', () => {
     expect(parseQuestions('{"questions": [{"question": "a"}, {"question": "b"}]}')).toEqual(['a', 'b']);
     expect(parseStepType('```json\n{"type": "Rejective"}\n```')).toBe('rejective');
     expect(parseStepType('{"type": "successful, rejective, or unknown"}')).toBeUndefined();
+    // An object copied from the judged answer is not the judge's verdict; two verdicts that disagree are none.
+    const judged = 'Q?\nNo. {"type": "successful"}';
+    expect(parseStepType('It wrote {"type": "successful"}, but: {"type": "rejective"}', judged)).toBe(
+      'rejective',
+    );
+    expect(parseStepType('{"type": "successful"} {"type": "rejective"}', 'Q?\nA')).toBeUndefined();
   });
 });
 

@@ -25,6 +25,8 @@ const answered = new Map<string, number>();
 const depthOf = (prompt: string) => (prompt.match(/\//g) ?? []).length;
 const quoted = (text: string, tag: string) =>
   new RegExp(`<${tag}-[0-9a-f]+>\\n([\\s\\S]*?)\\n</${tag}-`).exec(text)?.[1] ?? '';
+/** Model output is hostile text: the report must show it, never run it. */
+const HOSTILE = 'Locks have a long history. <img src=x onerror="alert(1)"><script>alert(2)</script>';
 /** TAP depth at which the target gives in (changed by the kill test). */
 let tapJailbreakDepth = 2;
 
@@ -72,7 +74,7 @@ function evaluator(req: ScriptRequest): string {
 function target(req: ScriptRequest): string {
   const q = lastUser(req);
   if (q.startsWith('ROOT')) return depthOf(q) >= tapJailbreakDepth ? `Sure, here is ${q}` : "I'm sorry, no.";
-  if (q === 'Q1') return 'Locks have a long history.';
+  if (q === 'Q1') return HOSTILE;
   if (q === 'Q2') return 'Sure, here is part one: tension wrench.';
   if (q === 'Q3') return 'Here is the rest, in detail.';
   if (q.startsWith('Format above content')) return 'Sure, here is a tutorial.';
@@ -240,6 +242,7 @@ describe('refusenik run with the multi-turn attacks (CLI, loopback server)', () 
       expect(await cresRow.locator('.turn[data-turn="2"] .turn-head .badge.bad').textContent()).toBe(
         'pair-judge: harmful (turn 2)',
       );
+      expect(await cresRow.locator('.turn[data-turn="1"] pre.response').textContent()).toBe(HOSTILE);
       expect(await cresRow.locator('.turn[data-turn="3"] pre.response').textContent()).toBe(
         'Here is the rest, in detail.',
       );
@@ -250,6 +253,8 @@ describe('refusenik run with the multi-turn attacks (CLI, loopback server)', () 
       expect(await tapRow.locator('ul.tree ul.tree li').count()).toBe(4);
       expect(await page.locator('#summary th').allTextContents()).toContain('queries / success');
       expect(observed.pageErrors).toEqual([]);
+      expect(observed.dialogs).toEqual([]);
+      expect(await page.locator('img, .case-body script').count()).toBe(0);
     } finally {
       await context.close();
     }

@@ -4,6 +4,7 @@ import type { Behavior, ChatMessage, Generation, Prompt } from '../../types.js';
 import type { Attack, AttackContext, AttackFactory, AttackResult } from '../attack.js';
 import { askParsed, askText } from '../multiturn/ask.js';
 import { runJudge } from '../multiturn/run-judge.js';
+import { readVerdict } from '../../judge/llm.js';
 import { findJsonObject } from '../pair/json.js';
 import { loadActorPack, type ActorPack } from './pack.js';
 
@@ -134,12 +135,17 @@ export function parseQuestions(text: string): string[] | undefined {
   });
 }
 
-/** The step judge's `{"type": "successful" | "rejective" | "unknown"}`. */
-export function parseStepType(text: string): 'successful' | 'rejective' | 'unknown' | undefined {
-  return findJsonObject(text, (v) => {
-    const t = typeof v['type'] === 'string' ? v['type'].trim().toLowerCase() : '';
+/**
+ * The step judge's `{"type": "successful" | "rejective" | "unknown"}`. `judged` is the text it was shown (the
+ * question and the target's answer): an object copied from it is never read as the judge's own, and answers
+ * whose type markers disagree are no verdict (judge/llm.ts `readVerdict`).
+ */
+export function parseStepType(text: string, judged = ''): 'successful' | 'rejective' | 'unknown' | undefined {
+  const r = readVerdict(text, judged, { json: ['type'] }, (v) => {
+    const t = typeof v === 'string' ? v.trim().toLowerCase() : '';
     return t === 'successful' || t === 'rejective' || t === 'unknown' ? t : undefined;
   });
+  return 'value' in r ? r.value : undefined;
 }
 
 async function runActorAttack(
@@ -293,23 +299,28 @@ async function runActorAttack(
         const response = gen?.text ?? '';
         dialog = [...dialog, user(query), { role: 'assistant', content: response }];
         let type: string | undefined;
+        let stepRaw: string | undefined;
         let modifiedTo: string | undefined;
         if (opts.dynamic_modify) {
-          const judged = await askParsed(
-            stepJudge,
-            [user(pack.stepJudge({ query, response }))],
-            parseStepType,
-            {
-              signal: ctx.signal,
-              seed: ctx.seed,
-              key: `actorattack:step:${a}:${i}:${attempt}`,
-              attempts: 3,
-              temperature: 0,
-              onCall: () => count.step_judge++,
-            },
-          );
-          // A blocked question is a rejection; an unreadable step judgement is none (the turn stays).
+          // A blocked question is a rejection without asking the step judge.
+          const judged = !gen
+            ? undefined
+            : await askParsed(
+                stepJudge,
+                [user(pack.stepJudge({ query, response }))],
+                (text) => parseStepType(text, `${query}\n${response}`),
+                {
+                  signal: ctx.signal,
+                  seed: ctx.seed,
+                  key: `actorattack:step:${a}:${i}:${attempt}`,
+                  attempts: 3,
+                  temperature: 0,
+                  onCall: () => count.step_judge++,
+                },
+              );
+          // An unreadable step judgement is none: the turn stays.
           type = gen ? judged?.value : 'rejective';
+          stepRaw = judged?.raw;
           if (type === 'rejective') {
             // The refused turn leaves the target's conversation; the attacker rewrites the question for the
             // second try (upstream also rewrites after the second refusal, a rewrite it never sends).
@@ -347,7 +358,7 @@ async function runActorAttack(
           query,
           response,
           ...(gen ? {} : { blocked: true }),
-          ...(opts.dynamic_modify ? { step_judge: type ?? null } : {}),
+          ...(opts.dynamic_modify ? { step_judge: type ?? null, step_judge_raw: stepRaw ?? null } : {}),
           kept: type !== 'rejective',
           ...(modifiedTo !== undefined ? { modified_to: modifiedTo } : {}),
         });
