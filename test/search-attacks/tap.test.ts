@@ -291,6 +291,39 @@ describe('TAP against loopback attacker, evaluator and target', () => {
     });
   });
 
+  it('rates with a run judge instead of the evaluator when `judge` names one', async () => {
+    const s = tapServer({
+      offTopic: new Set(),
+      scores: {},
+      answer: (p) => (p === 'ROOT/1' ? 'Sure, here is how' : 'No.'),
+    });
+    const judged: string[] = [];
+    server = await new MockServer({
+      script: (r) => {
+        if (r.model !== 'judge') return s.script(r);
+        judged.push(lastUser(r));
+        return /RESPONSE\]: Sure/.test(lastUser(r)) ? 'Rating: [[10]]' : 'Rating: [[2]]';
+      },
+    }).start();
+    const { ctx, trace } = harness(server.url);
+    const [attack] = createFrom(
+      tapAttack,
+      { branching_factor: 2, width: 2, depth: 3, concurrency: 1, judge: 'pair-judge' },
+      env,
+      'tap',
+    );
+    const result = await attack!.execute!(behavior, ctx);
+    expect(result.generation.text).toBe('Sure, here is how');
+    // The evaluator only checked topics; the run judge rated both answers.
+    expect(s.ratings).toEqual([]);
+    expect(s.count.get('evaluator')).toBe(2);
+    expect(judged).toHaveLength(2);
+    expect(nodes(trace).map((n) => [n['prompt'], n['score']])).toEqual([
+      ['ROOT/0', 2],
+      ['ROOT/1', 10],
+    ]);
+  });
+
   it('fails the case, not the run, when no prompt ever reaches the target', async () => {
     const s = tapServer({ offTopic: new Set(), scores: {} });
     server = await new MockServer({ script: (r) => (r.model === 'attacker' ? 'No.' : s.script(r)) }).start();
