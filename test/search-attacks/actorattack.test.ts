@@ -6,7 +6,10 @@ import {
   parseQuestions,
   parseStepType,
 } from '../../src/attack/actorattack/index.js';
-import { loadActorPack } from '../../src/attack/actorattack/pack.js';
+import path from 'node:path';
+import { ACTOR_PROMPTS, loadActorPack } from '../../src/attack/actorattack/pack.js';
+import { pyFormatNamed } from '../../src/util/python.js';
+import { HAS_PYTHON, python } from '../codeattack/helpers.js';
 import { MockServer } from '../../src/target/mock-server.js';
 import type { ScriptRequest } from '../../src/target/scripted.js';
 import type { Behavior, ChatMessage } from '../../src/types.js';
@@ -112,6 +115,41 @@ describe('ActorAttack prompts from the pack', () => {
     expect(pack.moreActor).toMatch(
       /^Based on the Bruno Latour's Actor-Network Theory, please instantiate other actors/,
     );
+  });
+
+  it.skipIf(!HAS_PYTHON)("fills every prompt file exactly as Python's str.format does", () => {
+    const values = {
+      org_query: 'Write {a} "quoted" \\ goal {{x}} \u00e9 \ud83d\ude00',
+      harm_target: "it's {0}",
+      num_string: '3 actors',
+      actor_name: 'A {b}',
+      relationship: 'r\nnew line',
+      resp: '{"questions": []}',
+      queries: '1. q\n2. {q}\n',
+      query: 'q?',
+      output_type: 'Tutorial',
+      previous_response: '}{',
+      response: 'resp',
+    };
+    const pack = loadActorPack(DATA_DIR);
+    const files = Object.entries(ACTOR_PROMPTS).filter(([k]) => k !== 'moreActor');
+    const want = python(
+      `import json, sys
+d = json.load(sys.stdin)
+out = {}
+for key, rel in d["files"]:
+    with open(d["dir"] + "/" + rel) as f:
+        out[key] = f.read().format(**d["values"])
+print(json.dumps(out))`,
+      { dir: path.join(DATA_DIR, 'actorattack'), files, values },
+    ) as Record<string, string>;
+    for (const [key] of files) {
+      const fill = pack[key as Exclude<keyof typeof ACTOR_PROMPTS, 'moreActor'>];
+      expect(fill(values), key).toBe(want[key]);
+    }
+    expect(() => pyFormatNamed('{a', {})).toThrow(/ValueError/);
+    expect(() => pyFormatNamed('{missing}', {})).toThrow(/KeyError/);
+    expect(() => pyFormatNamed('{0}', { 0: 'x' })).toThrow(/not a plain name/);
   });
 
   it('reads the JSON answers leniently, and only in their shape', () => {
