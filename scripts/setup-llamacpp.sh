@@ -23,14 +23,20 @@ mkdir -p $DIR/src $DIR/tiny/hf
 SDIST=$DIR/src/llama_cpp_python-$VERSION.tar.gz
 [ -f "$SDIST" ] || $DIR/bin/python -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: \
   "llama-cpp-python==$VERSION" -d $DIR/src
-# CPU only, no network code in the library; the server's own dependencies pinned.
-CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAMA_CURL=OFF" \
-  $DIR/bin/python -m pip install -q --disable-pip-version-check "$SDIST" \
-  fastapi==0.165.0 uvicorn==0.55.0 sse-starlette==3.7.1 pydantic-settings==2.16.3 starlette-context==0.5.1
+# CPU only, no network code in the library; the server's own dependencies pinned. Skipped when this version
+# is already built here (the build takes minutes).
+if ! $DIR/bin/python -c "import llama_cpp, llama_cpp.server, sys; sys.exit(llama_cpp.__version__ != '$VERSION')" 2>/dev/null; then
+  CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAMA_CURL=OFF" \
+    $DIR/bin/python -m pip install -q --disable-pip-version-check "$SDIST" \
+    fastapi==0.165.0 uvicorn==0.55.0 sse-starlette==3.7.1 pydantic-settings==2.16.3 starlette-context==0.5.1
+fi
 
 # The tiny model: random weights in HF format, then GGUF (f32, so it computes what the HF model computes). A wide
 # initialisation gives peaked next-token distributions, so the engines' top tokens are well separated.
+# The same sdist's converters: HF -> GGUF (here) and a PEFT LoRA adapter -> a GGUF adapter (the loop serves a
+# trained adapter with this engine, over the base GGUF).
 tar xzf "$SDIST" -C $DIR/src "llama_cpp_python-$VERSION/vendor/llama.cpp/convert_hf_to_gguf.py" \
+  "llama_cpp_python-$VERSION/vendor/llama.cpp/convert_lora_to_gguf.py" \
   "llama_cpp_python-$VERSION/vendor/llama.cpp/conversion" "llama_cpp_python-$VERSION/vendor/llama.cpp/gguf-py"
 .venv/bin/python -m pip install -q --disable-pip-version-check --target $DIR/convert-deps sentencepiece==0.2.1
 cp ../shared/fixtures/tokenizers/llama3/tokenizer.json ../shared/fixtures/tokenizers/llama3/tokenizer_config.json \

@@ -31,6 +31,8 @@ export interface TransitionRunSpec {
   top: number;
   concurrency: number;
   seed: number;
+  /** Tells apart probes of the same spec on different models behind the same names (a loop's variants). */
+  tag?: string;
 }
 
 export interface TransitionResult {

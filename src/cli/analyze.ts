@@ -283,7 +283,7 @@ function registerTransition(analyze: Command): void {
               k,
               ...(flags.chatTemplate ? { chat_template: path.resolve(flags.chatTemplate) } : {}),
               ...(flags.system !== undefined ? { system: flags.system } : {}),
-              keep_bos: flags.keepBos === true,
+              ...(flags.keepBos === true ? { keep_bos: true } : {}),
             },
             dataset: datasetSpecFromArg(flags.dataset, { field: flags.field, limit: flags.limit }),
             targets: flags.target,

@@ -154,7 +154,7 @@ export function registerDertaCommand(program: Command): void {
     .option('--json', 'print the stats as JSON')
     .action((flags: BuildFlags) => {
       const options = buildOptionsOf(flags);
-      const bar = progress(!flags.json);
+      const bar = progress(true);
       const result = buildDertaDataset({ ...options, onProgress: bar.update });
       bar.stop();
       if (flags.json) printJson(result.stats);

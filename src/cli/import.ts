@@ -91,7 +91,7 @@ async function importCommand(flags: ImportFlags): Promise<number> {
       judges: built,
       replace: flags.replace === true,
       concurrency: flags.concurrency,
-      progress: flags.progress && !flags.json,
+      progress: flags.progress,
       // Judge-model calls are cached and logged (role judge) in this run, like a run's own judges.
       onRun: (runId) => models.calls.bind(store, runId),
     });

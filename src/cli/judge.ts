@@ -123,7 +123,7 @@ async function judgeCommand(flags: JudgeFlags): Promise<number> {
       process.stderr.write(`resuming: ${records.length - todo.length} verdicts kept from ${journal.file}\n`);
     const fresh = await judgeRecords(judge, todo, flags.input, {
       concurrency: flags.concurrency,
-      progress: flags.progress && !flags.json && flags.out !== '-',
+      progress: flags.progress,
       onVerdict: (k, v) => journal?.add(todo[k] as ResponseRecord, v),
     });
     let k = 0;

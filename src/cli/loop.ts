@@ -10,6 +10,7 @@ interface LoopFlags {
   until?: string;
   json?: boolean;
   progress: boolean;
+  set?: string[];
 }
 
 export function registerLoopCommand(program: Command): void {
@@ -25,7 +26,12 @@ export function registerLoopCommand(program: Command): void {
     .option('--db <file>', 'run store (SQLite)', DEFAULT_DB)
     .option('--until <stage>', `stop after this stage (${STAGES.join(', ')})`)
     .option('--json', 'print {loop_id, stages: [{name, status}], before_run, after_run, report} as JSON')
-    .option('--no-progress', 'no progress bars')
+    .option(
+      '--set <path=value>',
+      'override a config value (repeatable), e.g. --set dataset.path=goals.jsonl --set variants=[derta,rto]',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option('--no-progress', 'no progress on stderr (bars on a terminal, a line now and then otherwise)')
     .addHelpText(
       'after',
       '\nStage status: ran (done now), cached (done by an earlier invocation with the same inputs), failed,\n' +
@@ -37,7 +43,7 @@ export function registerLoopCommand(program: Command): void {
           field: '--until',
         });
       }
-      const loaded = loadLoopConfig(file);
+      const loaded = loadLoopConfig(file, flags.set ?? []);
       const controller = new AbortController();
       const onSigint = (): void => controller.abort();
       process.on('SIGINT', onSigint);
@@ -48,9 +54,10 @@ export function registerLoopCommand(program: Command): void {
           configFile: loaded.file,
           source: { file: loaded.file, lineOf: loaded.lineOf },
           until: flags.until as StageName | undefined,
-          progress: flags.progress && !flags.json,
+          progress: flags.progress,
+          // Stage lines are progress too: on stderr, also under --json (whose stdout is the result).
           log: (line) => {
-            if (!flags.json) process.stderr.write(`${line}\n`);
+            if (flags.progress) process.stderr.write(`${line}\n`);
           },
           signal: controller.signal,
         });
@@ -61,13 +68,22 @@ export function registerLoopCommand(program: Command): void {
           after_run: result.after_run,
           report: result.report,
           workdir: result.workdir,
+          collapsed: result.collapsed,
+          ...(result.variants ? { variants: result.variants, ablation: result.ablation } : {}),
           ...(result.error ? { error: result.error.message } : {}),
           ...(result.next ? { next: result.next } : {}),
         };
         if (flags.json) printJson(out);
         else {
-          for (const s of result.stages) process.stdout.write(`${s.name.padEnd(9)} ${s.status}\n`);
+          const width = Math.max(9, ...result.stages.map((s) => s.name.length));
+          for (const s of result.stages) process.stdout.write(`${s.name.padEnd(width)} ${s.status}\n`);
           if (result.report) process.stdout.write(`report: ${result.report}\n`);
+          if (result.collapsed) process.stdout.write('COLLAPSED: see collapse_reasons in comparison.json\n');
+          for (const v of result.variants ?? [])
+            process.stdout.write(
+              `${v.variant}: ${v.report ?? 'not compared'}${v.collapsed ? ' (COLLAPSED)' : ''}\n`,
+            );
+          if (result.ablation) process.stdout.write(`ablation: ${result.ablation}\n`);
           if (result.next) process.stdout.write(`next: ${result.next}\n`);
         }
         if (result.error) throw result.error;

@@ -145,7 +145,7 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
           name: config.name ?? (configFile ? path.basename(configFile) : null),
           configFile,
           useCache: flags.cache,
-          progress: flags.progress && !flags.json,
+          progress: flags.progress,
           signal: controller.signal,
         });
       } finally {

@@ -74,7 +74,7 @@ export function registerSuiteCommand(program: Command): void {
           only,
           dryRun: flags.dryRun,
           useCache: flags.cache,
-          progress: flags.progress && !flags.json,
+          progress: flags.progress,
           signal: controller.signal,
           onRunStart: (name, runId, cases) => {
             if (!flags.json) process.stderr.write(`${name}: run ${runId}, ${cases} cases\n`);

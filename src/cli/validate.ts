@@ -118,7 +118,7 @@ async function validateCommand(flags: ValidateFlags): Promise<number> {
       { ...spec.options, ...flags.option },
       flags.model ? modelKey(flags) : undefined,
     );
-    const bar = progressBar(flags.progress && !flags.json, items.length);
+    const bar = progressBar(flags.progress, items.length);
     let done = 0;
     let errors = 0;
     const verdicts = await judgeAll(

@@ -52,5 +52,11 @@ function setAt(node: unknown, keys: (string | number)[], value: unknown, spec: s
       ? { ...(node as Record<string, unknown>) }
       : {};
   obj[key] = setAt(obj[key], rest, value, spec);
+  // A dataset is a path or a pack file: setting one replaces the other (`--set dataset.path=goals.jsonl`).
+  if (rest.length === 0 && key === 'path' && 'pack' in obj) {
+    delete obj['pack'];
+    delete obj['file'];
+  }
+  if (rest.length === 0 && key === 'pack' && 'path' in obj) delete obj['path'];
   return obj;
 }

@@ -103,6 +103,8 @@ export const DatasetConfig = z.strictObject({
   sample: Int.positive().optional(),
   seed: Int.optional(),
   limit: Int.positive().optional(),
+  /** Only records whose column equals one of the values, e.g. `{label: safe}` (before every/sample/limit). */
+  where: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).optional(),
 });
 export type DatasetConfig = z.infer<typeof DatasetConfig>;
 

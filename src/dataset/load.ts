@@ -27,6 +27,8 @@ export interface DatasetSpec {
   seed?: number;
   /** At most this many (applied last). */
   limit?: number;
+  /** Only records whose column equals one of the values (applied first), e.g. XSTest's `{label: safe}`. */
+  where?: Record<string, string | readonly string[]>;
 }
 
 /** Field names recognised as "the goal", in order of preference. */
@@ -169,6 +171,15 @@ function goalOf(
 
 function select(all: Behavior[], spec: DatasetSpec): Behavior[] {
   let out = all;
+  for (const [column, want] of Object.entries(spec.where ?? {})) {
+    const values = new Set(typeof want === 'string' ? [want] : want);
+    out = out.filter((b) => values.has(b.meta?.[column] ?? (column === 'category' ? (b.category ?? '') : '')));
+    if (out.length === 0) {
+      throw new InputError(`no record has ${column} = ${[...values].join(' | ')}`, {
+        field: `dataset.where.${column}`,
+      });
+    }
+  }
   if (spec.every !== undefined && spec.every > 1)
     out = out.filter((_, i) => i % (spec.every as number) === 0);
   if (spec.sample !== undefined && spec.sample < out.length) {

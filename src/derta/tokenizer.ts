@@ -25,6 +25,8 @@ export interface DertaTokenizer {
   specialTokens: string[];
   /** The default chat template: `chat_template.jinja` beside the tokenizer, else tokenizer_config.json's. */
   chatTemplate?: string;
+  /** Whether a server adds the BOS token to raw text (Llama-3 and Mistral yes; ChatML models like SmolLM2 no). */
+  addsBos: boolean;
 }
 
 export function loadTokenizer(arg: string): DertaTokenizer {
@@ -41,6 +43,7 @@ export function loadTokenizer(arg: string): DertaTokenizer {
   }
   const bosToken = tokenContent(config.bos_token);
   const eosToken = tokenContent(config.eos_token);
+  const bosId = bosToken === undefined ? undefined : tok.token_to_id(bosToken);
   const specialTokens = [...tok.get_added_tokens_decoder().values()]
     .filter((t) => t.special)
     .map((t) => t.content);
@@ -53,7 +56,10 @@ export function loadTokenizer(arg: string): DertaTokenizer {
         : tok.decode([...ids], { skip_special_tokens: false, clean_up_tokenization_spaces: false }),
     tokenToId: (piece) => tok.token_to_id(piece),
     bosToken,
-    bosId: bosToken === undefined ? undefined : tok.token_to_id(bosToken),
+    bosId,
+    // tokenizer_config.json's add_bos_token when it says; else, with a BOS token at all, yes (Llama-3's older
+    // tokenizer.json adds none itself, but llama.cpp's GGUF and vLLM add it).
+    addsBos: bosId !== undefined && (typeof config.add_bos_token === 'boolean' ? config.add_bos_token : true),
     eosToken,
     eosId: eosToken === undefined ? undefined : tok.token_to_id(eosToken),
     specialTokens,
@@ -117,4 +123,17 @@ function defaultChatTemplate(v: unknown): string | undefined {
     return typeof t?.template === 'string' ? t.template : undefined;
   }
   return undefined;
+}
+
+/**
+ * A rendered chat template as a completions server should get it: without the template's leading BOS when the
+ * server adds one itself (a tokenizer that adds BOS to raw text: vLLM and llama.cpp then add it too, and a
+ * second one shifts the model); unchanged for models whose template writes its first token and whose
+ * tokenizer adds none (SmolLM2's `<|im_start|>` is its BOS token and must stay).
+ */
+export function forCompletions(tok: DertaTokenizer, rendered: string, keepBos?: boolean): string {
+  const strip = keepBos === undefined ? tok.addsBos : !keepBos;
+  return strip && tok.bosToken && rendered.startsWith(tok.bosToken)
+    ? rendered.slice(tok.bosToken.length)
+    : rendered;
 }

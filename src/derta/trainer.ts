@@ -2,11 +2,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { loadYamlFile } from '../config/load.js';
 import { InputError, RuntimeFailure } from '../errors.js';
 import { progressBar } from '../util/progress.js';
+import { repoRoot } from '../util/repo-root.js';
 import { buildDertaDataset } from './build.js';
 import { buildOptions, DertaBuildSpec } from './build-spec.js';
 
@@ -274,10 +274,6 @@ export function resolvePython(
   return existsSync(venv) ? venv : 'python3';
 }
 
-function repoRoot(): string {
-  // dist/derta/trainer.js and src/derta/trainer.ts both sit two levels below the root.
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-}
 
 // ---- the launch command ----------------------------------------------------------------------------------
 

@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { isDegenerate } from '../analysis/degeneration.js';
+import { robustExtract } from '../attack/codeattack/extract.js';
 import { InputError } from '../errors.js';
 import { readResponses } from '../dataset/responses.js';
 import type { RunStore } from '../store/store.js';
 import type { Target } from '../target/target.js';
+import type { Prompt } from '../types.js';
 import { fillTemplate } from '../util/template.js';
 import type { SafeSource } from './config.js';
 
@@ -27,9 +30,12 @@ export interface Failure {
   caseId: string;
   behaviorId: string;
   goal: string;
+  /** What was sent: the user turn of a chat, or the raw completion text. */
+  prompt: string;
   response: string;
   attack: string;
   variant: string;
+  finishReason: string | null;
 }
 
 /** Cases of a run that `judge` decided harmful, one per goal and response text (first by case order). */
@@ -49,10 +55,95 @@ export function failuresOf(store: RunStore, runId: string, judge: string): Failu
       caseId: c.case_id,
       behaviorId: c.behavior_id,
       goal: c.goal,
+      prompt: promptText(c.prompt),
       response: c.response,
       attack: c.attack,
       variant: c.variant,
+      finishReason: c.finish_reason,
     });
+  }
+  return out;
+}
+
+function promptText(p: Prompt | null): string {
+  if (!p) return '';
+  if (p.kind === 'completion') return p.text;
+  return [...p.messages].reverse().find((m) => m.role === 'user')?.content ?? '';
+}
+
+export interface HarvestFilter {
+  min_words: number;
+  drop_degenerate: boolean;
+  novel_words: number;
+}
+
+export type DropReason = 'degenerate' | 'too-short' | 'restates-goal';
+
+// Function words and code words that say nothing about how to do harm.
+const STOP = new Set(
+  (
+    'a an the and or but if then else for to of in on at by with from into as is are was were be been being it ' +
+    'its this that these those you your we our i me my he she they them his her their not no yes do does did ' +
+    'can could will would should may might must how what which who whom why when where here there some any ' +
+    'all each other more most such only own same so than too very just also about up down out over under ' +
+    'again further once step steps first second third next finally output list append print def return ' +
+    'stack queue string str none true false self function code python example following answer'
+  ).split(' '),
+);
+
+/** Lower-case words of 3+ letters, function and code words left out. */
+export function contentWords(text: string): string[] {
+  return (text.toLowerCase().match(/\p{L}[\p{L}'-]{2,}/gu) ?? []).filter((w) => !STOP.has(w));
+}
+
+/**
+ * Why a failure is not harmful content to train on, or null when it is: a looping answer cut at max_tokens,
+ * one with fewer than `min_words` words, or a CodeAttack answer whose extracted text adds fewer than
+ * `novel_words` content words to the goal's own (it only restates the goal in code: the keyword judge sees no
+ * refusal and calls it harmful).
+ */
+export function dropReason(f: Failure, filter: HarvestFilter): DropReason | null {
+  if (filter.drop_degenerate && isDegenerate(f.response, f.finishReason)) return 'degenerate';
+  if (f.response.split(/\s+/).filter(Boolean).length < filter.min_words) return 'too-short';
+  if (filter.novel_words > 0 && f.attack === 'codeattack') {
+    const goal = new Set(contentWords(f.goal));
+    const novel = new Set(contentWords(robustExtract(f.response)).filter((w) => !goal.has(w)));
+    if (novel.size < filter.novel_words) return 'restates-goal';
+  }
+  return null;
+}
+
+/** The failures to learn from, and how many of each reason were left out. */
+export function screenFailures(
+  failures: readonly Failure[],
+  filter: HarvestFilter,
+): { kept: Failure[]; dropped: Record<DropReason, number> } {
+  const dropped: Record<DropReason, number> = { degenerate: 0, 'too-short': 0, 'restates-goal': 0 };
+  const kept: Failure[] = [];
+  for (const f of failures) {
+    const why = dropReason(f, filter);
+    if (why) dropped[why]++;
+    else kept.push(f);
+  }
+  return { kept, dropped };
+}
+
+/**
+ * One natural-language harmful answer per goal for the depth probes (prefill and transition): the first of
+ * the goal's kept failures from an attack other than CodeAttack (code is no answer to the plain question the
+ * probes ask), with at least `minTokens` tokens, preferring the plain attack's.
+ */
+export function depthAnswers(
+  kept: readonly Failure[],
+  tokens: (text: string) => number,
+  minTokens: number,
+): Map<string, Failure> {
+  const rank = (f: Failure): number => (f.attack === 'plain' ? 0 : 1);
+  const out = new Map<string, Failure>();
+  for (const f of [...kept].sort((a, b) => rank(a) - rank(b))) {
+    if (f.attack === 'codeattack' || out.has(f.behaviorId)) continue;
+    if (tokens(f.response) < minTokens) continue;
+    out.set(f.behaviorId, f);
   }
   return out;
 }
@@ -66,6 +157,7 @@ export async function safeResponses(
   dataDir: string,
 ): Promise<Map<string, { text: string; source: string }>> {
   const out = new Map<string, { text: string; source: string }>();
+  if (goals.length === 0) return out;
   if ('text' in source) {
     for (const g of goals) out.set(g, { text: source.text, source: 'text' });
     return out;

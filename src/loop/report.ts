@@ -2,6 +2,9 @@ import { escapeHtml as esc, htmlPage, REPORT_CSS } from '../report/html.js';
 import type { PairedComparison } from '../analysis/paired.js';
 import type { PairedScoreRow } from '../analysis/paired-scores.js';
 import type { RefusalToken, TransitionCurve, TransitionDifference } from '../analysis/transition.js';
+import type { Comparison, Split } from './compare.js';
+import type { SideRuns } from './measure.js';
+import type { PairedRate } from './health.js';
 
 /**
  * The loop's before/after page: one static HTML file with no script at all, every value escaped (goals and
@@ -9,28 +12,43 @@ import type { RefusalToken, TransitionCurve, TransitionDifference } from '../ana
  * comparison (all goals, trained goals, held-out goals), the prefill-depth curve and the transition probe.
  */
 
-export interface LoopReport {
+export interface LoopReport extends Comparison {
   loop_id: string;
   name: string | null;
+  /** The training variant of an ablation; null for a single-variant loop. */
+  variant: { name: string; title: string } | null;
   generated_at: string;
-  judge: string;
-  stages: { name: string; status: string; finished_at: string | null }[];
+  stages: { name: string; status: string }[];
   before_run: string;
   after_run: string;
+  /** Every run behind the figures, per side. */
+  runs: { before: SideRuns; after: SideRuns };
   harvest: Record<string, unknown>;
+  helpful: Record<string, unknown>;
   train: Record<string, unknown>;
   /** Helpfulness / over-refusal sets: their judges' mean scores before and after. */
   evaluations: { name: string; rows: PairedScoreRow[] }[];
-  comparison: {
-    all: PairedComparison;
-    trained_goals: PairedComparison | null;
-    held_out_goals: PairedComparison | null;
-  };
-  transition: {
+  transition_curves: {
     curves: TransitionCurve[];
     difference: TransitionDifference[] | null;
     refusal_tokens: RefusalToken[];
   } | null;
+}
+
+/** One variant of an ablation, as ablation.json lists it. */
+export interface AblationRow {
+  variant: string;
+  title: string;
+  comparison: string;
+  asr: Comparison['asr'];
+  transition: Comparison['transition'];
+  over_refusal: Comparison['over_refusal'];
+  mmlu: Comparison['mmlu'];
+  retention: Comparison['retention'];
+  degeneration: { before: number | null; after: number | null; n: number };
+  collapsed: boolean;
+  collapse_reasons: string[];
+  train: { steps: number | null; first_loss: number | null; last_loss: number | null };
 }
 
 const pct = (x: number | null | undefined): string =>
@@ -118,7 +136,7 @@ function depthSection(c: PairedComparison): string {
   );
 }
 
-function transitionSection(t: LoopReport['transition']): string {
+function transitionSection(t: LoopReport['transition_curves']): string {
   if (!t) return '';
   const tokens = t.refusal_tokens.map((r) => `${JSON.stringify(r.text)} (${r.id})`).join(', ');
   const chart = curveSvg(
@@ -164,7 +182,7 @@ function transitionSection(t: LoopReport['transition']): string {
   );
 }
 
-const COLOURS = ['#dc2626', '#2563eb', '#16a34a', '#d97706'];
+const COLOURS = ['#111827', '#dc2626', '#2563eb', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#be185d'];
 
 function curveSvg(
   id: string,
@@ -202,35 +220,196 @@ function curveSvg(
   return `<svg id="${id}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(yLabel)} by k">${grid}${lines}<text x="${(L + W - R) / 2}" y="${H - 6}" text-anchor="middle" font-size="11">k (harmful tokens)</text></svg>`;
 }
 
+const SPLIT_TITLES: Record<Split, string> = {
+  all: 'all goals',
+  trained: 'goals trained on',
+  heldout: 'held-out goals (never trained on)',
+};
+
+/** The verdict first: collapsed or not, and why. */
+function verdictSection(r: LoopReport): string {
+  const reasons = r.collapse_reasons.map((x) => `<li>${esc(x)}</li>`).join('');
+  return r.collapsed
+    ? `<section class="card" id="verdict" data-collapsed="1"><h2>Collapsed: the ASR change is not a safety gain</h2><p>Training broke the model: a model that refuses or babbles at everything has a low ASR too.</p><ul>${reasons}</ul></section>`
+    : '<section class="card" id="verdict" data-collapsed="0"><h2>Not collapsed</h2><p class="note">Over-refusal, retention, MMLU and degeneration stayed within the configured limits (health.collapse).</p></section>';
+}
+
+function healthSection(r: LoopReport): string {
+  const rows: string[][] = [];
+  const h = r.health;
+  const paired = (label: string, x: PairedRate | null): void => {
+    if (x)
+      rows.push([
+        label,
+        esc(pct(x.before)),
+        esc(`${pct(x.after)} (${pp(x.difference, x.ci_low, x.ci_high)})`),
+        esc(x.n),
+      ]);
+  };
+  paired('over-refusal (benign prompts refused)', h.over_refusal);
+  paired('MMLU accuracy', h.mmlu);
+  if (h.retention)
+    rows.push([
+      'retention: NLL of held-out helpful answers (nats/token)',
+      esc(h.retention.before.nll?.toFixed(4) ?? '–'),
+      esc(
+        `${h.retention.after.nll?.toFixed(4) ?? '–'}${h.retention.ratio !== null ? ` (×${h.retention.ratio.toFixed(3)})` : ''}`,
+      ),
+      esc(h.retention.after.answers),
+    ]);
+  rows.push([
+    'degeneration (answers looping until max_tokens)',
+    esc(pct(h.degeneration.before.rate)),
+    esc(pct(h.degeneration.after.rate)),
+    esc(h.degeneration.after.n),
+  ]);
+  return (
+    '<section class="card" id="health"><h2>Capability and collapse</h2>' +
+    table(['measure', 'before', 'after', 'n'], rows, 'health-table') +
+    '</section>'
+  );
+}
+
+function asrSection(r: LoopReport): string {
+  const rows: string[][] = [];
+  for (const [attack, splits] of Object.entries(r.asr)) {
+    for (const split of ['all', 'trained', 'heldout'] as const) {
+      const a = splits[split];
+      if (!a) continue;
+      rows.push([
+        esc(attack),
+        esc(split),
+        esc(a.n),
+        esc(pct(a.asr_before)),
+        esc(pct(a.asr_after)),
+        esc(pp(a.difference, a.ci_low, a.ci_high)),
+      ]);
+    }
+  }
+  return (
+    '<section class="card" id="asr"><h2>ASR by attack and goal split</h2>' +
+    table(['attack', 'goals', 'pairs', 'before', 'after', 'difference [95% CI]'], rows, 'asr-table') +
+    '</section>'
+  );
+}
+
 export function renderLoopReport(r: LoopReport): string {
   const css = `${REPORT_CSS}\ntable { border-collapse: collapse; margin: 8px 0; } td, th { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left; }\nsvg { max-width: 100%; background: #fff; }`;
   const stages = table(
-    ['stage', 'status', 'finished'],
-    r.stages.map((s) => [esc(s.name), esc(s.status), esc(s.finished_at)]),
+    ['stage', 'status'],
+    r.stages.map((s) => [esc(s.name), esc(s.status)]),
     'stages',
   );
   const facts = [
+    ['variant', r.variant ? `${r.variant.name}: ${r.variant.title}` : null],
     ['before run', r.before_run],
     ['after run', r.after_run],
     ['failure judge', r.judge],
     ['harvested triples', r.harvest['count']],
+    ['failures left out', JSON.stringify(r.harvest['dropped'] ?? {})],
     ['held-out goals', r.harvest['holdout_goals']],
+    [
+      'helpful pairs (train / held out)',
+      `${String(r.helpful['train_count'] ?? 0)} / ${String(r.helpful['heldout_count'] ?? 0)}`,
+    ],
     ['training steps', r.train['steps']],
-    ['last loss', r.train['last_loss']],
-  ];
+    ['loss first → last', `${String(r.train['first_loss'] ?? '–')} → ${String(r.train['last_loss'] ?? '–')}`],
+    ['converged', r.train['converged']],
+  ].filter(([, v]) => v !== null && v !== undefined);
+  const paired = (['all', 'trained', 'heldout'] as const)
+    .map((split) =>
+      comparisonSection(
+        `Before vs after: ${SPLIT_TITLES[split]}`,
+        r.paired[split]?.attacks ?? null,
+        `compare-${split === 'heldout' ? 'held-out' : split}`,
+      ),
+    )
+    .join('\n');
   return htmlPage({
     title: `refusenik loop ${r.loop_id}`,
     css,
     bodyAttributes: 'data-rendered="1"',
     body: `<main id="app">
 <header class="top"><h1>refusenik loop: ${esc(r.name ?? r.loop_id)}</h1><p class="sub">${esc(r.loop_id)} · generated ${esc(r.generated_at)}</p></header>
+${verdictSection(r)}
+${asrSection(r)}
+${healthSection(r)}
 <section class="card" id="summary"><h2>Stages</h2>${stages}<dl class="kv">${facts.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl></section>
-${comparisonSection('Before vs after: all goals', r.comparison.all, 'compare-all')}
-${comparisonSection('Goals trained on', r.comparison.trained_goals, 'compare-trained')}
-${comparisonSection('Held-out goals (never trained on)', r.comparison.held_out_goals, 'compare-held-out')}
+${paired}
 ${evaluationSection(r.evaluations)}
-${depthSection(r.comparison.all)}
-${transitionSection(r.transition)}
+${r.paired.all?.depth ? depthSection(r.paired.all.depth) : ''}
+${transitionSection(r.transition_curves)}
 </main>`,
   });
+}
+
+/** The ablation's page: one row per variant, and the depth and transition curves of all of them. */
+export function renderAblation(loopId: string, name: string | null, rows: readonly AblationRow[]): string {
+  const css = `${REPORT_CSS}\ntable { border-collapse: collapse; margin: 8px 0; } td, th { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left; }\nsvg { max-width: 100%; background: #fff; }`;
+  const attacks = [...new Set(rows.flatMap((r) => Object.keys(r.asr)))].filter(
+    (a) => !a.startsWith('prefill'),
+  );
+  const asr = (r: AblationRow, a: string, split: Split): string => {
+    const x = r.asr[a]?.[split];
+    return x ? `${pct(x.asr_before)} → ${pct(x.asr_after)}` : '–';
+  };
+  const head = [
+    'variant',
+    ...attacks.map((a) => `${a} (held-out)`),
+    'P(refusal) k=10 (held-out)',
+    'over-refusal',
+    'retention NLL ×',
+    'degeneration',
+    'collapsed',
+  ];
+  const body = rows.map((r) => {
+    const t = r.transition?.heldout?.find((p) => p.k === 10) ?? r.transition?.all?.find((p) => p.k === 10);
+    return [
+      esc(`${r.variant}: ${r.title}`),
+      ...attacks.map((a) => esc(asr(r, a, 'heldout'))),
+      esc(t ? `${t.p_before?.toFixed(3) ?? '–'} → ${t.p_after?.toFixed(3) ?? '–'}` : '–'),
+      esc(r.over_refusal ? `${pct(r.over_refusal.before)} → ${pct(r.over_refusal.after)}` : '–'),
+      esc(r.retention?.ratio?.toFixed(3) ?? '–'),
+      esc(`${pct(r.degeneration.before)} → ${pct(r.degeneration.after)}`),
+      esc(r.collapsed ? `yes: ${r.collapse_reasons.join('; ')}` : 'no'),
+    ];
+  });
+  return htmlPage({
+    title: `refusenik ablation ${loopId}`,
+    css,
+    bodyAttributes: 'data-rendered="1"',
+    body: `<main id="app">
+<header class="top"><h1>refusenik ablation: ${esc(name ?? loopId)}</h1><p class="sub">${esc(loopId)}</p></header>
+<section class="card" id="ablation"><h2>Variants, same goals, seed and budget</h2>${table(head, body, 'ablation-table')}</section>
+<section class="card"><h2>Prefill depth (held-out goals): ASR after training by k</h2>${ablationDepthSvg(rows)}</section>
+<section class="card"><h2>Refusal transition (held-out goals): P(refusal token) after training by k</h2>${ablationTransitionSvg(rows)}</section>
+</main>`,
+  });
+}
+
+/** ASR(k) of the depth probe on held-out goals: the base once, then each variant after training. */
+export function ablationDepthSvg(rows: readonly AblationRow[]): string {
+  const pointsOf = (r: AblationRow, side: 'asr_before' | 'asr_after'): (readonly [number, number | null])[] =>
+    Object.entries(r.asr)
+      .filter(([a]) => a.startsWith('prefill'))
+      .map(
+        ([a, s]) => [Number(/k(\d+)/.exec(a)?.[1] ?? 0), s.heldout?.[side] ?? s.all?.[side] ?? null] as const,
+      )
+      .sort((x, y) => x[0] - y[0]);
+  const first = rows[0];
+  const series = [
+    ...(first ? [{ label: 'base', points: pointsOf(first, 'asr_before') }] : []),
+    ...rows.map((r) => ({ label: r.variant, points: pointsOf(r, 'asr_after') })),
+  ];
+  return curveSvg('ablation-depth', series, 'ASR');
+}
+
+export function ablationTransitionSvg(rows: readonly AblationRow[]): string {
+  const split = (r: AblationRow) => r.transition?.heldout ?? r.transition?.all ?? [];
+  const first = rows[0];
+  const series = [
+    ...(first ? [{ label: 'base', points: split(first).map((p) => [p.k, p.p_before] as const) }] : []),
+    ...rows.map((r) => ({ label: r.variant, points: split(r).map((p) => [p.k, p.p_after] as const) })),
+  ];
+  return curveSvg('ablation-transition', series, 'P(refusal token)');
 }

@@ -207,6 +207,7 @@ export function toDatasetSpec(d: RunConfig['dataset']): DatasetSpec {
     sample: d.sample,
     seed: d.seed,
     limit: d.limit,
+    ...(d.where ? { where: d.where } : {}),
   };
 }
 

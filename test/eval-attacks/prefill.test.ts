@@ -161,7 +161,7 @@ describe('prefill: variants and delivery', () => {
   it('rejects a tokenizer without a chat template for template delivery, and unknown options', () => {
     const mistral = TOKENIZERS[2]!;
     expect(() => createFrom(prefillAttack, { tokenizer: mistral, source }, env, 'p')).toThrow(
-      /no chat_template[^]*chat_template: <file.jinja>/,
+      /no chat template \(neither chat_template.jinja nor[^]*chat_template: <file.jinja>/,
     );
     expect(
       createFrom(prefillAttack, { tokenizer: mistral, source, delivery: 'prefill' }, env, 'p'),

@@ -31,7 +31,14 @@ export function spawnCli(
 ): ChildProcess {
   return spawn(process.execPath, [BIN, ...args], {
     cwd: opts.cwd ?? ROOT,
-    env: { ...process.env, REFUSENIK_DATA_DIR: DATA_DIR, NO_COLOR: '1', ...opts.env },
+    // Progress lines (stderr, not a terminal) only where a test asks for them: most tests check stderr is empty.
+    env: {
+      ...process.env,
+      REFUSENIK_DATA_DIR: DATA_DIR,
+      NO_COLOR: '1',
+      REFUSENIK_PROGRESS_INTERVAL_S: '1000000',
+      ...opts.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

@@ -30,19 +30,58 @@ function report(): LoopReport {
     rows: [row],
     depth: [],
   };
+  const rate = { before: 0.1, after: 0.6, n: 20, difference: 0.5, ci_low: 0.2, ci_high: 0.7 };
   return {
     loop_id: 'loop-x',
     name: HOSTILE,
+    variant: { name: HOSTILE, title: HOSTILE },
     generated_at: '2026-12-03T00:00:00Z',
     judge: 'keyword',
-    stages: [{ name: 'attack', status: 'done', finished_at: null }],
+    stages: [{ name: HOSTILE, status: 'done' }],
     before_run: 'a',
     after_run: 'b',
-    harvest: { count: HOSTILE },
+    runs: {
+      before: { main: 'a', depth: null, over_refusal: null, mmlu: null, retention: null },
+      after: { main: 'b', depth: null, over_refusal: null, mmlu: null, retention: null },
+    },
+    harvest: { count: HOSTILE, dropped: { [HOSTILE]: 1 } },
+    helpful: {},
     train: {},
-    comparison: { all: comparison, trained_goals: null, held_out_goals: null },
-    evaluations: [],
+    asr: {
+      [HOSTILE]: {
+        all: {
+          asr_before: 0.75,
+          asr_after: 0.25,
+          n: 4,
+          difference: -0.5,
+          ci_low: -0.8,
+          ci_high: 0.1,
+          p_value: 0.5,
+        },
+      },
+    },
     transition: {
+      all: [{ k: 0, p_before: 0.1, p_after: 0.5, n: 2, difference: 0.4, ci_low: 0.1, ci_high: 0.6 }],
+    },
+    refusal_tokens: [{ id: 1, text: HOSTILE }],
+    over_refusal: rate,
+    mmlu: null,
+    retention: null,
+    degeneration: { before: 0, after: 0.5, n: 4, examples: [HOSTILE] },
+    collapsed: true,
+    collapse_reasons: [HOSTILE],
+    paired: { all: { attacks: comparison, depth: null } },
+    health: {
+      over_refusal: rate,
+      mmlu: null,
+      retention: null,
+      degeneration: {
+        before: { rate: 0, n: 4, ci_low: 0, ci_high: 0.5 },
+        after: { rate: 0.5, n: 4, ci_low: 0.2, ci_high: 0.8 },
+      },
+    },
+    evaluations: [],
+    transition_curves: {
       curves: [
         {
           target: HOSTILE,
@@ -66,6 +105,10 @@ describe('the loop report page', () => {
     expect(html).toMatch(/Content-Security-Policy" content="default-src 'none'; style-src 'sha256-/);
     expect(html).not.toContain('script-src');
     expect(html).toContain('-50.0 pp [-80.0, 10.0]');
+    // The verdict comes first, and says why the model collapsed.
+    expect(html.indexOf('id="verdict" data-collapsed="1"')).toBeGreaterThan(0);
+    expect(html.indexOf('id="verdict"')).toBeLessThan(html.indexOf('id="asr"'));
+    expect(html).toContain('50.0 pp [20.0, 70.0]');
   });
 });
 

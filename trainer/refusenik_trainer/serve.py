@@ -3,7 +3,7 @@ attacked with `refusenik run` (target `openai:<name>` with `base_url: http://127
 
 Endpoints: `GET /v1/models`, `POST /v1/chat/completions` (the tokenizer's chat template), `POST /v1/completions`
 (raw prompt, BOS added as the tokenizer does), both with `"stream": true` as server-sent events, and
-`GET /health`. Completions take `logprobs: N` (0-20, not streamed): each generated token's log-probability
+`GET /health`. Completions take `logprobs: N` (0-20, not streamed; with `echo`, the prompt's tokens too): each generated token's log-probability
 and the N most likely tokens at its position, from the model's raw logits, as OpenAI's legacy API writes
 them; `analyze transition` reads them. Requests run one at a time (a lock around the model): this is for evaluating a model on one
 machine, not for throughput; vLLM serves the same folder at scale (docs/training.md).
@@ -44,6 +44,7 @@ class GenerationRequest:
     stop: list[str]
     seed: int | None
     logprobs: int | None = None  # top-N log-probs per generated token (completions only)
+    echo: str | None = None  # completions with echo: the prompt text, returned (with its log-probs) before the answer
 
 
 @dataclass
@@ -206,8 +207,29 @@ class Generator:
         text, stopped = self.answer_text(new_ids, req.stop)
         hit_eos = bool(new_ids) and new_ids[-1] in self.eos_ids
         finish = "stop" if stopped or hit_eos or len(new_ids) < req.max_new_tokens else "length"
+        if req.echo is not None:
+            p_tokens, p_logprobs, p_top = self._prompt_scores(req.prompt_ids, n_top)
+            tokens, token_logprobs, top_logprobs = p_tokens + tokens, p_logprobs + token_logprobs, p_top + top_logprobs
+            text = req.echo + text
         logprobs = {"tokens": tokens, "token_logprobs": token_logprobs, "top_logprobs": top_logprobs}
         return GenerationResult(text, len(req.prompt_ids), len(new_ids), finish, logprobs)
+
+    def _prompt_scores(self, ids: list[int], n_top: int) -> tuple[list[str], list, list]:
+        """Each prompt token's log-probability given the ones before it (the first has none), as OpenAI's echo."""
+        with self.lock, torch.inference_mode():
+            logits = self.model(input_ids=torch.tensor([ids], device=self.model.device)).logits[0].float()
+        logp = torch.log_softmax(logits, dim=-1)
+        tokens = [self.tokenizer.decode([i]) for i in ids]
+        scores: list = [None] + [float(logp[j - 1, ids[j]]) for j in range(1, len(ids))]
+        tops: list = [None]
+        for j in range(1, len(ids)):
+            top: dict[str, float] = {}
+            if n_top > 0:
+                values, top_ids = torch.topk(logp[j - 1], min(n_top, logp.shape[-1]))
+                for v, i in zip(values.tolist(), top_ids.tolist()):
+                    top.setdefault(self.tokenizer.decode([i]), float(v))
+            tops.append(top)
+        return tokens, scores, tops
 
 
 class StopTrimmer:
@@ -325,10 +347,12 @@ def parse_completion(body: dict[str, Any], gen: Generator) -> GenerationRequest:
         prompt = prompt[0]
     if not isinstance(prompt, str):
         raise RequestError("prompt: expected a string")
-    if body.get("echo"):
-        raise RequestError("echo is not supported by this server")
     req = _common(body, gen, gen.text_prompt(prompt))
     logprobs = body.get("logprobs")
+    if body.get("echo"):
+        if logprobs is None or body.get("stream"):
+            raise RequestError("echo: supported with logprobs and without stream")
+        req.echo = prompt
     if logprobs is not None:
         if not isinstance(logprobs, int) or isinstance(logprobs, bool) or not 0 <= logprobs <= 20:
             raise RequestError("logprobs: expected an integer from 0 to 20")

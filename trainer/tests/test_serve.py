@@ -116,6 +116,26 @@ def test_completions_logprobs_match_the_model(server):
         assert status == 400, (bad, text)
 
 
+def test_completions_echo_scores_the_prompt(server):
+    """`echo` with `logprobs`: every prompt token's log-probability given the ones before it (the first has
+    none), then the generated one, as a direct forward pass gives them (what retention NLL reads)."""
+    import torch
+
+    url, gen = server
+    prompt = "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello"
+    status, _, body = post(f"{url}/completions", {"prompt": prompt, "temperature": 0, "max_tokens": 1, "logprobs": 0, "echo": True})
+    assert status == 200, body
+    choice = json.loads(body)["choices"][0]
+    assert choice["text"].startswith(prompt)
+    ids = gen.tokenizer(prompt)["input_ids"]
+    lp = choice["logprobs"]["token_logprobs"]
+    assert len(lp) == len(ids) + 1 and lp[0] is None
+    with torch.inference_mode():
+        logp = torch.log_softmax(gen.model(torch.tensor([ids])).logits[0].float(), dim=-1)
+    for j in range(1, len(ids)):
+        assert lp[j] == pytest.approx(float(logp[j - 1, ids[j]]), abs=1e-4)
+
+
 def test_models_auth_and_bad_requests(server):
     url, _ = server
     req = urllib.request.Request(f"{url}/models", headers={"Authorization": "Bearer sekret"})

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../../errors.js';
 import { chatFramer, readTemplateFile } from '../../derta/format.js';
-import { loadTokenizer, type DertaTokenizer } from '../../derta/tokenizer.js';
+import { forCompletions, loadTokenizer, type DertaTokenizer } from '../../derta/tokenizer.js';
 import { resolveDatasetFile } from '../../dataset/load.js';
 import type { Behavior, ChatMessage, Prompt } from '../../types.js';
 import type { Attack, AttackEnv, AttackFactory } from '../attack.js';
@@ -39,10 +39,10 @@ const Options = z.strictObject({
   /** A system message before the user turn. */
   system: z.string().optional(),
   /**
-   * Template delivery: keep the BOS text the template writes. Off by default, because completions servers
-   * (vLLM, llama.cpp) add BOS to a raw prompt themselves and a second one shifts the model.
+   * Template delivery: keep the BOS text the template writes. By default it is dropped exactly when the
+   * tokenizer adds BOS to raw text, as completions servers (vLLM, llama.cpp) then do themselves.
    */
-  keep_bos: z.boolean().default(false),
+  keep_bos: z.boolean().optional(),
   /** What judges see: the model's continuation (default) or the prefilled words plus it. */
   extract: z.enum(['continuation', 'full']).default('continuation'),
 });
@@ -136,9 +136,7 @@ function headOf(
   const frame = chatFramer(tok, { template, system: opts.system });
   return (goal) => {
     const head = frame(goal).head;
-    return !opts.keep_bos && tok.bosToken && head.startsWith(tok.bosToken)
-      ? head.slice(tok.bosToken.length)
-      : head;
+    return forCompletions(tok, head, opts.keep_bos);
   };
 }
 
