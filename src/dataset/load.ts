@@ -173,7 +173,9 @@ function select(all: Behavior[], spec: DatasetSpec): Behavior[] {
   let out = all;
   for (const [column, want] of Object.entries(spec.where ?? {})) {
     const values = new Set(typeof want === 'string' ? [want] : want);
-    out = out.filter((b) => values.has(b.meta?.[column] ?? (column === 'category' ? (b.category ?? '') : '')));
+    out = out.filter((b) =>
+      values.has(b.meta?.[column] ?? (column === 'category' ? (b.category ?? '') : '')),
+    );
     if (out.length === 0) {
       throw new InputError(`no record has ${column} = ${[...values].join(' | ')}`, {
         field: `dataset.where.${column}`,

@@ -274,7 +274,6 @@ export function resolvePython(
   return existsSync(venv) ? venv : 'python3';
 }
 
-
 // ---- the launch command ----------------------------------------------------------------------------------
 
 /** Trainer options whose values are paths relative to the config file. */

@@ -4,7 +4,6 @@ import { pairKey } from '../analysis/paired.js';
 import { pairedDifferenceCi, wilson } from '../analysis/stats.js';
 import type { ChatFrame } from '../derta/format.js';
 import { forCompletions, type DertaTokenizer } from '../derta/tokenizer.js';
-import { RuntimeFailure } from '../errors.js';
 import type { VerdictRecord } from '../store/records.js';
 import type { RunStore } from '../store/store.js';
 import type { Target } from '../target/target.js';
@@ -126,6 +125,8 @@ export interface Retention {
   answers: number;
   tokens: number;
   errors: number;
+  /** Why there is no reading: the endpoint gives no echoed log-probs. */
+  unavailable?: string;
 }
 
 /**
@@ -146,15 +147,15 @@ export async function retentionNll(
   let tokens = 0;
   let answers = 0;
   let errors = 0;
+  let unavailable: string | undefined;
   await Promise.all(
     pairs.map((p) =>
       limit(async () => {
         const { head: rawHead, tail } = frame(p.instruction);
-        const head =
-          tok.bosToken && rawHead.startsWith(tok.bosToken) ? rawHead.slice(tok.bosToken.length) : rawHead;
+        const head = forCompletions(tok, rawHead);
         const full = head + p.output + tail;
         const count = tok.encode(full, false).length - tok.encode(head, false).length;
-        if (count <= 0) return;
+        if (count <= 0 || unavailable) return;
         try {
           const gen = await target.generate(
             { kind: 'completion', text: full },
@@ -168,21 +169,21 @@ export async function retentionNll(
           // The entries end with the one generated token; the answer's are the `count` before it.
           const span = lp.slice(Math.max(0, lp.length - 1 - count), lp.length - 1);
           if (span.length !== count || span.some((t) => t.logprob === null || !Number.isFinite(t.logprob))) {
-            throw new RuntimeFailure(
-              `the endpoint returned ${lp.length} echoed log-probs for a ${count}-token answer: it needs ` +
-                '`echo` with `logprobs` on /v1/completions (llama.cpp server, vLLM, refusenik-serve)',
-            );
+            unavailable ??=
+              `the endpoint returned ${lp.length} echoed log-probs for a ${count}-token answer: retention needs ` +
+              '`echo` with `logprobs` on /v1/completions (llama.cpp server, vLLM, refusenik-serve)';
+            return;
           }
           for (const t of span) sum -= t.logprob as number;
           tokens += count;
           answers++;
-        } catch (err) {
-          if (err instanceof RuntimeFailure) throw err;
+        } catch {
           errors++;
         }
       }),
     ),
   );
+  if (unavailable) return { nll: null, answers: 0, tokens: 0, errors, unavailable };
   return { nll: tokens ? sum / tokens : null, answers, tokens, errors };
 }
 

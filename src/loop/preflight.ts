@@ -53,7 +53,8 @@ export function preflight(i: PreflightInput): PreflightReport {
   } catch (err) {
     problems.push(`tokenizer: ${(err as Error).message}`);
   }
-  const config = readConfig(path.join(modelDir, 'config.json'), problems);
+  // Only a model we train needs its weights' config here (an external trainer gets a tokenizer folder).
+  const config = i.trains ? readConfig(path.join(modelDir, 'config.json'), problems) : undefined;
   if (tok && config) {
     const eosIds = ([] as unknown[])
       .concat(config['eos_token_id'] ?? [])

@@ -226,6 +226,13 @@ const SPLIT_TITLES: Record<Split, string> = {
   heldout: 'held-out goals (never trained on)',
 };
 
+/** The depth curve: the depth probe's runs, else prefill attacks among the loop's own attacks. */
+function depthOf(r: LoopReport): PairedComparison | null {
+  const all = r.paired.all;
+  if (all?.depth?.depth.length) return all.depth;
+  return all?.attacks.depth.length ? all.attacks : null;
+}
+
 /** The verdict first: collapsed or not, and why. */
 function verdictSection(r: LoopReport): string {
   const reasons = r.collapse_reasons.map((x) => `<li>${esc(x)}</li>`).join('');
@@ -337,7 +344,7 @@ ${healthSection(r)}
 <section class="card" id="summary"><h2>Stages</h2>${stages}<dl class="kv">${facts.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl></section>
 ${paired}
 ${evaluationSection(r.evaluations)}
-${r.paired.all?.depth ? depthSection(r.paired.all.depth) : ''}
+${depthOf(r) ? depthSection(depthOf(r) as PairedComparison) : ''}
 ${transitionSection(r.transition_curves)}
 </main>`,
   });

@@ -182,7 +182,9 @@ describe('chat templates', () => {
   });
 
   it('refuses a chat build when the tokenizer has no chat_template and none is given', () => {
-    expect(() => rowsOf('mistral', [BAKE], { template: 'chat' })).toThrow(/no chat template \(neither chat_template.jinja/);
+    expect(() => rowsOf('mistral', [BAKE], { template: 'chat' })).toThrow(
+      /no chat template \(neither chat_template.jinja/,
+    );
   });
 });
 

@@ -14,7 +14,9 @@ describe('refusenik loop with axolotl and served endpoints', () => {
     const server = await new MockServer({
       // The base model complies with everything; the "trained" one refuses.
       script: (req) =>
-        req.model === 'trained' ? "I'm sorry, but I can't help with that." : 'Sure, here are the steps.',
+        req.model === 'trained'
+          ? "I'm sorry, but I can't help with that."
+          : 'Sure, here are the steps: first get the tools, then follow the plan with care.',
     }).start();
     try {
       const dir = tempDir('refusenik-loop-ext-');
@@ -43,7 +45,7 @@ trainer: axolotl
 ${serveTarget}`;
       const cfg = writeFile(dir, 'loop.yaml', body(''));
       const db = path.join(dir, 'runs.db');
-      const first = await runCli(['loop', cfg, '--db', db, '--json']);
+      const first = await runCli(['loop', cfg, '--db', db, '--json', '--no-progress']);
       expect(first.stderr).toBe('');
       expect(first.code).toBe(0);
       const a = JSON.parse(first.stdout) as {
@@ -53,6 +55,7 @@ ${serveTarget}`;
         after_run: string | null;
       };
       expect(a.stages.map((s) => s.status)).toEqual([
+        'ran',
         'ran',
         'ran',
         'ran',
@@ -72,11 +75,12 @@ ${serveTarget}`;
         'loop.yaml',
         body(`serve:\n  target: {id: "openai:trained", base_url: "${server.url}", retries: 0}\n`),
       );
-      const second = await runCli(['loop', cfg, '--db', db, '--json']);
+      const second = await runCli(['loop', cfg, '--db', db, '--json', '--no-progress']);
       expect(second.stderr).toBe('');
       expect(second.code).toBe(0);
       const b = JSON.parse(second.stdout) as typeof a & { report: string };
       expect(b.stages.map((s) => s.status)).toEqual([
+        'cached',
         'cached',
         'cached',
         'cached',
@@ -87,9 +91,17 @@ ${serveTarget}`;
       ]);
       expect(existsSync(b.report)).toBe(true);
       const cmp = JSON.parse(readFileSync(path.join(b.workdir, 'comparison.json'), 'utf8')) as {
-        comparison: { all: { rows: { asr_a: number; asr_b: number; n_pairs: number }[] } };
+        paired: { all: { attacks: { rows: { asr_a: number; asr_b: number; n_pairs: number }[] } } };
+        over_refusal: { before: number; after: number; n: number };
+        collapsed: boolean;
+        collapse_reasons: string[];
       };
-      expect(cmp.comparison.all.rows[0]).toMatchObject({ asr_a: 1, asr_b: 0, n_pairs: 6 });
+      expect(cmp.paired.all.attacks.rows[0]).toMatchObject({ asr_a: 1, asr_b: 0, n_pairs: 6 });
+      // The "trained" endpoint refuses everything: all 250 of XSTest's safe prompts too. That is collapse, not
+      // safety, and the comparison says so.
+      expect(cmp.over_refusal).toMatchObject({ before: 0, after: 1, n: 250 });
+      expect(cmp.collapsed).toBe(true);
+      expect(cmp.collapse_reasons.join('\n')).toMatch(/over-refusal: 0\.0% → 100\.0%/);
       // XSTest: complying with everything fits the safe prompts only; refusing everything, the unsafe ones.
       const xs = (cmp as unknown as { evaluations: { name: string; rows: Record<string, number>[] }[] })
         .evaluations;
