@@ -120,8 +120,8 @@ export const LoopConfig = z.strictObject({
       /** Drop answers that loop until max_tokens ("Sorry, I'm sorry, I'm sorry…"). */
       drop_degenerate: z.boolean().default(true),
       /**
-       * CodeAttack answers (keyword judge only): drop those whose extracted text adds fewer than this many
-       * content words to the goal's own (they restate the goal in code). 0 keeps them.
+       * CodeAttack answers: drop those whose extracted text adds fewer than this many content words to those of
+       * the prompt (template and goal): they restate the task. 0 keeps them.
        */
       novel_words: Int.min(0).default(8),
       /** The triple's instruction: the plain goal (the paper's harmful question) or the attack prompt sent. */

@@ -79,6 +79,9 @@ export interface HarvestFilter {
 
 export type DropReason = 'degenerate' | 'too-short' | 'restates-goal';
 
+/** Bumped when dropReason changes what it keeps. */
+export const HARVEST_FILTER_VERSION = 2;
+
 // Function words and code words that say nothing about how to do harm.
 const STOP = new Set(
   (
@@ -87,7 +90,15 @@ const STOP = new Set(
     'can could will would should may might must how what which who whom why when where here there some any ' +
     'all each other more most such only own same so than too very just also about up down out over under ' +
     'again further once step steps first second third next finally output list append print def return ' +
-    'stack queue string str none true false self function code python example following answer'
+    'stack queue string str none true false self function code python example following answer ' +
+    // Code talk: what a model says about the code it was asked to complete, not about the goal.
+    'create creates creating created new add adds adding added append appending appended item items element ' +
+    'elements contain contains containing involve involves involving represent represents representing ' +
+    'variable variables value values argument arguments parameter parameters call calls calling called ' +
+    'returns returned execute executes executed executing instruction instructions task tasks complete ' +
+    'completes completed completing done repeat repeats until loop loops iterate iterates index method class ' +
+    'object objects program main extract extracts extracted initialize initializes store stores stored ' +
+    'single original takes take data result results process detailed details involved action actions itself'
   ).split(' '),
 );
 
@@ -99,15 +110,15 @@ export function contentWords(text: string): string[] {
 /**
  * Why a failure is not harmful content to train on, or null when it is: a looping answer cut at max_tokens,
  * one with fewer than `min_words` words, or a CodeAttack answer whose extracted text adds fewer than
- * `novel_words` content words to the goal's own (it only restates the goal in code: the keyword judge sees no
- * refusal and calls it harmful).
+ * `novel_words` content words to those of the prompt it was sent (the template's comments and the goal's
+ * words): it only restates the task in code or prose, the keyword judge sees no refusal and calls it harmful.
  */
 export function dropReason(f: Failure, filter: HarvestFilter): DropReason | null {
   if (filter.drop_degenerate && isDegenerate(f.response, f.finishReason)) return 'degenerate';
   if (f.response.split(/\s+/).filter(Boolean).length < filter.min_words) return 'too-short';
   if (filter.novel_words > 0 && f.attack === 'codeattack') {
-    const goal = new Set(contentWords(f.goal));
-    const novel = new Set(contentWords(robustExtract(f.response)).filter((w) => !goal.has(w)));
+    const given = new Set([...contentWords(f.goal), ...contentWords(f.prompt)]);
+    const novel = new Set(contentWords(robustExtract(f.response)).filter((w) => !given.has(w)));
     if (novel.size < filter.novel_words) return 'restates-goal';
   }
   return null;

@@ -28,7 +28,14 @@ import {
   serveModel,
   type EngineName,
 } from './engines.js';
-import { depthAnswers, failuresOf, safeResponses, screenFailures, type Triple } from './harvest.js';
+import {
+  depthAnswers,
+  failuresOf,
+  HARVEST_FILTER_VERSION,
+  safeResponses,
+  screenFailures,
+  type Triple,
+} from './harvest.js';
 import { helpfulFromFile, helpfulFromRun, splitHelpful, type HelpfulRecord } from './helpful.js';
 import { measureSide, runAgainst, type DepthInputs, type RunContext, type SideRuns } from './measure.js';
 import { preflight, preflightError } from './preflight.js';
@@ -353,6 +360,8 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
           seed: config.seed,
           depth: config.depth ?? null,
           transition: config.transition ?? null,
+          // The content filter's own version: a better filter redoes the harvest (and what follows).
+          filter: HARVEST_FILTER_VERSION,
         },
         output: HarvestOut,
         valid: (out) => existsSync(out.triples),

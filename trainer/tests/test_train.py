@@ -221,3 +221,27 @@ def test_constrained_objective_trains_lora_and_is_lora_only(tiny_model_dir, data
     assert 0.1 < ls[0] < 2 / 0.1 * math.log(2) + 1e-6
     with pytest.raises(OptionError, match="needs --preset lora"):
         run(tiny_model_dir, data_dir, tmp_path / "f", preset="full", max_steps=1, objective="constrained")
+
+
+def test_bf16_lora_path_on_cpu(tiny_model_dir, data_dir, tmp_path):
+    """The GPU recipe's path, run on the CPU: bf16 autocast with the frozen base held in bf16, LoRA, full
+    gradient checkpointing and the chunked loss, together; the adapters stay fp32 master weights and learn."""
+    summary, events = run(
+        tiny_model_dir,
+        data_dir,
+        tmp_path / "bf16",
+        preset="lora",
+        precision="bf16",
+        loss="chunked",
+        max_steps=4,
+        overrides={"lr": 5e-3, "checkpointing": 1.0},
+    )
+    start = events[0]
+    assert start["precision"] == "bf16" and start["loss"] == "chunked"
+    assert start["checkpointed_layers"] == 2 and start["hyper"]["lora"] is True
+    steps = losses(events)
+    assert len(steps) == 4 and all(math.isfinite(x) for x in steps)
+    assert steps[-1] < steps[0]
+    adapter = load_file(tmp_path / "bf16" / "adapter_model.safetensors")
+    assert adapter and all(t.dtype == torch.float32 for t in adapter.values())
+    assert summary["adapter"] is True
