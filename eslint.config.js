@@ -25,6 +25,7 @@ export default tseslint.config(
         URL: 'readonly',
         performance: 'readonly',
         setTimeout: 'readonly',
+        fetch: 'readonly',
       },
     },
   },
