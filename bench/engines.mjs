@@ -82,7 +82,12 @@ async function timeOne(url, prompt) {
   const r = await fetch(`${url}/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: prompt }], max_tokens: MAX_TOKENS, temperature: 0 }),
+    body: JSON.stringify({
+      model: 'm',
+      messages: [{ role: 'user', content: prompt }],
+      max_tokens: MAX_TOKENS,
+      temperature: 0,
+    }),
   });
   const body = await r.json();
   return { s: (performance.now() - t0) / 1000, tokens: body.usage?.completion_tokens ?? 0 };
@@ -96,14 +101,30 @@ try {
   const engines = [];
   for (const [name, cmd, args] of [
     ['llama.cpp (Q4_1 GGUF)', llamaPy, ['--model', path.join(model, 'model.gguf'), '--n_ctx', '2048']],
-    ['llama.cpp + LoRA r32', llamaPy, ['--model', path.join(model, 'model.gguf'), '--lora_path', lora, '--n_ctx', '2048']],
+    [
+      'llama.cpp + LoRA r32',
+      llamaPy,
+      ['--model', path.join(model, 'model.gguf'), '--lora_path', lora, '--n_ctx', '2048'],
+    ],
     ['trainer serve (HF fp32)', trainerPy, null],
   ]) {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/v1`;
     const full = args
       ? ['-m', 'llama_cpp.server', ...args, '--host', '127.0.0.1', '--port', String(port), '--n_threads', '2']
-      : ['-m', 'refusenik_trainer', 'serve', '--model', path.join(model, 'hf'), '--port', String(port), '--precision', 'fp32', '--max-new-tokens', String(MAX_TOKENS)];
+      : [
+          '-m',
+          'refusenik_trainer',
+          'serve',
+          '--model',
+          path.join(model, 'hf'),
+          '--port',
+          String(port),
+          '--precision',
+          'fp32',
+          '--max-new-tokens',
+          String(MAX_TOKENS),
+        ];
     children.push(await start(cmd, full, url));
     engines.push({ name, url, s: 0, tokens: 0 });
   }
@@ -118,7 +139,9 @@ try {
     }
   }
   const base = engines[0].tokens / engines[0].s;
-  console.log(`engines: ${PROMPTS.length * ROUNDS} chat requests each, max_tokens ${MAX_TOKENS}, greedy, 1 at a time`);
+  console.log(
+    `engines: ${PROMPTS.length * ROUNDS} chat requests each, max_tokens ${MAX_TOKENS}, greedy, 1 at a time`,
+  );
   console.log('engine                      tokens/s   vs llama.cpp');
   for (const e of engines) {
     const rate = e.tokens / e.s;

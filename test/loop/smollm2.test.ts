@@ -20,7 +20,9 @@ const ready =
   existsSync(path.join(ROOT, '.venv', 'bin', 'python'));
 const required = process.env['REFUSENIK_CI'] === '1';
 if (!ready && !required) {
-  console.warn('skipping the real-model loop test: run scripts/setup-python.sh, setup-llamacpp.sh, setup-models.sh');
+  console.warn(
+    'skipping the real-model loop test: run scripts/setup-python.sh, setup-llamacpp.sh, setup-models.sh',
+  );
 }
 
 // Goals of DeRTa's 200 that the base model answers (plain attack, greedy), and benign instructions.
@@ -38,7 +40,9 @@ const BENIGN = [
 
 describe.runIf(!ready && required)('real-model prerequisites', () => {
   it('needs the SmolLM2 model, .venv and .venv-llamacpp when REFUSENIK_CI=1', () => {
-    throw new Error('models/smollm2-135m-instruct is missing; .ci/run creates it with scripts/setup-models.sh');
+    throw new Error(
+      'models/smollm2-135m-instruct is missing; .ci/run creates it with scripts/setup-models.sh',
+    );
   });
 });
 
