@@ -11,7 +11,7 @@ export const MIN_REPEATS = 4;
 export const MIN_WORDS = 12;
 
 export interface RepetitionLoop {
-  /** Words in the repeated unit. */
+  /** Words (characters, for a loop without spaces) in the repeated unit. */
   period: number;
   /** Back-to-back copies at the end of the text (a partial last copy is not counted). */
   repeats: number;
@@ -26,8 +26,42 @@ function norm(word: string): string {
   return word.toLowerCase().replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, '') || word;
 }
 
-/** The loop the text ends in (the one covering the most words), or null when it does not end in one. */
+/** Characters a loop without spaces must cover ("SorrySorrySorry…"), and its longest unit. */
+export const MIN_CHARS = 48;
+export const MAX_CHAR_PERIOD = 40;
+
+/**
+ * The loop the text ends in (the one covering the most words), or null when it does not end in one. Words
+ * first; a text whose tail has no spaces to split on ("SorrySorrySorry…", which a model trained to say "Sorry"
+ * everywhere produces) is checked character by character.
+ */
 export function trailingLoop(text: string): RepetitionLoop | null {
+  return wordLoop(text) ?? charLoop(text);
+}
+
+/** A unit of up to MAX_CHAR_PERIOD characters repeated back to back at the end (a cut last copy allowed). */
+function charLoop(text: string): RepetitionLoop | null {
+  const t = text.trimEnd();
+  for (let period = 1; period <= MAX_CHAR_PERIOD; period++) {
+    for (let cut = 0; cut < period; cut++) {
+      const end = t.length - cut;
+      const unit = t.slice(end - period, end);
+      if (unit.length < period || unit.trim() === '') continue;
+      let repeats = 1;
+      while (
+        end - (repeats + 1) * period >= 0 &&
+        t.slice(end - (repeats + 1) * period, end - repeats * period) === unit
+      )
+        repeats++;
+      if (repeats >= MIN_REPEATS && repeats * period >= MIN_CHARS) {
+        return { period, repeats, unit, share: (repeats * period) / Math.max(1, t.length) };
+      }
+    }
+  }
+  return null;
+}
+
+function wordLoop(text: string): RepetitionLoop | null {
   const raw = text.split(/\s+/).filter(Boolean);
   // A text cut mid-word at max_tokens ends in a fragment: the loop is judged on the words before it.
   const words = raw.map(norm);

@@ -151,6 +151,8 @@ export const LoopConfig = z.strictObject({
     .strictObject({
       k: z.array(Int.min(0)).min(1).default([0, 5, 10, 20, 40]),
       delivery: z.enum(['template', 'prefill', 'continue']).default('template'),
+      /** Tokens of each continuation (default generation.max_tokens): a refusal shows in its first words. */
+      max_tokens: Int.positive().optional(),
     })
     .optional(),
   /**

@@ -127,13 +127,14 @@ export async function measureSide(
       ],
       judges: c.judges,
     };
-    out.depth = `${main}-depth-${sha256(canonicalJson({ sha: inputs.depth.sha, what })).slice(0, 8)}`;
+    out.depth = `${main}-depth-${sha256(canonicalJson({ sha: inputs.depth.sha, what, max: c.depth.max_tokens ?? null })).slice(0, 8)}`;
     ctx.log(`loop: ${label}: depth probe (prefill k = ${c.depth.k.join(', ')})`);
-    await runAgainst(ctx, out.depth, target, what, `${label} depth`);
+    const t = c.depth.max_tokens ? { ...target, max_tokens: c.depth.max_tokens } : target;
+    await runAgainst(ctx, out.depth, t as TargetSpec, what, `${label} depth`);
   }
   const over = c.health.over_refusal;
   if (over !== false) {
-    out.over_refusal = `${main}-over-refusal`;
+    out.over_refusal = `${main}-over-refusal-${sha256(canonicalJson(over)).slice(0, 8)}`;
     ctx.log(`loop: ${label}: over-refusal`);
     const t = over.max_tokens ? { ...target, max_tokens: over.max_tokens } : target;
     await runAgainst(
@@ -146,7 +147,7 @@ export async function measureSide(
   }
   const mmlu = c.health.mmlu;
   if (mmlu !== false) {
-    out.mmlu = `${main}-mmlu`;
+    out.mmlu = `${main}-mmlu-${sha256(canonicalJson(mmlu)).slice(0, 8)}`;
     ctx.log(`loop: ${label}: MMLU`);
     await runAgainst(
       ctx,

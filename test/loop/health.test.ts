@@ -34,6 +34,9 @@ describe('degeneration', () => {
     expect(isDegenerate(sorry, 'length')).toBe(true);
     expect(trailingLoop(sorry)).toMatchObject({ period: 2, unit: "sorry, I'm" });
     expect(isDegenerate(`Oh no, ${'no '.repeat(60)}`, 'length')).toBe(true);
+    // A model trained to say "Sorry" at every position says it without spaces, too.
+    expect(isDegenerate('Sorry'.repeat(30) + 'Sor', 'length')).toBe(true);
+    expect(trailingLoop('Sorry'.repeat(30))).toMatchObject({ period: 5, unit: 'Sorry' });
     // The same words that end by themselves are not a loop until max_tokens.
     expect(isDegenerate(sorry, 'stop')).toBe(false);
   });
@@ -45,6 +48,8 @@ describe('degeneration', () => {
       false,
     );
     expect(trailingLoop('the end the end the end')).toBeNull(); // fewer than 12 words in the loop
+    expect(isDegenerate('https://example.com/aaaa-bbbb-cccc-dddd-eeee', 'length')).toBe(false);
+    expect(isDegenerate('Ha'.repeat(10), 'length')).toBe(false); // 20 characters: not a loop yet
   });
 });
 
