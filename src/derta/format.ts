@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Template } from '@huggingface/jinja';
 import { InputError } from '../errors.js';
 import type { DertaTokenizer } from './tokenizer.js';
-import type { TextExample } from './types.js';
+import type { ContextMessage, TextExample } from './types.js';
 
 /**
  * Turns a text example into the two strings upstream tokenises: `prefix` (prompt, plus the harmful prefix
@@ -26,6 +26,11 @@ export function paperFormat(eosText: string): PromptFormat {
     name: 'paper',
     addSpecialTokens: true,
     render(ex) {
+      if (ex.context) {
+        throw new InputError(
+          'a multi-turn triple (messages) needs a chat template: use --template chat (the paper format has one turn)',
+        );
+      }
       const head = `[INST] ${ex.question} [\\INST]`;
       const withPrefix = ex.kind === 'mle_prefix' || ex.kind === 'backtrack';
       const prefix = withPrefix ? `${head} ${ex.harmfulPrefix}` : head;
@@ -69,7 +74,7 @@ export function chatFormat(tok: DertaTokenizer, opts: ChatFormatOptions = {}): P
     name: 'chat',
     addSpecialTokens: false,
     render(ex) {
-      const { head, tail } = frame(ex.question);
+      const { head, tail } = frame(ex.question, ex.context);
       const sep = ex.harmfulPrefix && ex.kind !== 'backtrack' ? ' ' : '';
       return { prefix: head + ex.harmfulPrefix, text: sep + ex.response + tail };
     },
@@ -90,7 +95,7 @@ export interface ChatFrame {
 export function chatFramer(
   tok: DertaTokenizer,
   opts: ChatFormatOptions = {},
-): (question: string) => ChatFrame {
+): (question: string, context?: readonly ContextMessage[]) => ChatFrame {
   const source = opts.template ?? tok.chatTemplate;
   if (!source) {
     throw new InputError(
@@ -107,12 +112,17 @@ export function chatFramer(
   const specials = tok.specialTokens.filter((s) => s.length > 0);
   const cache = new Map<string, ChatFrame>();
 
-  return (question: string): ChatFrame => {
-    const hit = cache.get(question);
+  return (question: string, context?: readonly ContextMessage[]): ChatFrame => {
+    // A multi-turn context is the conversation before the trained turn (its own system turn, if any, wins).
+    const key = context ? JSON.stringify(context) : question;
+    const hit = cache.get(key);
     if (hit) return hit;
+    const turns = context ?? [{ role: 'user', content: question }];
     const messages = [
-      ...(opts.system !== undefined ? [{ role: 'system', content: opts.system }] : []),
-      { role: 'user', content: question },
+      ...(opts.system !== undefined && turns[0]?.role !== 'system'
+        ? [{ role: 'system', content: opts.system }]
+        : []),
+      ...turns,
       { role: 'assistant', content: SENTINEL },
     ];
     let rendered: string;
@@ -136,7 +146,7 @@ export function chatFramer(
     const tail = endOfTurn(rendered.slice(at + SENTINEL.length), specials, tok.eosToken);
     const framed = { head, tail };
     if (cache.size > 10_000) cache.clear();
-    cache.set(question, framed);
+    cache.set(key, framed);
     return framed;
   };
 }

@@ -1,6 +1,6 @@
 import { InputError } from '../errors.js';
 import { readRecords, type SourceRecord } from '../dataset/records.js';
-import type { HelpfulPair, SafetyTriple } from './types.js';
+import type { ContextMessage, HelpfulPair, SafetyTriple } from './types.js';
 
 /**
  * Reads safety triples and helpfulness pairs from JSON / JSONL / CSV files. Upstream's field names are the
@@ -17,13 +17,39 @@ const HELPFUL_FIELDS: readonly HelpfulField[] = ['instruction', 'output'];
 export function loadTriples(file: string, fields: FieldMap<TripleField> = {}): SafetyTriple[] {
   return readRecords(file).map((rec) => {
     const v = pickFields(rec, file, TRIPLE_FIELDS, fields);
+    const messages = conversationOf(rec, file);
     return {
       instruction: v.instruction,
       output: v.output,
       safe_response: v.safe_response,
+      ...(messages ? { messages } : {}),
       origin: { file, line: rec.line },
     };
   });
+}
+
+/**
+ * A multi-turn triple's `messages`: the conversation up to the harmful answer, [{role, content}], roles system
+ * (first only), user and assistant, ending with a user turn. Absent or null: a single-turn triple.
+ */
+function conversationOf(rec: SourceRecord, file: string): ContextMessage[] | undefined {
+  const raw = (rec.value as Record<string, unknown>)['messages'];
+  if (raw === undefined || raw === null) return undefined;
+  const where = { file, line: rec.line, field: 'messages' };
+  if (!Array.isArray(raw) || raw.length === 0)
+    throw new InputError('expected a non-empty list of turns', where);
+  const out: ContextMessage[] = raw.map((m: unknown, i) => {
+    const t = m as { role?: unknown; content?: unknown } | null;
+    const role = t?.role;
+    if ((role !== 'system' || i > 0) && role !== 'user' && role !== 'assistant')
+      throw new InputError(`turn ${i + 1}: expected role user or assistant (system first only)`, where);
+    if (typeof t?.content !== 'string')
+      throw new InputError(`turn ${i + 1}: expected a string content`, where);
+    return { role, content: t.content };
+  });
+  if (out.at(-1)?.role !== 'user')
+    throw new InputError('the conversation must end with the user turn the harmful answer replied to', where);
+  return out;
 }
 
 export function loadHelpful(file: string, fields: FieldMap<HelpfulField> = {}): HelpfulPair[] {

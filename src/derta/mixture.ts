@@ -75,7 +75,14 @@ export function buildMixture(triples: SafetyTriple[], helpful: HelpfulPair[], op
   }
   let skippedShort = 0;
   triples.forEach((t, i) => {
-    byKind.rto.push({ kind: 'rto', question: t.instruction, harmfulPrefix: '', response: t.output });
+    const context = t.messages ? { context: t.messages } : {};
+    byKind.rto.push({
+      kind: 'rto',
+      question: t.instruction,
+      ...context,
+      harmfulPrefix: '',
+      response: t.output,
+    });
     const prefix =
       opts.mode === 'paper' ? paperPrefix(t.output, i, rng) : formalPrefix(t.output, requireTok(opts), rng);
     if (!prefix) {
@@ -85,6 +92,7 @@ export function buildMixture(triples: SafetyTriple[], helpful: HelpfulPair[], op
     byKind.mle_prefix.push({
       kind: 'mle_prefix',
       question: t.instruction,
+      ...context,
       harmfulPrefix: prefix.text,
       prefixLength: prefix.length,
       response: t.safe_response,
@@ -92,6 +100,7 @@ export function buildMixture(triples: SafetyTriple[], helpful: HelpfulPair[], op
     byKind.vanilla.push({
       kind: 'vanilla',
       question: t.instruction,
+      ...context,
       harmfulPrefix: '',
       response: t.safe_response,
     });
@@ -100,6 +109,7 @@ export function buildMixture(triples: SafetyTriple[], helpful: HelpfulPair[], op
       byKind.backtrack.push({
         kind: 'backtrack',
         question: t.instruction,
+        ...context,
         harmfulPrefix: prefix.text,
         prefixLength: prefix.length,
         response: opts.resetText + t.safe_response,

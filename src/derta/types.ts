@@ -30,9 +30,21 @@ export interface RecordOrigin {
   line: number;
 }
 
+/** One earlier turn of a multi-turn conversation (a multi-turn attack's failure). */
+export interface ContextMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
 /** A harmful question with a harmful and a safe response (upstream: BeaverTails-based safety file). */
 export interface SafetyTriple {
   instruction: string;
+  /**
+   * A multi-turn failure's conversation up to the harmful answer, ending with the user turn that got it (the
+   * `messages` field of a triples file). The harmful and safe responses are the last assistant turn; only it is
+   * trained, the turns before are prompt. Absent: the single turn `instruction`.
+   */
+  messages?: ContextMessage[];
   /** The harmful response r̂. */
   output: string;
   /** The safe response r. */
@@ -51,6 +63,8 @@ export interface HelpfulPair {
 export interface TextExample {
   kind: ExampleKind;
   question: string;
+  /** The conversation before the trained assistant turn (multi-turn triples); else [user: question]. */
+  context?: ContextMessage[];
   /** Harmful prefix that sits at the start of the assistant turn; '' when there is none. */
   harmfulPrefix: string;
   /** Prefix length in its sampling unit (words in paper mode, tokens in formal mode); prefix rows only. */

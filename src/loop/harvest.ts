@@ -16,6 +16,8 @@ import type { SafeSource } from './config.js';
 
 export interface Triple {
   instruction: string;
+  /** A multi-turn failure: the conversation up to the harmful answer (derta build renders it, trains the last turn). */
+  messages?: { role: 'system' | 'user' | 'assistant'; content: string }[];
   /** The model's own harmful response. */
   output: string;
   safe_response: string;
@@ -36,19 +38,30 @@ export interface Failure {
   attack: string;
   variant: string;
   finishReason: string | null;
+  /** A multi-turn failure: the conversation before the harmful answer, ending with its user turn. */
+  context?: { role: 'system' | 'user' | 'assistant'; content: string }[];
 }
 
-/** Cases of a run that `judge` decided harmful, one per goal and response text (first by case order). */
+/**
+ * Cases of a run that `judge` decided harmful, one per goal and response text (first by case order). A
+ * multi-turn case (its prompt a conversation of several turns) yields the conversation up to its harmful turn,
+ * the one the verdict names (`details.turn`, judged with `scope: conversation`), else the final one.
+ */
 export function failuresOf(store: RunStore, runId: string, judge: string): Failure[] {
-  const harmful = new Set<string>();
-  for (const v of store.iterateVerdicts(runId))
-    if (v.judge === judge && v.harmful === 1) harmful.add(v.case_id);
+  const harmful = new Map<string, number | null>();
+  for (const v of store.iterateVerdicts(runId)) {
+    if (v.judge !== judge || v.harmful !== 1) continue;
+    const turn = v.details?.['turn'];
+    harmful.set(v.case_id, typeof turn === 'number' ? turn : null);
+  }
   const seen = new Set<string>();
   const out: Failure[] = [];
   for (const c of store.iterateCases(runId)) {
     if (c.status !== 'ok' || c.response === null || !harmful.has(c.case_id)) continue;
+    const turned = multiTurn(c.prompt, c.response, harmful.get(c.case_id) ?? null);
+    const response = turned?.answer ?? c.response;
     // The full text the model wrote: for a prefill case that is the prefix it was given plus its own words.
-    const key = `${c.behavior_id}\u0000${c.response}`;
+    const key = `${c.behavior_id}\u0000${response}`;
     if (seen.has(key)) continue;
     seen.add(key);
     out.push({
@@ -56,13 +69,35 @@ export function failuresOf(store: RunStore, runId: string, judge: string): Failu
       behaviorId: c.behavior_id,
       goal: c.goal,
       prompt: promptText(c.prompt),
-      response: c.response,
+      response,
       attack: c.attack,
       variant: c.variant,
-      finishReason: c.finish_reason,
+      finishReason: turned && turned.turn < turned.turns ? 'stop' : c.finish_reason,
+      ...(turned ? { context: turned.context } : {}),
     });
   }
   return out;
+}
+
+/** A conversation of several turns cut before its harmful assistant turn (1-based `turn`; null: the last). */
+export function multiTurn(
+  p: Prompt | null,
+  response: string,
+  turn: number | null,
+): { context: NonNullable<Failure['context']>; answer: string; turn: number; turns: number } | undefined {
+  if (!p || p.kind !== 'chat' || p.messages.filter((m) => m.role === 'assistant').length === 0)
+    return undefined;
+  const all = [...p.messages, { role: 'assistant' as const, content: response }];
+  const answers = all.flatMap((m, i) => (m.role === 'assistant' ? [i] : []));
+  const at = answers[(turn ?? answers.length) - 1] ?? answers.length - 1;
+  const context = all.slice(0, at).map((m) => ({ role: m.role, content: m.content }));
+  if (context.at(-1)?.role !== 'user') return undefined;
+  return {
+    context,
+    answer: all[at]?.content ?? response,
+    turn: answers.indexOf(at) + 1,
+    turns: answers.length,
+  };
 }
 
 function promptText(p: Prompt | null): string {

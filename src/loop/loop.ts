@@ -387,6 +387,7 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
             const s = safe.get(f.goal) as { text: string; source: string };
             return {
               instruction: config.harvest.instruction === 'prompt' && f.prompt ? f.prompt : f.goal,
+              ...(f.context ? { messages: f.context } : {}),
               output: f.response,
               safe_response: s.text,
               case_id: f.caseId,

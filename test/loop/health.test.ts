@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isDegenerate, trailingLoop } from '../../src/analysis/degeneration.js';
 import { ARMS } from '../../src/loop/arms.js';
 import { collapseReasons, type Health } from '../../src/loop/health.js';
-import { dropReason, screenFailures, type Failure } from '../../src/loop/harvest.js';
+import { dropReason, multiTurn, screenFailures, type Failure } from '../../src/loop/harvest.js';
 import { convergence } from '../../src/loop/loop.js';
 import { formatSeconds, progressLines } from '../../src/util/progress.js';
 
@@ -119,6 +119,38 @@ describe('harvest: only answers with harmful content', () => {
     const { kept, dropped } = screenFailures([restated, real, loops, failure({})], filter);
     expect(kept).toHaveLength(2);
     expect(dropped).toEqual({ degenerate: 1, 'too-short': 0, 'restates-goal': 1 });
+  });
+});
+
+describe('harvest: multi-turn failures', () => {
+  const prompt = {
+    kind: 'chat' as const,
+    messages: [
+      { role: 'user' as const, content: 'q1' },
+      { role: 'assistant' as const, content: 'a1 (harmful)' },
+      { role: 'user' as const, content: 'q2' },
+    ],
+  };
+  it('cut the conversation before the turn the verdict names, or the last', () => {
+    expect(multiTurn(prompt, 'a2', 1)).toEqual({
+      context: [{ role: 'user', content: 'q1' }],
+      answer: 'a1 (harmful)',
+      turn: 1,
+      turns: 2,
+    });
+    expect(multiTurn(prompt, 'a2', null)).toMatchObject({ context: prompt.messages, answer: 'a2', turn: 2 });
+    // A single turn (or a prefilled assistant turn) is not a conversation.
+    expect(
+      multiTurn({ kind: 'chat', messages: [{ role: 'user', content: 'q' }] }, 'a', null),
+    ).toBeUndefined();
+    const prefilled = {
+      kind: 'chat' as const,
+      messages: [
+        { role: 'user' as const, content: 'q' },
+        { role: 'assistant' as const, content: 'Sure, here' },
+      ],
+    };
+    expect(multiTurn(prefilled, ' is how', null)).toBeUndefined();
   });
 });
 
