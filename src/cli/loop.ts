@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InputError } from '../errors.js';
 import { loadLoopConfig } from '../loop/config.js';
-import { runLoop, STAGES, type StageName } from '../loop/loop.js';
+import { runLoop, STAGES } from '../loop/loop.js';
 import { DEFAULT_DB } from '../store/store.js';
 import { printJson } from './common.js';
 
@@ -24,7 +24,10 @@ export function registerLoopCommand(program: Command): void {
     )
     .argument('<config>', 'loop.yaml (see examples/loop.yaml and docs/loop.md)')
     .option('--db <file>', 'run store (SQLite)', DEFAULT_DB)
-    .option('--until <stage>', `stop after this stage (${STAGES.join(', ')})`)
+    .option(
+      '--until <stage>',
+      `stop after this stage (${STAGES.join(', ')}; with variants, <variant>:<stage> from build on, e.g. derta:train)`,
+    )
     .option('--json', 'print {loop_id, stages: [{name, status}], before_run, after_run, report} as JSON')
     .option(
       '--set <path=value>',
@@ -38,7 +41,8 @@ export function registerLoopCommand(program: Command): void {
         'pending (not reached). Exit codes: 0 all stages done (or up to --until), 1 a stage failed, 2 bad config.\n',
     )
     .action(async (file: string, flags: LoopFlags) => {
-      if (flags.until !== undefined && !(STAGES as readonly string[]).includes(flags.until)) {
+      const stage = flags.until?.includes(':') ? flags.until.split(':')[1] : flags.until;
+      if (stage !== undefined && !(STAGES as readonly string[]).includes(stage)) {
         throw new InputError(`--until expects one of ${STAGES.join(', ')}, got '${flags.until}'`, {
           field: '--until',
         });
@@ -53,7 +57,7 @@ export function registerLoopCommand(program: Command): void {
           baseDir: loaded.baseDir,
           configFile: loaded.file,
           source: { file: loaded.file, lineOf: loaded.lineOf },
-          until: flags.until as StageName | undefined,
+          until: flags.until,
           progress: flags.progress,
           // Stage lines are progress too: on stderr, also under --json (whose stdout is the result).
           log: (line) => {

@@ -61,8 +61,8 @@ export interface LoopOptions {
   baseDir: string;
   configFile: string;
   source: ConfigSource;
-  /** Stop after this stage (the rest stay pending); with variants, after that stage of the first variant. */
-  until?: StageName;
+  /** Stop after this stage (the rest stay pending); with variants, `<variant>:<stage>` from build on. */
+  until?: string;
   progress: boolean;
   log: (line: string) => void;
   signal: AbortSignal;
