@@ -39,7 +39,15 @@ import {
 import { helpfulFromFile, helpfulFromRun, splitHelpful, type HelpfulRecord } from './helpful.js';
 import { measureSide, runAgainst, type DepthInputs, type RunContext, type SideRuns } from './measure.js';
 import { preflight, preflightError } from './preflight.js';
-import { renderAblation, renderLoopReport, type AblationRow, type LoopReport } from './report.js';
+import {
+  ablationDepthSvg,
+  ablationTransitionSvg,
+  renderAblation,
+  renderLoopReport,
+  standaloneSvg,
+  type AblationRow,
+  type LoopReport,
+} from './report.js';
 import type { ServedModel } from './serve.js';
 import { StageRunner, type StageEntry } from './stages.js';
 
@@ -552,6 +560,12 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
         writeFileAtomic(
           path.join(workdir, 'ablation.html'),
           renderAblation(loopId, config.name ?? null, ablation),
+        );
+        // The two curves as image files too (docs embed them).
+        writeFileAtomic(path.join(workdir, 'ablation-depth.svg'), standaloneSvg(ablationDepthSvg(ablation)));
+        writeFileAtomic(
+          path.join(workdir, 'ablation-transition.svg'),
+          standaloneSvg(ablationTransitionSvg(ablation)),
         );
         result.ablation = file;
       }

@@ -420,3 +420,11 @@ export function ablationTransitionSvg(rows: readonly AblationRow[]): string {
   ];
   return curveSvg('ablation-transition', series, 'P(refusal token)');
 }
+
+/** An inline chart as an SVG file of its own (the namespace, a white background, its text in a sans font). */
+export function standaloneSvg(svg: string): string {
+  return svg.replace(
+    '<svg ',
+    '<svg xmlns="http://www.w3.org/2000/svg" style="background:#fff;font-family:sans-serif" ',
+  );
+}

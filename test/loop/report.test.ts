@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { renderLoopReport, type LoopReport } from '../../src/loop/report.js';
+import {
+  ablationDepthSvg,
+  renderAblation,
+  renderLoopReport,
+  standaloneSvg,
+  type AblationRow,
+  type LoopReport,
+} from '../../src/loop/report.js';
 import { runCli, tempDir, writeFile } from '../helpers/cli.js';
 
 const HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)>"\'&';
@@ -109,6 +116,48 @@ describe('the loop report page', () => {
     expect(html.indexOf('id="verdict" data-collapsed="1"')).toBeGreaterThan(0);
     expect(html.indexOf('id="verdict"')).toBeLessThan(html.indexOf('id="asr"'));
     expect(html).toContain('50.0 pp [20.0, 70.0]');
+  });
+});
+
+describe('the ablation page', () => {
+  it('has a row per variant, escapes every value, and draws the base and each variant', () => {
+    const r = report();
+    const split = (before: number, after: number) => ({
+      asr_before: before,
+      asr_after: after,
+      n: 30,
+      difference: after - before,
+      ci_low: null,
+      ci_high: null,
+      p_value: null,
+    });
+    const row = (variant: string, after: number): AblationRow => ({
+      variant,
+      title: HOSTILE,
+      comparison: 'x.json',
+      asr: {
+        plain: { heldout: split(0.8, after) },
+        'prefill/k10-template': { heldout: split(0.9, after) },
+        'prefill/k40-template': { heldout: split(0.95, after) },
+      },
+      transition: r.transition,
+      over_refusal: r.over_refusal,
+      mmlu: null,
+      retention: null,
+      degeneration: { before: 0, after: 0, n: 10 },
+      collapsed: variant === 'rto',
+      collapse_reasons: variant === 'rto' ? [HOSTILE] : [],
+      train: { steps: 10, first_loss: 9, last_loss: 1 },
+    });
+    const rows = [row('derta', 0.1), row('rto', 0.05)];
+    const html = renderAblation('loop-x', HOSTILE, rows);
+    expect(html).not.toContain('<script');
+    expect(html).not.toContain('<img');
+    expect(html.match(/<tr>/g)?.length).toBe(3); // head + 2 variants
+    expect(html).toContain('80.0% → 10.0%');
+    const svg = ablationDepthSvg(rows);
+    expect(svg.match(/<polyline/g)).toHaveLength(3); // base, derta, rto
+    expect(standaloneSvg(svg)).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   });
 });
 
