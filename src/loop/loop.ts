@@ -878,6 +878,7 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
     const vllm = t.adapter
       ? `vllm serve ${baseModel} --enable-lora --lora-modules trained=${t.model_dir} --max-lora-rank ${config.train.hyper.lora_r ?? 96}`
       : `vllm serve ${t.model_dir} --served-model-name trained`;
+    o.log(`loop: serve: on a GPU, serve it with: ${vllm}`);
     if (config.serve.target) return { engine: 'external', adapter_gguf: null, vllm_command: vllm };
     if (engine === 'llamacpp') {
       if (!t.adapter)
