@@ -69,6 +69,11 @@ describe('--resume after the dataset changed (item 5)', () => {
     );
     const newSha = sha256(csv);
     expect(newSha).not.toBe(oldSha);
+    // The killed process may have left finished cases in its journal beside the store; the first command that
+    // opens the store for writing commits them (nothing finished is lost). So the first refused resume may add
+    // those; a refused resume itself writes nothing.
+    const first = await runCli(['run', '--resume', runId, '--db', db]);
+    expect(first.code).toBe(2);
     const before = storeBytes(db);
     const sentBefore = server.stats.requests;
 
