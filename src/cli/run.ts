@@ -25,6 +25,8 @@ interface RunFlags {
   set?: string[];
   allowErrors?: boolean;
   maxCost?: number;
+  /** Wait for provider batches (default), or submit them and exit (`--no-wait`). */
+  wait: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -50,6 +52,15 @@ export function registerRunCommand(program: Command): void {
     .option('--dry-run', 'validate the config and print the plan (cases, requests) without calling any model')
     .option('--allow-errors', 'exit 0 even when some cases ended in error (status incomplete)')
     .option(
+      '--wait',
+      'batch delivery (batch: true): wait for the provider batches and collect them (default)',
+    )
+    .option(
+      '--no-wait',
+      'batch delivery: submit the batches (or poll stored ones once) and exit 0 with the run pending; the ' +
+        'same command later collects them',
+    )
+    .option(
       '--max-cost <usd>',
       'stop cleanly once the run (all invocations) has spent this many USD (prices: in the config); resumable',
       (v: string) => {
@@ -62,8 +73,9 @@ export function registerRunCommand(program: Command): void {
     .addHelpText(
       'after',
       '\nStatus: complete (every case answered), incomplete (some cases errored, or --max-cost stopped it),\n' +
-        'failed (an endpoint failed too often in a row: its circuit opened), interrupted (Ctrl-C, or killed).\n' +
-        'Exit codes: 0 complete, 1 failed or incomplete (0 for incomplete with --allow-errors), 2 bad config or\n' +
+        'failed (an endpoint failed too often in a row: its circuit opened), interrupted (Ctrl-C, or killed),\n' +
+        'pending (requests wait in provider batches: --no-wait; docs/batch.md).\n' +
+        'Exit codes: 0 complete or pending, 1 failed or incomplete (0 for incomplete with --allow-errors), 2 bad config or\n' +
         'data, 130 interrupted. Every status but complete resumes with the same command.\n' +
         'Example config: examples/quickstart.yaml',
     )
@@ -118,6 +130,7 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
       maxCostUsd: flags.maxCost,
     });
     try {
+      if (plan.batches) plan.batches.wait = flags.wait !== false;
       if (resumed) assertSameDataset(resumed, plan);
       let runId = resumed?.id ?? runIdFor(config, plan.datasetSha256);
       if (flags.fresh && !resumed) runId = `${runId}-${Date.now().toString(36)}`;
@@ -154,6 +167,16 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
       }
       const { outcome, status } = result;
       const counts = store.counts(runId);
+      const pendingBatches = store.batches
+        .forRun(runId)
+        .filter((b) => b.state === 'pending')
+        .map((b) => ({
+          id: b.id,
+          target: b.target,
+          requests: b.requests,
+          status: b.provider_status,
+          since: b.submitted_at,
+        }));
       const errorGroups = store.errorGroups(runId);
       const usage = plan.calls.usageByRole();
       const rows = asrRows(
@@ -174,6 +197,7 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
         requests_failed: outcome.failed,
         attempts: outcome.attempts,
         ...(outcome.halted ? { stopped: outcome.halted } : {}),
+        ...(pendingBatches.length ? { pending_batches: pendingBatches } : {}),
         error_groups: errorGroups,
         usage,
         cost_usd: Number(plan.calls.spent().toFixed(6)),
@@ -203,13 +227,21 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
             `  ${g.count} x ${terminalSafeLine(g.kind)}, e.g.: ${terminalSafeLine(g.example.slice(0, 200))}\n`,
           );
         if (outcome.halted) printText(`stopped: ${terminalSafeLine(outcome.halted.message)}\n`);
-        if (status !== 'complete')
+        for (const b of pendingBatches)
+          printText(
+            `  batch ${terminalSafeLine(b.id)} (${terminalSafeLine(b.target)}, ${b.requests} requests): ` +
+              `${terminalSafeLine(b.status ?? '?')}, pending since ${b.since}\n`,
+          );
+        if (status === 'pending')
+          printText(`collect with: refusenik run ${configFile ?? `--resume ${runId}`} --db ${flags.db}\n`);
+        else if (status !== 'complete')
           printText(`resume with: refusenik run --resume ${runId} --db ${flags.db}\n`);
         else printText(`report: refusenik report ${runId} --db ${flags.db} --format md\n`);
       }
       if (status !== 'complete' && flags.json && outcome.halted)
         process.stderr.write(`refusenik: stopped: ${terminalSafeLine(outcome.halted.message)}\n`);
       if (status === 'interrupted') return 130;
+      if (status === 'pending') return 0;
       if (status === 'failed') return 1;
       if (status === 'incomplete') return flags.allowErrors && !outcome.halted ? 0 : 1;
       return 0;

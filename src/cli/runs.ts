@@ -87,6 +87,19 @@ export function registerRunsCommand(program: Command): void {
           judges: verdictCounts(store, run.id),
           versions: run.versions,
           requests: store.requestSummary(run.id),
+          // Provider batches (batch delivery) still to collect, and since when.
+          pending_batches: store.batches
+            .forRun(run.id)
+            .filter((b) => b.state === 'pending')
+            .map((b) => ({
+              id: b.id,
+              provider: b.provider,
+              target: b.target,
+              requests: b.requests,
+              status: b.provider_status,
+              since: b.submitted_at,
+              polled_at: b.updated_at,
+            })),
           // Stores written before URL credentials were redacted at creation: never shown either.
           config: redactConfig(run.config),
         };
@@ -106,6 +119,13 @@ export function registerRunsCommand(program: Command): void {
               .map(
                 (j) =>
                   `  judge ${line(j.judge)}: ${j.decided} decided, ${j.inconclusive} inconclusive, ${j.failed} failed\n`,
+              )
+              .join('') +
+            info.pending_batches
+              .map(
+                (b) =>
+                  `  batch ${line(b.id)} (${line(b.target)}, ${b.requests} requests): ${line(b.status ?? '?')}, ` +
+                  `pending since ${b.since} (last polled ${b.polled_at})\n`,
               )
               .join('') +
             `  versions: ${JSON.stringify(info.versions)}\n`,

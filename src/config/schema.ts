@@ -10,6 +10,9 @@ import { z } from 'zod';
 export const Price = z.strictObject({
   input_per_mtok: z.number().min(0),
   output_per_mtok: z.number().min(0),
+  /** The provider's batch price (batch delivery); without it batch calls cost half the live price. */
+  batch_input_per_mtok: z.number().min(0).optional(),
+  batch_output_per_mtok: z.number().min(0).optional(),
 });
 
 /** One model endpoint: a target under attack, or an auxiliary model (judge, attacker). */
@@ -72,6 +75,18 @@ export const TargetSpec = z.strictObject({
   completion_fallback: z.enum(['error', 'prefill']).optional(),
   /** Provider options (llamacpp `gpu_layers`, `context_size`), validated by the provider's own schema. */
   options: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * Batch delivery (openai: and anthropic: targets and judge models): requests go through the provider's
+   * batch API (OpenAI Files + Batches, Anthropic Message Batches) at its batch price; the batch ids are kept
+   * in the run store, so a later `run` collects them (docs/batch.md). Same as `delivery: batch`.
+   */
+  batch: z.boolean().optional(),
+  /** `live` (default: one HTTP request per call) or `batch` (see `batch`). */
+  delivery: z.enum(['live', 'batch']).optional(),
+  /** Seconds between two polls of a submitted batch (default 30; env REFUSENIK_BATCH_POLL_S overrides). */
+  batch_poll_s: z.number().positive().optional(),
+  /** Requests per batch file, within the provider's limit (OpenAI 50,000; Anthropic 100,000). */
+  batch_max_requests: z.number().int().positive().max(100_000).optional(),
 });
 export type TargetSpec = z.infer<typeof TargetSpec>;
 

@@ -123,7 +123,11 @@ export function modelJudge(spec: ModelJudgeSpec): Judge {
  */
 export function judgeCallError(err: unknown, signal?: AbortSignal): string {
   if (signal?.aborted) throw err;
-  if (err instanceof TargetError && (err.kind === 'circuit' || err.kind === 'budget')) throw err;
+  if (
+    err instanceof TargetError &&
+    (err.kind === 'circuit' || err.kind === 'budget' || err.kind === 'deferred')
+  )
+    throw err;
   return `judge model failed: ${errorMessage(err)}`;
 }
 

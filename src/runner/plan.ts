@@ -16,6 +16,7 @@ import { fileErrorReason } from '../util/fs-errors.js';
 import { checkPinnedPackFile } from '../data/packs.js';
 import { runAnswers } from '../store/run-answers.js';
 import { ModelCalls, type CallRole, type EndpointLimits } from '../service/model-calls.js';
+import { BatchDelivery, wantsBatch } from '../batch/delivery.js';
 
 /**
  * Everything a run needs, built from a validated config: the behaviors, attack variants, targets, judges and
@@ -32,6 +33,8 @@ export interface RunPlan {
   model(name: string, path: string, role?: CallRole): Target;
   /** The model-call service every target, attacker and judge call goes through. */
   calls: ModelCalls;
+  /** Targets and models delivered through provider batch APIs (`batch: true`; src/batch/). */
+  batches?: BatchDelivery;
   samples: number;
   seed: number;
   /** The dataset file the behaviors were read from, and its sha256 (a resumed run must find the same). */
@@ -100,7 +103,17 @@ export async function buildPlan(config: RunConfig, ctx: PlanContext): Promise<Ru
     source: ctx.source,
   };
   const opened: Target[] = [];
+  const batches = new BatchDelivery(ctx.env);
   const build = (spec: TargetSpec, path: string, role: CallRole, source: string): Target => {
+    if (wantsBatch(spec, path)) {
+      // A batch takes every request at once: no concurrency or rate limit of the live API applies.
+      const batched = batches.target(spec, targetEnv, path);
+      opened.push(batched);
+      return calls.wrap(batched, role, source, {
+        concurrency: batched.concurrency,
+        ...(spec.price ? { price: spec.price } : {}),
+      });
+    }
     const raw = createTarget(spec, targetEnv, path);
     opened.push(raw);
     return calls.wrap(raw, role, source, limitsOf(spec));
@@ -152,6 +165,7 @@ export async function buildPlan(config: RunConfig, ctx: PlanContext): Promise<Ru
     judges,
     model,
     calls,
+    batches,
     samples,
     seed,
     datasetFile: file,

@@ -41,6 +41,8 @@ export interface RunOutcome extends Progress {
   attempts: number;
   /** Set when the run stopped itself: an endpoint's circuit opened, or `--max-cost` was spent. */
   halted?: { kind: 'circuit' | 'budget'; message: string };
+  /** Cases left unfinished because their requests wait in provider batches (`run --no-wait`; src/batch/). */
+  deferred: number;
 }
 
 export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<RunOutcome> {
@@ -61,10 +63,13 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
   let cached = 0;
   let failed = 0;
   let attempts = 0;
+  let deferred = 0;
   let fatal: Error | undefined;
 
   // Every call of the plan's targets, attackers and judges is cached and logged in this run.
   plan.calls.bind(store, runId, opts.useCache);
+  // Batch-delivery targets find the batches this run already submitted (src/batch/).
+  plan.batches?.bind(store, runId);
   /** Why the run stopped early: an endpoint's circuit opened, or the cost budget is spent. */
   let halted: TargetError | undefined;
   const halts = (err: unknown): boolean => {
@@ -119,6 +124,8 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
         prompt = result.prompt;
       } catch (err) {
         if (halts(err) || stop.signal.aborted) return;
+        // Its request waits in a provider batch: a later run collects it (nothing is stored now).
+        if (isDeferred(err)) return void deferred++;
         if (!(err instanceof TargetError)) throw err;
         failed++;
         attempts += err.attempts;
@@ -143,6 +150,7 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
           verdict = await judgeSafely(judge.id, input, signal);
         } catch (err) {
           if (halts(err)) return;
+          if (isDeferred(err)) return void deferred++;
           throw err;
         }
         if (stop.signal.aborted) return;
@@ -160,7 +168,7 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
     try {
       return await judge.judge(input, signal);
     } catch (err) {
-      if (halts(err)) throw err;
+      if (halts(err) || isDeferred(err)) throw err;
       return {
         judge: id,
         refusal: null,
@@ -189,11 +197,15 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
         await runCaseWith(next.value, successes, abort.signal);
       }
     };
-    await Promise.all(Array.from({ length: target.concurrency }, worker));
+    // Never more workers than cases (a batch-delivery target takes thousands at once).
+    const workers = Math.min(target.concurrency, plan.behaviors.length * plan.attacks.length * plan.samples);
+    await Promise.all(Array.from({ length: Math.max(1, workers) }, worker));
   };
 
   try {
     await Promise.all(plan.targets.map(workersFor));
+    // Provider batches whose answers were stored are marked collected (never polled again).
+    await plan.batches?.drain();
   } finally {
     opts.signal.removeEventListener('abort', onAbort);
     store.flush();
@@ -206,8 +218,13 @@ export async function executePlan(plan: RunPlan, opts: RunnerOptions): Promise<R
     cached,
     failed,
     attempts,
+    deferred,
     ...(halted ? { halted: { kind: halted.kind as 'circuit' | 'budget', message: halted.message } } : {}),
   };
+}
+
+function isDeferred(err: unknown): boolean {
+  return err instanceof TargetError && err.kind === 'deferred';
 }
 
 /** A single-turn attack's case: its prompt, sent once (search attacks drive the target themselves). */

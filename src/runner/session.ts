@@ -29,9 +29,10 @@ export interface StoredRunResult {
   outcome: RunOutcome;
   /**
    * complete: every case answered; incomplete: some cases errored, or `--max-cost` stopped it (resumable);
-   * failed: an endpoint's circuit opened (resumable once it works); interrupted: Ctrl-C or a lost lease.
+   * failed: an endpoint's circuit opened (resumable once it works); interrupted: Ctrl-C or a lost lease;
+   * pending: some requests wait in provider batches (`run --no-wait`; the same command collects them).
    */
-  status: 'complete' | 'incomplete' | 'failed' | 'interrupted';
+  status: 'complete' | 'incomplete' | 'failed' | 'interrupted' | 'pending';
 }
 
 // ---- one writer per run (issue 10 item 3): the run's lease is held while it runs; see store/lease.ts ----
@@ -105,9 +106,13 @@ async function executeLeasedRun(o: StoredRunOptions): Promise<StoredRunResult> {
     ? 'interrupted'
     : outcome.halted?.kind === 'circuit'
       ? 'failed'
-      : outcome.halted || errors > 0
+      : outcome.halted
         ? 'incomplete'
-        : 'complete';
+        : outcome.deferred > 0
+          ? 'pending'
+          : errors > 0
+            ? 'incomplete'
+            : 'complete';
   store.updateRun(runId, { status });
   return { outcome, status };
 }

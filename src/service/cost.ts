@@ -4,6 +4,21 @@ import type { Usage } from '../types.js';
 export interface Price {
   input_per_mtok: number;
   output_per_mtok: number;
+  /** The provider's batch price per million tokens (batch delivery); else BATCH_PRICE_FACTOR of the live one. */
+  batch_input_per_mtok?: number;
+  batch_output_per_mtok?: number;
+}
+
+/** What batch delivery costs against live calls when a price names no batch price: half (OpenAI, Anthropic). */
+export const BATCH_PRICE_FACTOR = 0.5;
+
+/** The price of a call made through a provider's batch API: its own batch price, else half the live price. */
+export function batchPrice(price: Price | undefined): Price | undefined {
+  if (!price) return undefined;
+  return {
+    input_per_mtok: price.batch_input_per_mtok ?? price.input_per_mtok * BATCH_PRICE_FACTOR,
+    output_per_mtok: price.batch_output_per_mtok ?? price.output_per_mtok * BATCH_PRICE_FACTOR,
+  };
 }
 
 export type PriceTable = Record<string, Price>;

@@ -3,7 +3,7 @@ import type { CallTally, RunStore } from '../store/store.js';
 import { TargetError, type EndpointInfo, type GenerateOptions, type Target } from '../target/target.js';
 import { endpointKey, requestKey } from './cache-key.js';
 import { AdaptiveLimiter } from './limiter.js';
-import { costOf, priceFor, type Price, type PriceTable } from './cost.js';
+import { batchPrice, costOf, priceFor, type Price, type PriceTable } from './cost.js';
 
 /**
  * The model-call service: every call any part of refusenik makes to a model — the attacked target, an
@@ -87,12 +87,15 @@ export class ModelCalls {
   /** A Target whose calls go through the service under `role`; `source` says who (e.g. `judge:qi2023`). */
   wrap(inner: Target, role: CallRole, source: string, limits?: Partial<EndpointLimits>): Target {
     const state = this.endpointState(inner, limits);
-    const price = limits?.price ?? priceFor(this.opts.prices ?? {}, inner.id, inner.endpoint.model);
+    const livePrice = limits?.price ?? priceFor(this.opts.prices ?? {}, inner.id, inner.endpoint.model);
+    // A batch API bills its own (lower) price for the same tokens.
+    const price = inner.delivery === 'batch' ? batchPrice(livePrice) : livePrice;
     inner.onRateLimited?.(() => state.limiter.rateLimited());
     return {
       id: inner.id,
       concurrency: inner.concurrency,
       endpoint: inner.endpoint,
+      ...(inner.delivery ? { delivery: inner.delivery } : {}),
       generate: (prompt, opts) => this.call(inner, state, role, source, price, prompt, opts ?? {}),
       close: () => inner.close?.() ?? Promise.resolve(),
     };
@@ -182,7 +185,8 @@ export class ModelCalls {
       this.log(caseId, role, source, inner.id, gen, undefined, cost);
       return gen;
     } catch (err) {
-      const aborted = err instanceof TargetError && err.kind === 'aborted';
+      // A call left in a provider batch for a later run (`--no-wait`) is neither a failure nor an answer yet.
+      const aborted = err instanceof TargetError && (err.kind === 'aborted' || err.kind === 'deferred');
       if (!aborted) {
         // A request the server refused as malformed (4xx but 408/429) says nothing about the endpoint.
         const endpointFault = !(

@@ -7,7 +7,15 @@ import type { CaseRow, VerdictRow } from './rows.js';
  * decodes to the nearest sound value rather than throwing in a report).
  */
 
-export type RunStatus = 'running' | 'interrupted' | 'complete' | 'incomplete' | 'failed' | 'imported';
+export type RunStatus =
+  | 'running'
+  | 'interrupted'
+  | 'complete'
+  | 'incomplete'
+  | 'failed'
+  | 'imported'
+  /** Some requests wait in provider batches (`run --no-wait`); a later `run` collects them. */
+  | 'pending';
 
 /** A `runs` row as SQLite holds it. */
 export interface RunRow {

@@ -6,6 +6,7 @@ import type { Generation, Verdict } from '../types.js';
 import { InputError } from '../errors.js';
 import { hasSecrets, redact, redactDeep, redactError, redactConfig } from '../util/secrets.js';
 import { LEASE_SCHEMA, RunLeases } from './lease.js';
+import { BatchRecords } from './batches.js';
 import { PendingJournal } from './journal.js';
 import { CommitThread } from './commit-thread.js';
 import {
@@ -255,6 +256,8 @@ export class RunStore {
   private readonly db: Database.Database;
   /** Who is writing which run (one writer per run; see lease.ts). */
   readonly leases: RunLeases;
+  /** Provider batches submitted for runs (batch delivery; see batches.ts). */
+  readonly batches: BatchRecords;
   /** Where accepted rows wait for their commit (none for an in-memory store). */
   private readonly journal: PendingJournal | undefined;
   /** Commits on a worker thread (the compiled package with a file store), else in-thread. */
@@ -297,6 +300,7 @@ export class RunStore {
       this.db = readOnly.db;
       this.closeDb = readOnly.close;
       this.leases = new RunLeases(this.db, { readOnly: true });
+      this.batches = new BatchRecords(this.db, { readOnly: true });
     } else {
       try {
         if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -308,6 +312,7 @@ export class RunStore {
         this.db.exec(SCHEMA);
         migrate(this.db);
         this.leases = new RunLeases(this.db);
+        this.batches = new BatchRecords(this.db);
       } catch (err) {
         const readOnly = file !== ':memory:' && existsSync(file) && !mayWrite(file);
         throw new InputError(
@@ -458,6 +463,7 @@ export class RunStore {
       this.db.prepare('DELETE FROM verdicts WHERE run_id = ?').run(id);
       this.db.prepare('DELETE FROM cases WHERE run_id = ?').run(id);
       this.db.prepare('DELETE FROM requests WHERE run_id = ?').run(id);
+      this.batches.deleteRun(id);
       this.db.prepare('DELETE FROM runs WHERE id = ?').run(id);
     })();
   }

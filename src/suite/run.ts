@@ -12,7 +12,7 @@ import { expandSuite, type LoadedSuite } from './config.js';
 export interface SuiteRunResult {
   name: string;
   run_id: string;
-  status: 'complete' | 'incomplete' | 'failed' | 'interrupted' | 'planned';
+  status: 'complete' | 'incomplete' | 'failed' | 'interrupted' | 'pending' | 'planned';
   cases_total: number;
   cases_done: number;
   errors: number;

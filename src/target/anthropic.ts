@@ -31,25 +31,7 @@ export class AnthropicTarget implements Target {
 
   async generate(prompt: Prompt, opts: GenerateOptions = {}): Promise<Generation> {
     const ep = this.ep;
-    const p = mergeParams(ep.params, opts.params);
-    const all = chatMessages(prompt, ep);
-    const system = all.filter((m) => m.role === 'system').map((m) => m.content);
-    const messages = all
-      .filter((m) => m.role !== 'system')
-      .map((m) => ({ role: m.role, content: m.content }));
-    if (messages[0]?.role === 'assistant') messages.unshift({ role: 'user', content: '' });
-    const body: Record<string, unknown> = {
-      ...compact({
-        model: ep.model,
-        max_tokens: p.maxTokens ?? 1024,
-        temperature: p.temperature,
-        top_p: p.topP,
-        stop_sequences: p.stop,
-        system: system.length ? system.join('\n\n') : undefined,
-      }),
-      messages,
-      ...ep.extraBody,
-    };
+    const body = this.request(prompt, opts);
     const headers: Record<string, string> = { 'anthropic-version': API_VERSION, ...ep.headers };
     if (ep.apiKey) headers['x-api-key'] = ep.apiKey;
     const url = `${ep.baseUrl}/v1/messages`;
@@ -72,24 +54,33 @@ export class AnthropicTarget implements Target {
       );
     }
     // A finished Messages answer says why it stopped; one without stop_reason is not complete.
-    const res = await this.http.postJson(url, body, headers, opts.signal, (raw) => {
-      const m = raw as MessageBody;
-      if (!Array.isArray(m?.content)) throw new TargetError('response has no content', 'protocol');
-      if (!m.stop_reason)
-        throw new TargetError('response has no stop_reason: the answer may be incomplete', 'protocol');
-    });
-    const b = res.body as MessageBody;
-    if (!Array.isArray(b?.content))
-      throw new TargetError('response has no content', 'protocol', undefined, res.attempts);
-    return {
-      text: b.content.map((c) => (c.type === 'text' && typeof c.text === 'string' ? c.text : '')).join(''),
-      finishReason: b.stop_reason ?? undefined,
-      usage: usageOf(b.usage),
-      latencyMs: res.latencyMs,
-      attempts: res.attempts,
-      cached: false,
-      model: b.model,
+    const res = await this.http.postJson(url, body, headers, opts.signal, checkMessage);
+    return fromMessage(res.body, res.attempts, res.latencyMs);
+  }
+
+  /** The JSON body of one Messages request (not streamed); batch delivery (src/batch/) sends the same. */
+  request(prompt: Prompt, opts: GenerateOptions = {}): Record<string, unknown> {
+    const ep = this.ep;
+    const p = mergeParams(ep.params, opts.params);
+    const all = chatMessages(prompt, ep);
+    const system = all.filter((m) => m.role === 'system').map((m) => m.content);
+    const messages = all
+      .filter((m) => m.role !== 'system')
+      .map((m) => ({ role: m.role, content: m.content }));
+    if (messages[0]?.role === 'assistant') messages.unshift({ role: 'user', content: '' });
+    const body: Record<string, unknown> = {
+      ...compact({
+        model: ep.model,
+        max_tokens: p.maxTokens ?? 1024,
+        temperature: p.temperature,
+        top_p: p.topP,
+        stop_sequences: p.stop,
+        system: system.length ? system.join('\n\n') : undefined,
+      }),
+      messages,
+      ...ep.extraBody,
     };
+    return body;
   }
 
   onRateLimited(listener: () => void): void {
@@ -99,6 +90,29 @@ export class AnthropicTarget implements Target {
   async close(): Promise<void> {
     await this.http.close();
   }
+}
+
+/** A finished Messages answer says why it stopped; one without stop_reason is not complete. */
+function checkMessage(raw: unknown): void {
+  const m = raw as MessageBody;
+  if (!Array.isArray(m?.content)) throw new TargetError('response has no content', 'protocol');
+  if (!m.stop_reason)
+    throw new TargetError('response has no stop_reason: the answer may be incomplete', 'protocol');
+}
+
+/** A complete Messages answer (live, or a batch's `succeeded` result) as a Generation. */
+export function fromMessage(raw: unknown, attempts: number, latencyMs: number): Generation {
+  checkMessage(raw);
+  const b = raw as MessageBody & { content: { type: string; text?: string }[] };
+  return {
+    text: b.content.map((c) => (c.type === 'text' && typeof c.text === 'string' ? c.text : '')).join(''),
+    finishReason: b.stop_reason ?? undefined,
+    usage: usageOf(b.usage),
+    latencyMs,
+    attempts,
+    cached: false,
+    model: b.model,
+  };
 }
 
 interface MessageBody {

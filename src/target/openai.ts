@@ -46,30 +46,8 @@ export class OpenAITarget implements Target {
 
   async generate(prompt: Prompt, opts: GenerateOptions = {}): Promise<Generation> {
     const ep = this.ep;
-    const common = opts.params ? this.paramsBody(mergeParams(ep.params, opts.params)) : this.baseParams;
-    const raw = prompt.kind === 'completion' && ep.completionFallback !== 'prefill';
+    const { raw, body } = this.request(prompt, opts);
     const url = raw ? this.completionsUrl : this.chatUrl;
-    // Fields are added one by one, not spread: this runs once per request.
-    const body: Record<string, unknown> = Object.assign({}, common);
-    if (raw) {
-      body['prompt'] = prompt.text;
-      if (opts.logprobs) {
-        body['logprobs'] = opts.logprobs.top ?? 1;
-        body['echo'] = opts.logprobs.echo ?? false;
-      }
-    } else {
-      body['messages'] = chatMessages(prompt, ep);
-      if (opts.jsonMode) body['response_format'] = { type: 'json_object' };
-      if (opts.logprobs) {
-        body['logprobs'] = true;
-        body['top_logprobs'] = opts.logprobs.top ?? 0;
-      }
-      if (prompt.kind === 'chat' && prompt.continueFinal) {
-        body['continue_final_message'] = true;
-        body['add_generation_prompt'] = false;
-      }
-    }
-    Object.assign(body, ep.extraBody);
     const headers = this.headers;
 
     if (ep.stream) {
@@ -93,6 +71,38 @@ export class OpenAITarget implements Target {
     }
     const res = await this.http.postJson(url, body, headers, opts.signal, raw ? checkComplete : checkChat);
     return fromJson(res.body, raw, res.attempts, res.latencyMs);
+  }
+
+  /**
+   * The JSON body of one request (not streamed) and whether it goes to the legacy `/completions` endpoint
+   * (`raw`) rather than `/chat/completions`. Batch delivery (src/batch/) sends the same bodies in a file.
+   */
+  request(prompt: Prompt, opts: GenerateOptions = {}): { raw: boolean; body: Record<string, unknown> } {
+    const ep = this.ep;
+    const common = opts.params ? this.paramsBody(mergeParams(ep.params, opts.params)) : this.baseParams;
+    const raw = prompt.kind === 'completion' && ep.completionFallback !== 'prefill';
+    // Fields are added one by one, not spread: this runs once per request.
+    const body: Record<string, unknown> = Object.assign({}, common);
+    if (raw) {
+      body['prompt'] = prompt.text;
+      if (opts.logprobs) {
+        body['logprobs'] = opts.logprobs.top ?? 1;
+        body['echo'] = opts.logprobs.echo ?? false;
+      }
+    } else {
+      body['messages'] = chatMessages(prompt, ep);
+      if (opts.jsonMode) body['response_format'] = { type: 'json_object' };
+      if (opts.logprobs) {
+        body['logprobs'] = true;
+        body['top_logprobs'] = opts.logprobs.top ?? 0;
+      }
+      if (prompt.kind === 'chat' && prompt.continueFinal) {
+        body['continue_final_message'] = true;
+        body['add_generation_prompt'] = false;
+      }
+    }
+    Object.assign(body, ep.extraBody);
+    return { raw, body };
   }
 
   onRateLimited(listener: () => void): void {
@@ -170,6 +180,16 @@ function checkChat(body: unknown): void {
     'response has no content (content: null, no refusal, no tool calls): not an answer',
     'protocol',
   );
+}
+
+/**
+ * A complete answer body (from a batch's output file) as a Generation, checked as a live answer is: throws a
+ * 'protocol' TargetError for an answer that is not complete.
+ */
+export function answerFromBody(body: unknown, raw: boolean, attempts: number, latencyMs: number): Generation {
+  if (raw) checkComplete(body);
+  else checkChat(body);
+  return fromJson(body, raw, attempts, latencyMs);
 }
 
 function fromJson(body: unknown, raw: boolean, attempts: number, latencyMs: number): Generation {

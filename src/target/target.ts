@@ -51,6 +51,11 @@ export interface Target {
   /** How many requests may be in flight at once. */
   readonly concurrency: number;
   readonly endpoint: EndpointInfo;
+  /**
+   * How requests reach the model: `live` (default, one HTTP request per call) or `batch` (a provider batch
+   * API, src/batch/): the model-call service then charges the provider's batch price.
+   */
+  readonly delivery?: 'live' | 'batch';
   generate(prompt: Prompt, opts?: GenerateOptions): Promise<Generation>;
   /** Called on every rate-limited attempt (HTTP 429), retried or not, so the service can back off. */
   onRateLimited?: (listener: () => void) => void;
@@ -70,7 +75,12 @@ export type TargetErrorKind =
   /** The endpoint's circuit breaker is open: too many consecutive failures; the run stops. */
   | 'circuit'
   /** `--max-cost` is spent; the run stops, resumable. */
-  | 'budget';
+  | 'budget'
+  /**
+   * The request is in a provider batch that this process does not wait for (`run --no-wait`): not a failure;
+   * the case stays unfinished and a later `run` collects its answer (src/batch/).
+   */
+  | 'deferred';
 
 export class TargetError extends Error {
   constructor(
