@@ -73,6 +73,8 @@ export interface Generation {
   truncated?: boolean;
   /** USD the call cost, set by the model-call service for calls made with `recordedByCaller`. */
   costUsd?: number;
+  /** Which replica of a replica pool answered (its URL, credentials redacted); unset for one endpoint or the cache. */
+  replica?: string;
 }
 
 /** One judge's decision about one response. */

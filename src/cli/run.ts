@@ -8,8 +8,9 @@ import { RunConfig } from '../config/schema.js';
 import { parseWith, type ConfigSource } from '../config/validate.js';
 import { dataDir } from '../data/dir.js';
 import { DEFAULT_DB, RunStore, type RunRecord } from '../store/store.js';
-import { buildPlan, runIdFor, type RunPlan } from '../runner/plan.js';
+import { buildPlan, casesFor, runIdFor, type RunPlan } from '../runner/plan.js';
 import { assertSameDataset, executeStoredRun } from '../runner/session.js';
+import { applyShard, parseShard, shardLabel, shardOf, type Shard } from '../runner/shard.js';
 import { asrRows } from '../analysis/asr.js';
 import { displayRows } from '../report/tables.js';
 import { printText, safeCells, terminalSafeJson, terminalSafeLine } from '../util/terminal.js';
@@ -25,6 +26,8 @@ interface RunFlags {
   set?: string[];
   allowErrors?: boolean;
   maxCost?: number;
+  /** `--shard i/n`: this machine's share of the cases (runner/shard.ts). */
+  shard?: Shard;
   /** Wait for provider batches (default), or submit them and exit (`--no-wait`). */
   wait: boolean;
 }
@@ -51,6 +54,12 @@ export function registerRunCommand(program: Command): void {
     )
     .option('--dry-run', 'validate the config and print the plan (cases, requests) without calling any model')
     .option('--allow-errors', 'exit 0 even when some cases ended in error (status incomplete)')
+    .option(
+      '--shard <i/n>',
+      'run share i of n of the cases (0 <= i < n; by case id, the same split on every machine) into this ' +
+        "store, under the run's one id; combine the shards' stores with: refusenik runs merge (docs/scale-out.md)",
+      (v: string) => parseShard(v),
+    )
     .option(
       '--wait',
       'batch delivery (batch: true): wait for the provider batches and collect them (default)',
@@ -132,6 +141,17 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
     try {
       if (plan.batches) plan.batches.wait = flags.wait !== false;
       if (resumed) assertSameDataset(resumed, plan);
+      // `--shard i/n` (resuming a shard's run: the shard it is): only that share of the cases runs here.
+      const stored = resumed ? shardOf(resumed) : undefined;
+      const shard = flags.shard ?? (stored && { index: stored.index, count: stored.count });
+      if (shard) {
+        if (flags.fresh)
+          throw new InputError(
+            '--fresh gives this invocation a run id of its own, and the shards of a run must share one: run ' +
+              'each shard into a new --db instead',
+          );
+        applyShard(plan, shard, casesFor);
+      }
       let runId = resumed?.id ?? runIdFor(config, plan.datasetSha256);
       if (flags.fresh && !resumed) runId = `${runId}-${Date.now().toString(36)}`;
       if (flags.dryRun) return printPlan(runId, plan, flags);
@@ -189,6 +209,7 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
         status,
         db: flags.db,
         cases_total: plan.casesTotal,
+        ...(plan.shard ? { shard: shardLabel(plan.shard), plan_cases: plan.planCases } : {}),
         cases_done: counts.ok,
         errors: counts.errors,
         skipped: outcome.skipped,
@@ -267,6 +288,7 @@ function printPlan(runId: string, plan: RunPlan, flags: RunFlags): number {
   const info = {
     run_id: runId,
     cases_total: plan.casesTotal,
+    ...(plan.shard ? { shard: shardLabel(plan.shard), plan_cases: plan.planCases } : {}),
     behaviors: plan.behaviors.length,
     attacks: plan.attacks.map((a) => `${a.name}/${a.variant}`),
     targets: plan.targets.map((t) => t.id),

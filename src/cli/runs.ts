@@ -6,6 +6,7 @@ import { RunBusyError, observedStatus } from '../store/lease.js';
 import { redactConfig } from '../util/secrets.js';
 import { printText, safeCells, terminalSafeJson, terminalSafeLine } from '../util/terminal.js';
 import { printJson } from './common.js';
+import { shardOf } from '../runner/shard.js';
 
 interface RunsFlags {
   db: string;
@@ -74,6 +75,7 @@ export function registerRunsCommand(program: Command): void {
         const run = store.findRun(runArg);
         if (!run) throw new InputError(`no run '${runArg}' in ${flags.db} (see: refusenik runs list)`);
         const holder = store.leases.liveHolder(run.id);
+        const shard = shardOf(run);
         const info = {
           id: run.id,
           name: run.name,
@@ -87,6 +89,20 @@ export function registerRunsCommand(program: Command): void {
           judges: verdictCounts(store, run.id),
           versions: run.versions,
           requests: store.requestSummary(run.id),
+          // A shard of a run split across machines (run --shard i/n): which, and how much of the plan it holds.
+          ...(shard
+            ? {
+                shard: {
+                  index: shard.index,
+                  count: shard.count,
+                  cases: shard.cases,
+                  plan_cases: shard.plan_cases,
+                  stored: store.counts(run.id).cases,
+                },
+              }
+            : {}),
+          // Which replica of a replica pool answered how many calls.
+          replicas: store.replicaCounts(run.id),
           // Provider batches (batch delivery) still to collect, and since when.
           pending_batches: store.batches
             .forRun(run.id)
@@ -128,6 +144,14 @@ export function registerRunsCommand(program: Command): void {
                   `pending since ${b.since} (last polled ${b.polled_at})\n`,
               )
               .join('') +
+            (info.shard
+              ? `  shard ${info.shard.index}/${info.shard.count}: holds ${info.shard.stored} of its ${info.shard.cases} ` +
+                `cases, ${info.shard.cases} of the plan's ${info.shard.plan_cases} (combine the shards' stores ` +
+                'with: refusenik runs merge <stores...> --db <out>)\n'
+              : '') +
+            info.replicas
+              .map((r) => `  replica ${line(r.replica)} (${line(r.target)}): ${r.requests} answered\n`)
+              .join('') +
             `  versions: ${JSON.stringify(info.versions)}\n`,
         );
         const t = new Table({
@@ -147,6 +171,35 @@ export function registerRunsCommand(program: Command): void {
       } finally {
         store.close();
       }
+    });
+  runs
+    .command('merge')
+    .description(
+      "combine the stores of one run's shards (run --shard i/n on several machines) into one run; reports " +
+        'and compare then read it like any other run',
+    )
+    .argument('<stores...>', 'the shard stores (SQLite files), each holding the same run')
+    .requiredOption('--db <file>', 'the store to write the merged run to (never one of the inputs)')
+    .option('--run <run-id>', 'the run to merge, when a store holds several')
+    .option('--replace', 'replace the run if --db already holds it')
+    .option('--json', 'JSON output')
+    .action(async (stores: string[], flags: RunsFlags & { run?: string; replace?: boolean }) => {
+      const { mergeStores } = await import('../store/merge.js');
+      const r = mergeStores({ inputs: stores, out: flags.db, run: flags.run, replace: flags.replace });
+      if (flags.json) return printJson(r);
+      const line = terminalSafeLine;
+      printText(
+        `merged ${r.inputs.length} stores into run ${r.run_id} in ${line(r.db)}: ${r.status}; ${r.cases} of ` +
+          `the plan's ${r.plan_cases} cases (${r.ok} answered, ${r.errors} errors), ${r.verdicts} verdicts` +
+          `${r.duplicates ? `; ${r.duplicates} cases held by two stores kept once` : ''}\n` +
+          r.inputs
+            .map(
+              (i) =>
+                `  ${line(i.store)}: ${i.shard ? `shard ${i.shard}, ` : ''}${i.status}, ${i.cases} cases, ${i.kept} kept\n`,
+            )
+            .join('') +
+          (r.missing_shards.length ? `  missing shards: ${r.missing_shards.join(', ')}\n` : ''),
+      );
     });
   runs
     .command('delete')

@@ -15,18 +15,45 @@ export const Price = z.strictObject({
   batch_output_per_mtok: z.number().min(0).optional(),
 });
 
+/** A model server's URL: http:// or https:// only. */
+const HttpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), 'base_url must start with http:// or https://');
+
+/** One replica of a pool, with its own limits (else the target's). */
+export const ReplicaSpec = z.strictObject({
+  base_url: HttpUrl,
+  concurrency: z.number().int().positive().max(4096).optional(),
+  rpm: z.number().int().positive().optional(),
+  tpm: z.number().int().positive().optional(),
+});
+export type ReplicaSpec = z.infer<typeof ReplicaSpec>;
+
 /** One model endpoint: a target under attack, or an auxiliary model (judge, attacker). */
 export const TargetSpec = z.strictObject({
   /** `openai:<model>`, `anthropic:<model>`, `replay:<file>`, `llamacpp:<file.gguf>`, `mock:<script>`. */
   id: z.string().regex(/^[a-z][a-z0-9-]*:.+$/, 'expected <provider>:<model>, e.g. openai:gpt-4o-mini'),
   /** Display name in reports; defaults to `id`. Two targets with the same model need different labels. */
   label: z.string().min(1).optional(),
-  /** http:// or https:// only: anything else is an error at validation, not at run time. */
-  base_url: z
-    .string()
-    .url()
-    .refine((u) => /^https?:\/\//i.test(u), 'base_url must start with http:// or https://')
+  /**
+   * http:// or https:// only: anything else is an error at validation, not at run time. A list names the
+   * replicas of one replica pool (several servers serving the same model; see `endpoints`).
+   */
+  base_url: z.union([HttpUrl, z.array(HttpUrl).min(1)]).optional(),
+  /**
+   * A replica pool: several servers serving the same model. Each request goes to the replica with the fewest
+   * outstanding requests; each replica has its own concurrency, rpm/tpm budget and circuit breaker (the
+   * target's `concurrency`, `rpm` and `tpm` are per replica unless an entry sets its own).
+   */
+  endpoints: z
+    .array(z.union([HttpUrl, ReplicaSpec]))
+    .min(1)
     .optional(),
+  /** Consecutive failed attempts that take a pool's replica out of rotation (default 3; refused connections: 1). */
+  replica_failures: z.number().int().positive().optional(),
+  /** How long a failed replica sits out before one probe request is let through (half-open; default 5 s, doubling). */
+  replica_cooldown_s: z.number().positive().optional(),
   /** Name of the environment variable holding the API key (never the key itself). */
   api_key_env: z
     .string()

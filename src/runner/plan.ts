@@ -8,6 +8,8 @@ import type { Judge } from '../judge/judge.js';
 import { createJudge } from '../judge/registry.js';
 import { loadBehaviors, resolveDatasetFile, type DatasetSpec } from '../dataset/load.js';
 import { createTarget } from '../target/create.js';
+import { poolConcurrency, singleEndpoint } from '../target/pool.js';
+import { inShard, type Shard } from './shard.js';
 import type { Target } from '../target/target.js';
 import { TargetSpec as TargetSpecSchema } from '../config/schema.js';
 import { parseWith, type ConfigSource } from '../config/validate.js';
@@ -41,6 +43,10 @@ export interface RunPlan {
   datasetFile: string;
   datasetSha256: string;
   casesTotal: number;
+  /** `run --shard i/n`: only this share of the cases runs (runner/shard.ts); `casesTotal` counts them. */
+  shard?: Shard;
+  /** With a shard: the cases of the whole plan. */
+  planCases?: number;
   close(): Promise<void>;
 }
 
@@ -187,7 +193,9 @@ export function* casesFor(plan: RunPlan, target: Target): Generator<PlannedCase>
   for (const behavior of plan.behaviors) {
     for (const attack of plan.attacks) {
       for (let sample = 0; sample < plan.samples; sample++) {
-        yield { id: caseId(behavior, attack, target, sample), behavior, attack, target, sample };
+        const id = caseId(behavior, attack, target, sample);
+        if (plan.shard && !inShard(id, plan.shard)) continue;
+        yield { id, behavior, attack, target, sample };
       }
     }
   }
@@ -200,6 +208,11 @@ export function runIdFor(config: RunConfig, datasetSha256: string): string {
 
 /** The service's per-endpoint limits from a target spec. */
 export function limitsOf(spec: TargetSpec): Partial<EndpointLimits> {
+  // A replica pool limits each replica itself (concurrency, rpm, tpm): the service's limit is their sum.
+  const pooled = poolConcurrency(spec);
+  if (pooled !== undefined)
+    return { concurrency: pooled, ...(spec.price !== undefined ? { price: spec.price } : {}) };
+  spec = singleEndpoint(spec);
   return {
     ...(spec.concurrency !== undefined ? { concurrency: spec.concurrency } : {}),
     ...(spec.rpm !== undefined ? { rpm: spec.rpm } : {}),

@@ -307,6 +307,7 @@ function caseRow(runId: string, c: PlannedCase, done: CaseOutcome): CaseRow {
     error_kind: done.error_kind ?? null,
     created_at: rowTimestamp(),
     request_cost_usd: done.request_cost_usd ?? null,
+    replica: done.replica ?? null,
   };
 }
 
@@ -328,6 +329,8 @@ function okRow(runId: string, c: PlannedCase, r: AttackResult, trace: Record<str
     trace_json: trace.length ? JSON.stringify(trace) : null,
     // A single-turn attack's one answered call is logged by this row (see RunStore.requestSummary).
     request_cost_usd: c.attack.execute ? null : (g.costUsd ?? 0),
+    // Which replica of a pool answered (the request log of single-turn cases is this row).
+    replica: g.replica ?? null,
   });
 }
 

@@ -7,6 +7,7 @@ import type { RunPlan } from './plan.js';
 import { progressBar } from './progress.js';
 import { executePlan, type RunOutcome } from './runner.js';
 import { runVersions } from './versions.js';
+import { assertSameShard, shardInfo } from './shard.js';
 
 /**
  * One stored run from start (or resumption) to its final status: registers the run with its config snapshot
@@ -72,6 +73,9 @@ async function executeLeasedRun(o: StoredRunOptions): Promise<StoredRunResult> {
   const { store, runId, plan } = o;
   const existing = store.getRun(runId);
   if (existing) assertSameDataset(existing, plan);
+  // A shard's store holds that shard only (runner/shard.ts).
+  if (existing) assertSameShard(existing, plan, store.file);
+  const shard = shardInfo(plan);
   if (!existing) {
     store.createRun({
       id: runId,
@@ -80,7 +84,7 @@ async function executeLeasedRun(o: StoredRunOptions): Promise<StoredRunResult> {
       config: redactConfig(o.config),
       config_hash: sha256(canonicalJson(o.config)),
       config_file: o.configFile,
-      versions: runVersions(plan.datasetSha256),
+      versions: { ...runVersions(plan.datasetSha256), ...(shard ? { shard } : {}) },
       cases_total: plan.casesTotal,
     });
   } else store.updateRun(runId, { status: 'running', cases_total: plan.casesTotal });

@@ -161,6 +161,8 @@ export class ModelCalls {
       const hit = this.store?.cacheGet(key);
       if (hit) {
         const gen: Generation = { ...hit, cached: true, attempts: 0, latencyMs: 0 };
+        // No replica answered a cached call (the stored answer may name the one that first did).
+        delete gen.replica;
         this.account(role, gen, undefined, 0);
         if (opts.recordedByCaller) gen.costUsd = 0;
         else this.log(caseId, role, source, inner.id, gen, undefined, 0);
@@ -261,6 +263,7 @@ export class ModelCalls {
       completion_tokens: gen && !gen.cached ? (gen.usage?.completionTokens ?? null) : null,
       cost_usd: cost,
       error: err === undefined ? null : err instanceof Error ? err.message : String(err),
+      replica: gen?.replica ?? null,
     });
   }
 }

@@ -37,6 +37,8 @@ export interface CaseRow {
    * (single-turn attacks: role `target`, source `target`); NULL when its calls are rows of `requests`.
    */
   request_cost_usd: number | null;
+  /** Which replica of a replica pool answered (its URL, credentials redacted); NULL otherwise. */
+  replica?: string | null;
 }
 
 export interface VerdictRow {
@@ -73,6 +75,8 @@ export interface RequestLog {
   /** USD, from the price table (0 when the model has no price or the answer came from the cache). */
   cost_usd: number;
   error: string | null;
+  /** Which replica of a replica pool answered (its URL, credentials redacted); NULL otherwise. */
+  replica?: string | null;
 }
 
 /** A case row with every optional column empty; its keys are the column list of `cases`, in insert order. */
@@ -103,6 +107,7 @@ export function emptyCase(): CaseRow {
     error_kind: null,
     created_at: '',
     request_cost_usd: null,
+    replica: null,
   };
 }
 
@@ -162,6 +167,7 @@ export const REQUEST_COLUMNS: (keyof RequestLog | 'created_at')[] = [
   'cost_usd',
   'error',
   'created_at',
+  'replica',
 ];
 
 /** Cache rows: key, target, generation JSON, created_at. */
@@ -207,11 +213,24 @@ export class RowWriter {
     this.db
       .transaction(() => {
         if (this.isApplied.get(appliedKey(name))) return;
-        for (const r of records) if (isWrite(r)) this.put[r[0]].run(...r[1]);
+        // A journal written before a column was added holds fewer values: the new columns are NULL.
+        for (const r of records) if (isWrite(r)) this.put[r[0]].run(...padded(r));
       })
       .immediate();
     this.forgetApplied.run(appliedKey(name));
   }
+}
+
+const COLUMN_COUNT: Record<Write[0], number> = {
+  case: CASE_COLUMNS.length,
+  verdict: VERDICT_COLUMNS.length,
+  request: REQUEST_COLUMNS.length,
+  cache: CACHE_COLUMNS.length,
+};
+
+function padded([kind, values]: Write): Value[] {
+  const n = COLUMN_COUNT[kind];
+  return values.length >= n ? values : [...values, ...Array<Value>(n - values.length).fill(null)];
 }
 
 function appliedKey(journalName: string): string {

@@ -524,7 +524,7 @@ export class RunStore {
       : row.error === null
         ? row
         : { ...row, error: redactError(row.error) };
-    this.enqueue(['case', CASE_COLUMNS.map((k) => clean[k])]);
+    this.enqueue(['case', CASE_COLUMNS.map((k) => clean[k] ?? null)]);
   }
 
   /** Judges that already have a (non-failed) verdict for this case. */
@@ -642,6 +642,20 @@ export class RunStore {
       .all(runId, runId);
   }
 
+  /** Answered calls per replica of a replica pool (issue 24), from the request log; none without pools. */
+  replicaCounts(runId: string): { target: string; replica: string; requests: number }[] {
+    this.flush();
+    return this.db
+      .prepare<[string, string], { target: string; replica: string; requests: number }>(
+        `SELECT target, replica, COUNT(*) AS requests FROM (
+           SELECT target, replica FROM requests WHERE run_id = ? AND replica IS NOT NULL
+           UNION ALL
+           SELECT target, replica FROM cases WHERE run_id = ? AND replica IS NOT NULL AND request_cost_usd IS NOT NULL)
+         GROUP BY target, replica ORDER BY target, replica`,
+      )
+      .all(runId, runId);
+  }
+
   /** A run's errors grouped by kind, each with one example message (for the end-of-run summary). */
   errorGroups(runId: string): ErrorGroup[] {
     this.flush();
@@ -693,7 +707,12 @@ export class RunStore {
   // ---- request log and response cache -----------------------------------------------------------------
 
   logRequest(row: RequestLog): void {
-    const withTime = { ...row, error: redactError(row.error), created_at: rowTimestamp() };
+    const withTime = {
+      ...row,
+      error: redactError(row.error),
+      created_at: rowTimestamp(),
+      replica: row.replica ?? null,
+    };
     this.enqueue(['request', REQUEST_COLUMNS.map((k) => withTime[k])]);
   }
 
@@ -1084,6 +1103,9 @@ function migrations(db: Database.Database): { what: string; sql: string }[] {
     });
   }
   column('verdicts', 'inconclusive', 'INTEGER NOT NULL DEFAULT 0');
+  // Replica pools (issue 24): which replica answered.
+  column('cases', 'replica', 'TEXT');
+  column('requests', 'replica', 'TEXT');
   return out;
 }
 

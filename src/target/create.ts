@@ -7,6 +7,7 @@ import { resolveEndpoint, type Endpoint, type EndpointDefaults } from './endpoin
 import { LlamaCppTarget } from './llamacpp.js';
 import { MockTarget } from './mock.js';
 import { OpenAITarget } from './openai.js';
+import { createPool, singleEndpoint } from './pool.js';
 import { ReplayTarget } from './replay.js';
 import type { Target } from './target.js';
 
@@ -84,8 +85,13 @@ function httpProvider(
     name,
     description,
     options: NO_OPTIONS,
-    create: (spec, model, ctx, path) =>
-      make(resolveEndpoint(spec, model, defaults, ctx.env, path, ctx.keyOptional)),
+    create: (spec, model, ctx, path) => {
+      const endpoint = (one: TargetSpec): Endpoint =>
+        resolveEndpoint(one, model, defaults, ctx.env, path, ctx.keyOptional);
+      // A replica pool (`base_url: [..]` or `endpoints:`): one target per replica behind target/pool.ts.
+      const pool = createPool(spec, path, (replica, tune) => make(tune(endpoint(replica))));
+      return pool ?? make(endpoint(singleEndpoint(spec, path)));
+    },
   };
 }
 

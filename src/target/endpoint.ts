@@ -42,7 +42,9 @@ export function resolveEndpoint(
   /** A dry run builds targets it never calls: a missing key is not an error there. */
   keyOptional = false,
 ): Endpoint {
-  const baseUrl = (spec.base_url ?? defaults.baseUrl).replace(/\/+$/, '');
+  // A replica pool (target/pool.ts) resolves one endpoint per replica, each with its own URL.
+  const url = Array.isArray(spec.base_url) ? spec.base_url[0] : spec.base_url;
+  const baseUrl = (url ?? defaults.baseUrl).replace(/\/+$/, '');
   // Credentials in the URL (user:password@, ?api-key=...) are secrets like keys, from the first error on.
   addUrlSecrets(baseUrl);
   const keyEnv = spec.api_key_env ?? defaults.apiKeyEnv;

@@ -305,7 +305,7 @@ export class HttpClient {
     if (err instanceof HttpStatusError) {
       const msg = `HTTP ${err.status}${err.detail ? `: ${err.detail}` : ''}`;
       return {
-        error: new TargetError(msg, 'http', err.status, attempts),
+        error: new TargetError(msg, 'http', err.status, attempts, err.retryAfterMs),
         retryable: RETRYABLE_STATUS.has(err.status),
         retryAfterMs: err.retryAfterMs,
       };

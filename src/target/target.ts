@@ -88,6 +88,8 @@ export class TargetError extends Error {
     readonly kind: TargetErrorKind,
     readonly status?: number,
     readonly attempts = 1,
+    /** The wait the server asked for (Retry-After) with its last answer, when it sent one. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'TargetError';
