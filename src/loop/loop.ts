@@ -43,6 +43,7 @@ import {
   ablationDepthSvg,
   ablationTransitionSvg,
   renderAblation,
+  renderAblationMarkdown,
   renderLoopReport,
   standaloneSvg,
   type AblationRow,
@@ -560,6 +561,10 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
         writeFileAtomic(
           path.join(workdir, 'ablation.html'),
           renderAblation(loopId, config.name ?? null, ablation),
+        );
+        writeFileAtomic(
+          path.join(workdir, 'ablation.md'),
+          renderAblationMarkdown(loopId, config.name ?? null, ablation),
         );
         // The two curves as image files too (docs embed them).
         writeFileAtomic(path.join(workdir, 'ablation-depth.svg'), standaloneSvg(ablationDepthSvg(ablation)));

@@ -1,8 +1,9 @@
 import { escapeHtml as esc, htmlPage, REPORT_CSS } from '../report/html.js';
+import { mdText } from '../report/markdown.js';
 import type { PairedComparison } from '../analysis/paired.js';
 import type { PairedScoreRow } from '../analysis/paired-scores.js';
 import type { RefusalToken, TransitionCurve, TransitionDifference } from '../analysis/transition.js';
-import type { Comparison, Split } from './compare.js';
+import type { Comparison, Split, SplitAsr } from './compare.js';
 import type { SideRuns } from './measure.js';
 import type { PairedRate } from './health.js';
 
@@ -427,4 +428,101 @@ export function standaloneSvg(svg: string): string {
     '<svg ',
     '<svg xmlns="http://www.w3.org/2000/svg" style="background:#fff;font-family:sans-serif" ',
   );
+}
+
+/**
+ * The ablation as Markdown (ablation.md): per attack and goal split the ASR before → after with the paired
+ * difference's 95% interval, the depth and transition curves by k, and the health of every variant beside them.
+ */
+export function renderAblationMarkdown(
+  loopId: string,
+  name: string | null,
+  rows: readonly AblationRow[],
+): string {
+  const cell = (s: string) => mdText(s);
+  const tableMd = (head: string[], body: string[][]): string[] => [
+    `| ${head.map(cell).join(' | ')} |`,
+    `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    ...body.map((r) => `| ${r.map(cell).join(' | ')} |`),
+  ];
+  const attacks = [...new Set(rows.flatMap((r) => Object.keys(r.asr)))];
+  const plainAttacks = attacks.filter((a) => !a.startsWith('prefill'));
+  const depth = attacks
+    .filter((a) => a.startsWith('prefill'))
+    .sort((x, y) => Number(/k(\d+)/.exec(x)?.[1] ?? 0) - Number(/k(\d+)/.exec(y)?.[1] ?? 0));
+  const asrCell = (x: SplitAsr | undefined): string =>
+    x
+      ? `${pct(x.asr_before)} → ${pct(x.asr_after)} (${pp(x.difference, x.ci_low, x.ci_high)}, n ${x.n})`
+      : '–';
+  const out: string[] = [`# refusenik ablation: ${cell(name ?? loopId)}`, '', `loop \`${loopId}\``, ''];
+  for (const split of ['heldout', 'trained'] as const) {
+    out.push(
+      `## ASR on ${split === 'heldout' ? 'held-out' : 'trained'} goals: before → after (difference [95% CI], pairs)`,
+      '',
+      ...tableMd(
+        ['variant', ...plainAttacks],
+        rows.map((r) => [r.variant, ...plainAttacks.map((a) => asrCell(r.asr[a]?.[split]))]),
+      ),
+      '',
+    );
+  }
+  if (depth.length > 0) {
+    const first = rows[0];
+    const k = (a: string) => `k=${/k(\d+)/.exec(a)?.[1] ?? '?'}`;
+    const at = (r: AblationRow, a: string, side: 'asr_before' | 'asr_after') =>
+      pct(r.asr[a]?.heldout?.[side] ?? r.asr[a]?.all?.[side]);
+    out.push(
+      '## Prefill depth on held-out goals: ASR after k tokens of a harmful answer',
+      '',
+      ...tableMd(
+        ['model', ...depth.map(k)],
+        [
+          ...(first ? [['base', ...depth.map((a) => at(first, a, 'asr_before'))]] : []),
+          ...rows.map((r) => [r.variant, ...depth.map((a) => at(r, a, 'asr_after'))]),
+        ],
+      ),
+      '',
+    );
+  }
+  const curve = (r: AblationRow) => r.transition?.heldout ?? r.transition?.all ?? [];
+  const ks = [...new Set(rows.flatMap((r) => curve(r).map((p) => p.k)))].sort((a, b) => a - b);
+  if (ks.length > 0) {
+    const first = rows[0];
+    const p = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(3));
+    out.push(
+      '## Refusal transition on held-out goals: P(refusal token | k harmful tokens)',
+      '',
+      ...tableMd(
+        ['model', ...ks.map((k) => `k=${k}`)],
+        [
+          ...(first ? [['base', ...ks.map((k) => p(curve(first).find((x) => x.k === k)?.p_before))]] : []),
+          ...rows.map((r) => [r.variant, ...ks.map((k) => p(curve(r).find((x) => x.k === k)?.p_after))]),
+        ],
+      ),
+      '',
+    );
+  }
+  const rate = (x: PairedRate | null) => (x ? `${pct(x.before)} → ${pct(x.after)} (n ${x.n})` : '–');
+  out.push(
+    '## Health: capability, over-refusal and degeneration, before → after',
+    '',
+    ...tableMd(
+      ['variant', 'over-refusal', 'MMLU', 'retention NLL', 'degeneration', 'train loss', 'collapsed'],
+      rows.map((r) => [
+        r.variant,
+        rate(r.over_refusal),
+        rate(r.mmlu),
+        r.retention
+          ? `${r.retention.nll_before?.toFixed(3) ?? '–'} → ${r.retention.nll_after?.toFixed(3) ?? '–'} (×${r.retention.ratio?.toFixed(3) ?? '–'})`
+          : '–',
+        `${pct(r.degeneration.before)} → ${pct(r.degeneration.after)} (n ${r.degeneration.n})`,
+        r.train.steps === null
+          ? '–'
+          : `${r.train.first_loss?.toFixed(2) ?? '–'} → ${r.train.last_loss?.toFixed(2) ?? '–'} (${r.train.steps} steps)`,
+        r.collapsed ? `yes: ${r.collapse_reasons.join('; ')}` : 'no',
+      ]),
+    ),
+    '',
+  );
+  return out.join('\n');
 }

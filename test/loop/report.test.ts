@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ablationDepthSvg,
   renderAblation,
+  renderAblationMarkdown,
   renderLoopReport,
   standaloneSvg,
   type AblationRow,
@@ -119,37 +120,41 @@ describe('the loop report page', () => {
   });
 });
 
+function ablationRows(): AblationRow[] {
+  const r = report();
+  const split = (before: number, after: number) => ({
+    asr_before: before,
+    asr_after: after,
+    n: 30,
+    difference: after - before,
+    ci_low: null,
+    ci_high: null,
+    p_value: null,
+  });
+  const row = (variant: string, after: number): AblationRow => ({
+    variant,
+    title: HOSTILE,
+    comparison: 'x.json',
+    asr: {
+      plain: { heldout: split(0.8, after) },
+      'prefill/k10-template': { heldout: split(0.9, after) },
+      'prefill/k40-template': { heldout: split(0.95, after) },
+    },
+    transition: r.transition,
+    over_refusal: r.over_refusal,
+    mmlu: null,
+    retention: null,
+    degeneration: { before: 0, after: 0, n: 10 },
+    collapsed: variant === 'rto',
+    collapse_reasons: variant === 'rto' ? [HOSTILE] : [],
+    train: { steps: 10, first_loss: 9, last_loss: 1 },
+  });
+  return [row('derta', 0.1), row('rto', 0.05)];
+}
+
 describe('the ablation page', () => {
   it('has a row per variant, escapes every value, and draws the base and each variant', () => {
-    const r = report();
-    const split = (before: number, after: number) => ({
-      asr_before: before,
-      asr_after: after,
-      n: 30,
-      difference: after - before,
-      ci_low: null,
-      ci_high: null,
-      p_value: null,
-    });
-    const row = (variant: string, after: number): AblationRow => ({
-      variant,
-      title: HOSTILE,
-      comparison: 'x.json',
-      asr: {
-        plain: { heldout: split(0.8, after) },
-        'prefill/k10-template': { heldout: split(0.9, after) },
-        'prefill/k40-template': { heldout: split(0.95, after) },
-      },
-      transition: r.transition,
-      over_refusal: r.over_refusal,
-      mmlu: null,
-      retention: null,
-      degeneration: { before: 0, after: 0, n: 10 },
-      collapsed: variant === 'rto',
-      collapse_reasons: variant === 'rto' ? [HOSTILE] : [],
-      train: { steps: 10, first_loss: 9, last_loss: 1 },
-    });
-    const rows = [row('derta', 0.1), row('rto', 0.05)];
+    const rows = ablationRows();
     const html = renderAblation('loop-x', HOSTILE, rows);
     expect(html).not.toContain('<script');
     expect(html).not.toContain('<img');
@@ -158,6 +163,19 @@ describe('the ablation page', () => {
     const svg = ablationDepthSvg(rows);
     expect(svg.match(/<polyline/g)).toHaveLength(3); // base, derta, rto
     expect(standaloneSvg(svg)).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  });
+
+  it('as Markdown: ASR per split with the difference, depth and transition by k, health; user text escaped', () => {
+    const md = renderAblationMarkdown('loop-x', HOSTILE, ablationRows());
+    expect(md).not.toContain('<script');
+    expect(md).not.toContain('<img');
+    expect(md).toContain('| derta | 80.0% → 10.0% (-70.0 pp');
+    // The depth table: the base once, then each variant after training, one column per k.
+    expect(md).toMatch(/\| model \| k=10 \| k=40 \|/);
+    expect(md).toMatch(/\| base \| 90.0% \| 95.0% \|/);
+    expect(md).toMatch(/\| rto \| 5.0% \| 5.0% \|/);
+    expect(md).toMatch(/\| rto \|[^\n]*yes: &lt;script/);
+    expect(md).toContain('9.00 → 1.00 (10 steps)');
   });
 });
 
