@@ -1,4 +1,4 @@
-"""Command line: `python -m refusenik_trainer train ...` and `python -m refusenik_trainer serve ...`.
+"""Command line: `python -m refusenik_trainer train ...`, `... serve ...`, `... import-gguf ...` and `... options`.
 
 `train` writes JSON-lines events to stdout (see progress.py) and everything else to stderr. Exit status: 0 done,
 2 bad input (the message names the file, row and field), 1 any other failure, 130 interrupted.
@@ -30,6 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="fine-tune on pretokenised rows (JSONL/Parquet with input_ids, labels); `train --help` lists the flags",
         add_help=False,
     )
+
+    o = sub.add_parser(
+        "options",
+        help="the options of `train`: type, default (and each preset's), choices, bounds, help, train.yaml key",
+        description="Lists the options of `train` as declared in options.py. --json prints the schema that "
+        "src/derta/trainer-options.ts holds (regenerate it with `node scripts/trainer-options.mjs`).",
+    )
+    o.add_argument("--json", action="store_true", help="the whole schema as JSON")
 
     sub.add_parser(
         "import-gguf",
@@ -75,9 +83,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return import_main(argv[1:])
     args = build_parser().parse_args(argv)
+    if args.command == "options":
+        return options_main(args.json)
     from .serve import serve_main
 
     return serve_main(args)
+
+
+def options_main(as_json: bool) -> int:
+    import json
+
+    from .options import option_schema
+
+    schema = option_schema()
+    if as_json:
+        print(json.dumps(schema, indent=2))
+        return 0
+    for name, o in schema["options"].items():
+        default = o["presets"] if "presets" in o else o.get("default", "(required)")
+        where = f"{o['section']}.{o['key']}" if o["section"] in schema["sections"] else (o["key"] or "-")
+        print(f"{o['flag']:<24} {o['type']:<8} default {default}  train.yaml: {where}\n    {o['help']}")
+    return 0
 
 
 def train_main(argv: Sequence[str]) -> int:

@@ -1,7 +1,12 @@
 """The options of `python -m refusenik_trainer train`, declared once: each is a dataclass field whose metadata
-carries its help (and choices); `transformers.HfArgumentParser` turns the fields into flags, and the parsed
-groups make up `TrainOptions`, which is what `train()` takes. The TypeScript side (src/derta/trainer.ts) maps
-train.yaml keys onto these flags by name (`warmup_ratio` -> `--warmup-ratio`).
+carries its help (and choices, bounds, and where train.yaml sets it); `transformers.HfArgumentParser` turns the
+fields into flags, and the parsed groups make up `TrainOptions`, which is what `train()` takes.
+
+The TypeScript side reads the same declaration: `python -m refusenik_trainer options --json` prints
+`option_schema()` (every option's type, default, preset defaults, choices, bounds, help and train.yaml key),
+checked in as src/derta/trainer-options.ts, from which src/derta/trainer.ts builds train.yaml's schema and
+defaults and maps each key onto its flag (`hyper.warmup_ratio` -> `--warmup-ratio`). A new option is one field
+here; then regenerate that file (`node scripts/trainer-options.mjs`; a test fails while it is stale).
 
 Flags. HfArgumentParser accepts each field as `--field_name` and `--field-name`; booleans as `--flag` (or
 `--flag true|false`), and `--no-flag` for the ones that default to true. Abbreviated flags are not accepted.
@@ -27,6 +32,19 @@ from .presets import PRESETS
 
 # Metadata keys of ours, taken out before HfArgumentParser hands the rest to argparse.add_argument.
 SETS = "sets"  # the TrainingArguments fields an option sets under another name
+SECTION = "section"  # where train.yaml sets it (overrides the group's `_section`; see CONFIG_SECTIONS)
+CONFIG_DEFAULT = "config_default"  # False: train.yaml shows no default (left out, the trainer's applies)
+BOUNDS = ("minimum", "exclusive_minimum", "maximum")  # checked here, and train.yaml's schema has them
+OURS = (SETS, SECTION, CONFIG_DEFAULT, *BOUNDS)
+
+# Where train.yaml sets an option (its `section`): "launch": the launcher sets the flag from its own keys
+# (model, data, output_dir, preset); "train": a top-level key of the option's name; a key of CONFIG_SECTIONS:
+# inside that mapping, named without the prefix (`beta.first` -> --beta-first); None: only as a flag
+# (train.yaml's `extra_args`). A section with a "default" is filled with it when left out.
+CONFIG_SECTIONS: dict[str, dict[str, Any]] = {
+    "hyper": {"prefix": "", "default": {}, "help": "hyper-parameters; each left out is the preset's"},
+    "beta": {"prefix": "beta_", "help": "the constrained objective's per-position beta schedule"},
+}
 
 
 class OptionError(ValueError):
@@ -35,6 +53,8 @@ class OptionError(ValueError):
 
 class Fraction(float):
     """A float in [0, 1] (also argparse's type for the flag)."""
+
+    bounds = {"minimum": 0, "maximum": 1}
 
     def __new__(cls, value: Any) -> "Fraction":
         try:
@@ -48,6 +68,8 @@ class Fraction(float):
 
 class PositiveInt(int):
     """An integer >= 1 (also argparse's type for the flag)."""
+
+    bounds = {"minimum": 1}
 
     def __new__(cls, value: Any) -> "PositiveInt":
         if isinstance(value, float) and not value.is_integer():
@@ -66,7 +88,9 @@ _CHECKED = (Fraction, PositiveInt)
 
 def opt(default: Any = dataclasses.MISSING, help: str = "", **metadata: Any) -> Any:  # noqa: A002
     """A dataclass field for one option: its default (none: required), help text and argparse extras
-    (`choices`, `aliases`), and `sets=[...]`, the TrainingArguments fields it sets under another name."""
+    (`choices`, `aliases`); `sets=[...]`, the TrainingArguments fields it sets under another name; bounds
+    (`minimum`, `exclusive_minimum`, `maximum`: any value but the default must keep them); `section`, where
+    train.yaml sets it, when not the group's; `config_default=False`: train.yaml shows no default."""
     return field(default=default, metadata={"help": help, **metadata})
 
 
@@ -81,22 +105,45 @@ def _checked_type(tp: Any) -> Any:
     return None
 
 
+def _bounds(f: dataclasses.Field) -> dict[str, float]:
+    """The field's bounds given in its metadata (a Fraction / PositiveInt type checks its own)."""
+    return {k: f.metadata[k] for k in BOUNDS if k in f.metadata}
+
+
+def _out_of_bounds(value: float, bounds: dict[str, float]) -> Optional[str]:
+    """What a value out of its bounds should have been, else None."""
+    low, above, high = (bounds.get(k) for k in BOUNDS)
+    if (
+        (low is not None and value < low)
+        or (above is not None and value <= above)
+        or (high is not None and value > high)
+    ):
+        parts = [f">= {low}" if low is not None else "", f"> {above}" if above is not None else ""]
+        parts.append(f"<= {high}" if high is not None else "")
+        return "expected a number " + " and ".join(p for p in parts if p)
+    return None
+
+
 class _Checked:
-    """Validates Fraction / PositiveInt fields however the dataclass is built (flags or Python)."""
+    """Validates Fraction / PositiveInt fields and the fields' bounds however the dataclass is built (flags or
+    Python); a field's own default is always allowed (max_steps' -1)."""
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             checked = _checked_type(hints.get(f.name))
             value = getattr(self, f.name)
-            if checked is None or value is None or isinstance(value, checked):
+            if value is None or (checked is None and not _bounds(f)):
                 continue
             if isinstance(value, bool):
                 raise OptionError(f"--{flag_name(f.name)} {value}: expected a number")
-            try:
-                setattr(self, f.name, checked(value))
-            except (argparse.ArgumentTypeError, TypeError, ValueError) as e:
-                raise OptionError(f"--{flag_name(f.name)} {e}") from None
+            if checked is not None and not isinstance(value, checked):
+                try:
+                    setattr(self, f.name, checked(value))
+                except (argparse.ArgumentTypeError, TypeError, ValueError) as e:
+                    raise OptionError(f"--{flag_name(f.name)} {e}") from None
+            if value != f.default and (wrong := _out_of_bounds(value, _bounds(f))):
+                raise OptionError(f"--{flag_name(f.name)} {value}: {wrong}")
 
 
 def flag_name(name: str) -> str:
@@ -109,12 +156,15 @@ def flag_name(name: str) -> str:
 @dataclass(kw_only=True)
 class ModelArguments(_Checked):
     _argument_group_name = "model and data"
+    _section = "launch"
 
     model: str = opt(help="model folder (or hub name) to start from")
     data: str = opt(help="train.jsonl / train.parquet, or the folder holding it")
     output_dir: str = opt(help="checkpoints and the final model (or adapter) go here")
-    preset: str = opt("full", choices=sorted(PRESETS), help="paper recipe")
-    random_init: bool = opt(False, help="fresh weights from the model's config.json (tests, benchmarks)")
+    preset: str = opt("full", choices=sorted(PRESETS), section="train", help="paper recipe")
+    random_init: bool = opt(
+        False, section="train", help="fresh weights from the model's config.json (tests, benchmarks)"
+    )
     tokenizer: Optional[str] = opt(None, help="tokenizer folder to save with the result (default: the model's)")
 
 
@@ -123,16 +173,21 @@ class HyperArguments(_Checked):
     """Each overrides the preset's value (presets.Hyper) when given; None means "the preset's"."""
 
     _argument_group_name = "hyper-parameters (default: the preset's)"
+    _section = "hyper"
 
-    lr: Optional[float] = opt(None, sets=["learning_rate"], help="peak learning rate (full 2e-5, lora 1e-4)")
+    lr: Optional[float] = opt(
+        None, exclusive_minimum=0, sets=["learning_rate"], help="peak learning rate (full 2e-5, lora 1e-4)"
+    )
     scheduler: Optional[str] = opt(
         None,
         sets=["lr_scheduler_type"],
         help="HF scheduler name: cosine, linear, constant, ... (full cosine, lora linear)",
     )
-    warmup_ratio: Optional[float] = opt(None, help="share of steps warming up (full 0.03, lora 0)")
-    weight_decay: Optional[float] = opt(None, help="AdamW weight decay (full 2e-5, lora 0)")
-    epochs: Optional[float] = opt(None, sets=["num_train_epochs"], help="passes over the data (2)")
+    warmup_ratio: Optional[Fraction] = opt(None, help="share of steps warming up (full 0.03, lora 0)")
+    weight_decay: Optional[float] = opt(None, minimum=0, help="AdamW weight decay (full 2e-5, lora 0)")
+    epochs: Optional[float] = opt(
+        None, exclusive_minimum=0, sets=["num_train_epochs"], help="passes over the data (2)"
+    )
     block_size: Optional[PositiveInt] = opt(None, help="longer rows are truncated, as upstream")
     global_batch_size: Optional[PositiveInt] = opt(
         None,
@@ -145,7 +200,7 @@ class HyperArguments(_Checked):
     lora_r: Optional[PositiveInt] = opt(None, help="LoRA rank (96)")
     lora_alpha: Optional[PositiveInt] = opt(None, help="LoRA alpha (16)")
     lora_dropout: Optional[Fraction] = opt(None, help="LoRA dropout (0.05)")
-    max_grad_norm: Optional[float] = opt(None, help="gradient clipping (1.0)")
+    max_grad_norm: Optional[float] = opt(None, exclusive_minimum=0, help="gradient clipping (1.0)")
     checkpointing: Optional[Fraction] = opt(
         None,
         sets=["gradient_checkpointing"],
@@ -156,9 +211,12 @@ class HyperArguments(_Checked):
 @dataclass(kw_only=True)
 class RunArguments(_Checked):
     _argument_group_name = "run"
+    _section = "train"
 
-    max_steps: int = opt(-1, help="stop after this many optimizer steps (-1: the epochs decide)")
-    seed: int = opt(1, help="paper: 1 (also the data order's seed)")
+    max_steps: int = opt(
+        -1, minimum=1, config_default=False, help="stop after this many optimizer steps (-1: the epochs decide)"
+    )
+    seed: int = opt(1, minimum=0, help="paper: 1 (also the data order's seed)")
     precision: str = opt(
         "auto", choices=["auto", "bf16", "fp16", "fp32"], sets=["bf16", "fp16"], help="auto: bf16 where supported"
     )
@@ -170,9 +228,9 @@ class RunArguments(_Checked):
     group_by_length: bool = opt(
         True, help="batches of similar length, less padding (--no-group-by-length: plain random batches)"
     )
-    save_steps: PositiveInt = opt(200, help="checkpoint every n steps")
-    save_total_limit: PositiveInt = opt(3, help="checkpoints kept")
-    logging_steps: PositiveInt = opt(10, help="a step event every n steps")
+    save_steps: PositiveInt = opt(200, config_default=False, help="checkpoint every n steps")
+    save_total_limit: PositiveInt = opt(3, config_default=False, help="checkpoints kept")
+    logging_steps: PositiveInt = opt(10, config_default=False, help="a step event every n steps")
     resume: str = opt(
         "auto",
         sets=["resume_from_checkpoint"],
@@ -182,14 +240,18 @@ class RunArguments(_Checked):
     fsdp: Optional[str] = opt(None, help='FSDP mode, e.g. "full_shard auto_wrap"')
     fsdp_config: Optional[str] = opt(None, help="FSDP JSON config")
     torch_compile: bool = opt(False, help="torch.compile the model")
-    attn_implementation: Optional[str] = opt(None, help="eager, sdpa or flash_attention_2")
-    dataloader_workers: int = opt(0, sets=["dataloader_num_workers"], help="data loading processes")
-    use_cpu: bool = opt(False, aliases=["--cpu"], help="train on the CPU even with a GPU")
+    # Flags only (train.yaml: `extra_args`).
+    attn_implementation: Optional[str] = opt(None, section=None, help="eager, sdpa or flash_attention_2")
+    dataloader_workers: int = opt(
+        0, section=None, sets=["dataloader_num_workers"], help="data loading processes"
+    )
+    use_cpu: bool = opt(False, section=None, aliases=["--cpu"], help="train on the CPU even with a GPU")
 
 
 @dataclass(kw_only=True)
 class ObjectiveArguments(_Checked):
     _argument_group_name = "objective"
+    _section = "train"
 
     objective: str = opt(
         "mle",
@@ -197,10 +259,26 @@ class ObjectiveArguments(_Checked):
         help="mle: cross-entropy on the labels (DeRTa); constrained: Qi et al. 2024 token-wise constrained "
         "objective against the frozen base (LoRA only)",
     )
-    beta_first: float = opt(0.5, help="constrained: beta of the first response token")
-    beta_early: float = opt(2.0, help="constrained: beta of tokens 2..--beta-early-tokens")
-    beta_rest: float = opt(0.1, help="constrained: beta of later tokens")
-    beta_early_tokens: PositiveInt = opt(5, aliases=["--early-tokens"], help="constrained: last early position")
+    beta_first: float = opt(
+        0.5,
+        exclusive_minimum=0,
+        section="beta",
+        config_default=False,
+        help="constrained: beta of the first response token",
+    )
+    beta_early: float = opt(
+        2.0,
+        exclusive_minimum=0,
+        section="beta",
+        config_default=False,
+        help="constrained: beta of tokens 2..--beta-early-tokens",
+    )
+    beta_rest: float = opt(
+        0.1, exclusive_minimum=0, section="beta", config_default=False, help="constrained: beta of later tokens"
+    )
+    beta_early_tokens: PositiveInt = opt(
+        5, aliases=["--early-tokens"], section="beta", config_default=False, help="constrained: last early position"
+    )
 
 
 OPTION_GROUPS: tuple[type, ...] = (ModelArguments, HyperArguments, RunArguments, ObjectiveArguments)
@@ -225,6 +303,72 @@ class TrainOptions(ObjectiveArguments, RunArguments, HyperArguments, ModelArgume
         return BetaSchedule(self.beta_first, self.beta_early, self.beta_rest, self.beta_early_tokens)
 
 
+# ---- the schema (`python -m refusenik_trainer options --json`) ---------------------------------------------
+
+_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"))
+
+
+def _json_type(tp: Any) -> tuple[str, dict[str, Any]]:
+    """An annotation -> its JSON type and the bounds its type implies (Optional[...] unwrapped)."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        (tp,) = [a for a in typing.get_args(tp) if a is not type(None)]
+    for py, name in _JSON_TYPES:
+        if isinstance(tp, type) and issubclass(tp, py):
+            return name, dict(getattr(tp, "bounds", {}))
+    raise TypeError(f"no JSON type for {tp!r}")
+
+
+def _json_value(value: Any) -> Any:
+    """A default as JSON has it: Fraction / PositiveInt as plain float / int."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    return float(value) if isinstance(value, float) else int(value)
+
+
+def option_schema() -> dict[str, Any]:
+    """Every option of `train`, in flag order: name -> its flag (and aliases), JSON type, bounds, choices,
+    default (absent: required; null: none, or the preset's), the presets' values where the preset decides,
+    help, argparse group, the TrainingArguments fields it sets, and where train.yaml sets it (`section`, `key`,
+    and `config_default`, the value train.yaml fills in when the key is left out; absent: none). Plus the
+    presets and train.yaml's sections (CONFIG_SECTIONS). What src/derta/trainer-options.ts holds."""
+    options: dict[str, Any] = {}
+    for group in OPTION_GROUPS:
+        hints = typing.get_type_hints(group)
+        for f in dataclasses.fields(group):
+            kind, bounds = _json_type(hints[f.name])
+            entry: dict[str, Any] = {"flag": f"--{flag_name(f.name)}", "aliases": list(f.metadata.get("aliases", []))}
+            entry.update(type=kind, **bounds, **_bounds(f))
+            if "choices" in f.metadata:
+                entry["choices"] = list(f.metadata["choices"])
+            if f.default is not dataclasses.MISSING:
+                entry["default"] = _json_value(f.default)
+            if group is HyperArguments:
+                entry["presets"] = {name: _json_value(getattr(PRESETS[name], f.name)) for name in sorted(PRESETS)}
+            section = f.metadata.get(SECTION, getattr(group, "_section"))
+            prefix = CONFIG_SECTIONS[section]["prefix"] if section in CONFIG_SECTIONS else ""
+            entry["section"] = section
+            entry["key"] = f.name[len(prefix) :] if section not in (None, "launch") else None
+            if (
+                section not in (None, "launch")
+                and f.default not in (None, dataclasses.MISSING)
+                and f.metadata.get(CONFIG_DEFAULT, True)
+            ):
+                entry["config_default"] = entry["default"]
+            entry["sets"] = list(f.metadata.get(SETS, []))
+            entry["group"] = group._argument_group_name
+            entry["help"] = f.metadata["help"]
+            options[f.name] = entry
+    return {
+        "command": "python -m refusenik_trainer train",
+        "presets": {
+            name: {k: _json_value(v) for k, v in dataclasses.asdict(hyper).items()}
+            for name, hyper in sorted(PRESETS.items())
+        },
+        "sections": CONFIG_SECTIONS,
+        "options": options,
+    }
+
+
 # ---- parsing -----------------------------------------------------------------------------------------------
 
 
@@ -239,9 +383,9 @@ def _parser_class():
 
         @staticmethod
         def _parse_dataclass_field(parser, f: dataclasses.Field):
-            if SETS in f.metadata:
+            if any(k in f.metadata for k in OURS):
                 f = copy.copy(f)
-                f.metadata = types.MappingProxyType({k: v for k, v in f.metadata.items() if k != SETS})
+                f.metadata = types.MappingProxyType({k: v for k, v in f.metadata.items() if k not in OURS})
             HfArgumentParser._parse_dataclass_field(parser, f)
 
     return OptionParser

@@ -13,14 +13,16 @@ import pytest
 import torch
 
 from refusenik_trainer.options import (
+    CONFIG_SECTIONS,
     OPTION_GROUPS,
     HyperArguments,
     OptionError,
     TrainOptions,
+    option_schema,
     owned_training_args,
     parse_train_args,
 )
-from refusenik_trainer.presets import Hyper
+from refusenik_trainer.presets import PRESETS, Hyper
 
 REQUIRED = ["--model", "m", "--data", "d", "--output-dir", "o"]
 
@@ -152,12 +154,23 @@ def test_every_option_has_help():
         (["--preset", "half"], "invalid choice: 'half'"),
         (["--lr", "fast"], "--lr: invalid float value: 'fast'"),
         (["--warmup", "0.1"], "unrecognized argument: --warmup"),  # no abbreviations
+        # The bounds that train.yaml's schema has (option_schema) hold on the command line too.
+        (["--warmup-ratio", "1.5"], "--warmup-ratio: 1.5: expected a number in [0, 1]"),
+        (["--lr", "0"], "--lr 0.0: expected a number > 0"),
+        (["--weight-decay", "-0.1"], "--weight-decay -0.1: expected a number >= 0"),
+        (["--seed", "-3"], "--seed -3: expected a number >= 0"),
+        (["--max-steps", "0"], "--max-steps 0: expected a number >= 1"),
+        (["--beta-rest", "0"], "--beta-rest 0.0: expected a number > 0"),
     ],
 )
 def test_bad_values_are_option_errors(flags, message):
     with pytest.raises(OptionError) as e:
         parse_train_args(REQUIRED + flags)
     assert message in str(e.value)
+
+
+def test_an_options_default_is_allowed_outside_its_bounds():
+    assert parse_train_args(REQUIRED + ["--max-steps", "-1"]).max_steps == -1  # -1: the epochs decide
 
 
 def test_built_in_python_the_options_are_validated_too():
@@ -273,3 +286,72 @@ def test_training_arguments_reach_the_trainer_over_the_preset(tiny_model_dir, da
         assert tuple(group["betas"]) == (0.9, 0.95) and group["eps"] == 1e-6
         assert not group.get("fused")  # adamw_torch, not the default adamw_torch_fused
     assert start["hyper"]["lr"] == 2e-5 and start["hyper"]["scheduler"] == "cosine"
+
+
+# ---- the schema that the TypeScript side reads (`options --json`, src/derta/trainer-options.ts) --------------
+
+
+def test_the_schema_has_every_option_with_its_flag_type_default_and_help():
+    schema = option_schema()
+    names = [f.name for group in OPTION_GROUPS for f in dataclasses.fields(group)]
+    assert list(schema["options"]) == names
+    defaults = values(parse_train_args(REQUIRED))
+    for name, o in schema["options"].items():
+        assert o["flag"] == "--" + name.replace("_", "-") and o["help"]
+        assert o["type"] in ("boolean", "integer", "number", "string")
+        if name in ("model", "data", "output_dir"):
+            assert "default" not in o  # required
+        else:
+            assert o["default"] == defaults[name]
+        for flag in [o["flag"], *o["aliases"]]:
+            assert flag in proc_help()
+    assert {"minimum": 0, "maximum": 1}.items() <= schema["options"]["warmup_ratio"].items()
+    assert schema["options"]["precision"]["choices"] == ["auto", "bf16", "fp16", "fp32"]
+    assert schema["options"]["lr"]["sets"] == ["learning_rate"]
+
+
+def test_the_presets_defaults_are_in_the_schema():
+    schema = option_schema()
+    for name, o in schema["options"].items():
+        if name in {f.name for f in dataclasses.fields(HyperArguments)}:
+            assert o["presets"] == {p: getattr(PRESETS[p], name) for p in PRESETS}
+            assert o["default"] is None and "config_default" not in o
+        else:
+            assert "presets" not in o
+    assert schema["presets"]["lora"]["block_size"] == 512 and schema["presets"]["full"]["block_size"] == 1024
+
+
+def test_the_schema_says_where_train_yaml_sets_each_option():
+    options = option_schema()["options"]
+    where = {n: (o["section"], o["key"], o.get("config_default", "-")) for n, o in options.items()}
+    assert where["lr"] == ("hyper", "lr", "-")
+    assert where["beta_early_tokens"] == ("beta", "early_tokens", "-")
+    assert where["seed"] == ("train", "seed", 1) and where["max_steps"] == ("train", "max_steps", "-")
+    assert where["preset"] == ("train", "preset", "full") and where["model"] == ("launch", None, "-")
+    assert where["use_cpu"] == (None, None, "-")
+    for name, (section, key, _) in where.items():
+        assert section in (None, "launch", "train", *CONFIG_SECTIONS), name
+        if section in CONFIG_SECTIONS:
+            assert CONFIG_SECTIONS[section]["prefix"] + key == name
+
+
+def test_cli_options_json_prints_the_schema():
+    proc = subprocess.run(
+        [sys.executable, "-m", "refusenik_trainer", "options", "--json"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == json.loads(json.dumps(option_schema()))
+    text = subprocess.run([sys.executable, "-m", "refusenik_trainer", "options"], capture_output=True, text=True)
+    assert "--warmup-ratio" in text.stdout and "hyper.warmup_ratio" in text.stdout
+
+
+_HELP: list[str] = []
+
+
+def proc_help() -> str:
+    """`train --help` as the parser prints it (once)."""
+    if not _HELP:
+        from refusenik_trainer.options import build_train_parser
+
+        _HELP.append(build_train_parser().format_help())
+    return _HELP[0]
