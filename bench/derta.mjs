@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildDertaDataset } from '../dist/derta/build.js';
-import { loadTokenizer } from '../dist/derta/tokenizer.js';
+import { loadTokenizer } from '../dist/text/tokenizer.js';
 import { Rng } from '../dist/util/random.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');

@@ -16,7 +16,7 @@ import { loadBehaviors } from '../dist/dataset/load.js';
 import { createTarget } from '../dist/target/create.js';
 import { MockServer } from '../dist/target/mock-server.js';
 import { hashString } from '../dist/util/random.js';
-import { createFrom } from '../dist/util/plugin-registry.js';
+import { createFrom } from '../dist/config/plugin-registry.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const dataDir = path.resolve(ROOT, process.env.REFUSENIK_DATA_DIR ?? '../shared/data');

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { dataDir } from '../data/dir.js';
 import { loadBehaviors, resolveDatasetFile, type DatasetSpec } from '../dataset/load.js';
-import { loadTokenizer } from '../derta/tokenizer.js';
+import { loadTokenizer } from '../text/tokenizer.js';
 import { RuntimeFailure } from '../errors.js';
 import { runVersions } from '../runner/versions.js';
 import { RunStore } from '../store/store.js';
-import type { ModelResolver } from '../target/resolve.js';
+import type { ModelResolver } from '../runner/resolve.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
 import {
   buildProbes,

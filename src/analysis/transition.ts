@@ -4,8 +4,8 @@ import type { Target } from '../target/target.js';
 import { TargetError } from '../target/target.js';
 import type { Behavior, Prompt, TokenLogprob } from '../types.js';
 import type { Attack, AttackEnv } from '../attack/attack.js';
-import { refusalTokenId, type DertaTokenizer } from '../derta/tokenizer.js';
-import { createFrom } from '../util/plugin-registry.js';
+import { refusalTokenId, type DertaTokenizer } from '../text/tokenizer.js';
+import { createFrom } from '../config/plugin-registry.js';
 import { bootstrapMean, pairedMeanDifference, type PairedMeans } from './stats.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { ConfigSource } from '../config/validate.js';
-import type { PluginFactory } from '../util/plugin-registry.js';
+import type { PluginFactory } from '../config/plugin-registry.js';
 import type { Behavior, Generation, Prompt, Verdict } from '../types.js';
 import type { GenerateOptions, Target } from '../target/target.js';
 import type { JudgeInput } from '../judge/judge.js';

@@ -1,4 +1,4 @@
-import { PluginRegistry } from '../util/plugin-registry.js';
+import { PluginRegistry } from '../config/plugin-registry.js';
 import type { Attack, AttackEnv, AttackFactory } from './attack.js';
 
 /** Every attack a config or `refusenik prompts` can name, loaded when named. Add new attack families here. */

@@ -271,7 +271,7 @@ function registerTransition(analyze: Command): void {
         .filter((x) => x !== '');
       if (!refusal.length) throw new InputError('expects at least one token', { field: '--refusal-tokens' });
       // Loaded here: tokenizers and targets are not needed by the other analyses.
-      const { ModelResolver } = await import('../target/resolve.js');
+      const { ModelResolver } = await import('../runner/resolve.js');
       const { runTransition } = await import('../analysis/transition-run.js');
       const models = new ModelResolver(flags);
       try {

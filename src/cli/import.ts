@@ -4,6 +4,7 @@ import { InputError } from '../errors.js';
 import { DEFAULT_DB, RunStore } from '../store/store.js';
 import type { Judge } from '../judge/judge.js';
 import { importResponses } from '../runner/import.js';
+import { judgeAgreement } from '../analysis/agreement.js';
 import { sha256 } from '../util/hash.js';
 import { printJson } from './common.js';
 import {
@@ -81,7 +82,7 @@ async function importCommand(flags: ImportFlags): Promise<number> {
   try {
     const built: Judge[] = [];
     for (const name of judges) built.push(await buildJudge(name, flags, models, judges.length > 1));
-    const result = await importResponses(store, {
+    const imported = await importResponses(store, {
       file: flags.input,
       fileSha256: sha256(readFileSync(flags.input)),
       records,
@@ -95,6 +96,9 @@ async function importCommand(flags: ImportFlags): Promise<number> {
       // Judge-model calls are cached and logged (role judge) in this run, like a run's own judges.
       onRun: (runId) => models.calls.bind(store, runId),
     });
+    // With two or more judges, how far they agree (Cohen's kappa on the harmful decision).
+    const result =
+      built.length > 1 ? { ...imported, agreement: judgeAgreement(store, imported.run_id).pairs } : imported;
     if (flags.json) printJson(result);
     else {
       printText(

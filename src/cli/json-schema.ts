@@ -3,7 +3,7 @@ import { ATTACKS } from '../attack/registry.js';
 import { JUDGES } from '../judge/registry.js';
 import { JUDGE_SCOPES } from '../judge/scope.js';
 import { PROVIDERS } from '../target/create.js';
-import type { PluginEnv, PluginFactory, PluginRegistry } from '../util/plugin-registry.js';
+import type { PluginEnv, PluginFactory, PluginRegistry } from '../config/plugin-registry.js';
 
 /**
  * The run config as a JSON Schema (draft 2020-12), generated from the same zod schemas that validate it:

@@ -6,7 +6,7 @@ import { RunBusyError, observedStatus } from '../store/lease.js';
 import { redactConfig } from '../util/secrets.js';
 import { printText, safeCells, terminalSafeJson, terminalSafeLine } from '../util/terminal.js';
 import { printJson } from './common.js';
-import { shardOf } from '../runner/shard.js';
+import { shardOf } from '../store/shard.js';
 
 interface RunsFlags {
   db: string;

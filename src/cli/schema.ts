@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import { configJsonSchema } from '../config/json-schema.js';
+import { configJsonSchema } from './json-schema.js';
 import { RunConfig } from '../config/schema.js';
 import { SuiteConfig } from '../suite/config.js';
 

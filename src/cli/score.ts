@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { InputError } from '../errors.js';
-import { scoreFile, SCORE_TASKS, type ScoreTask } from '../helpfulness/score-file.js';
+import { scoreFile, SCORE_TASKS, type ScoreTask } from '../judge/score-file.js';
 import { printJson, writeJsonl } from './common.js';
 import { printText } from '../util/terminal.js';
 

@@ -8,7 +8,7 @@ import { subsetMetrics, validationMetrics } from '../analysis/validation.js';
 import { judgeAll } from '../judge/offline.js';
 import type { JudgeInput } from '../judge/judge.js';
 import { judgeConfig, judgeConfigHash, type JudgeConfig } from '../judge/config-key.js';
-import { progressBar } from '../runner/progress.js';
+import { progressBar } from '../util/case-progress.js';
 import { DEFAULT_DB, RunStore } from '../store/store.js';
 import { buildJudge, CliModels, type JudgeModelFlags } from './judge.js';
 import { printJson } from './common.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InputError } from '../errors.js';
-import { parsePath, parseWith, type ConfigSource } from '../config/validate.js';
+import { parsePath, parseWith, type ConfigSource } from './validate.js';
 
 /**
  * One kind of plugin (attacks, judges, target providers): each is declared by name and one-line description,

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import type { DertaBuildOptions } from './build.js';
-import { readTemplateFile } from './format.js';
+import { readTemplateFile } from '../text/chat-template.js';
 import { DERTA_FORMATS } from './export.js';
 import { DERTA_VARIANTS, PREFIX_MODES } from './types.js';
 

@@ -8,7 +8,7 @@ import { loadHelpful, loadTriples, type FieldMap, type HelpfulField, type Triple
 import { IGNORE, labelRow, sampleRtoTargets, type BosPolicy, type LabelOptions } from './labels.js';
 import { buildMixture, type MixtureSizes } from './mixture.js';
 import { StatsCollector } from './stats.js';
-import { loadTokenizer, refusalTokenId, type DertaTokenizer } from './tokenizer.js';
+import { loadTokenizer, refusalTokenId, type DertaTokenizer } from '../text/tokenizer.js';
 import type {
   DertaVariant,
   HelpfulPair,

@@ -1,6 +1,6 @@
 import { InputError } from '../errors.js';
 import type { Rng } from '../util/random.js';
-import type { DertaTokenizer } from './tokenizer.js';
+import type { DertaTokenizer } from '../text/tokenizer.js';
 import type { ExampleKind } from './types.js';
 
 /** The label value loss functions ignore (PyTorch CrossEntropyLoss's default ignore_index). */

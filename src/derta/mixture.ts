@@ -1,7 +1,7 @@
 import { InputError } from '../errors.js';
 import { Rng } from '../util/random.js';
 import { formalPrefix, paperPrefix } from './prefix.js';
-import type { DertaTokenizer } from './tokenizer.js';
+import type { DertaTokenizer } from '../text/tokenizer.js';
 import type {
   DertaVariant,
   ExampleKind,

@@ -1,5 +1,5 @@
 import type { Rng } from '../util/random.js';
-import type { DertaTokenizer } from './tokenizer.js';
+import type { DertaTokenizer } from '../text/tokenizer.js';
 
 /**
  * Harmful-prefix sampling: how much of the harmful response r̂ the model is shown before it must switch to

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { ResponseRecord } from '../dataset/responses.js';
 import type { Behavior, Prompt, Verdict } from '../types.js';
 import type { Judge, JudgeInput } from './judge.js';
-import { progressBar } from '../runner/progress.js';
+import { progressBar } from '../util/case-progress.js';
 
 /**
  * Judging recorded responses without calling the target: each record becomes a JudgeInput (its response is

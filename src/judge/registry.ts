@@ -1,4 +1,4 @@
-import { PluginRegistry } from '../util/plugin-registry.js';
+import { PluginRegistry } from '../config/plugin-registry.js';
 import type { Judge, JudgeEnv, JudgeFactory } from './judge.js';
 import { scopedJudge, splitScope } from './scope.js';
 

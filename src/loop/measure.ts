@@ -1,13 +1,13 @@
 import { parseWith, type ConfigSource } from '../config/validate.js';
 import { RunConfig, type TargetSpec } from '../config/schema.js';
-import { chatFramer } from '../derta/format.js';
-import { loadTokenizer } from '../derta/tokenizer.js';
+import { chatFramer } from '../text/chat-template.js';
+import { loadTokenizer } from '../text/tokenizer.js';
 import { RuntimeFailure } from '../errors.js';
 import { buildPlan } from '../runner/plan.js';
 import { runVersions } from '../runner/versions.js';
 import { executeStoredRun } from '../runner/session.js';
 import type { RunStore } from '../store/store.js';
-import { ModelResolver } from '../target/resolve.js';
+import { ModelResolver } from '../runner/resolve.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
 import type { LoopConfig } from './config.js';
 import { retentionNll, type Retention } from './health.js';

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { chatFramer } from '../derta/format.js';
-import { loadTokenizer, refusalTokenId, type DertaTokenizer } from '../derta/tokenizer.js';
+import { chatFramer } from '../text/chat-template.js';
+import { loadTokenizer, refusalTokenId, type DertaTokenizer } from '../text/tokenizer.js';
 import { checkPythonEnv, requiredPackages, type TrainConfig } from '../derta/trainer.js';
 import { InputError } from '../errors.js';
 import { llamaCppProblems, type LlamaCppSetup } from './engines.js';

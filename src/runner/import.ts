@@ -6,7 +6,6 @@ import type { Judge } from '../judge/judge.js';
 import type { ResponseRecord } from '../dataset/responses.js';
 import type { Verdict } from '../types.js';
 import { judgeRecords, recordBehavior, recordPrompt, summarizeVerdicts } from '../judge/offline.js';
-import { judgeAgreement } from '../analysis/agreement.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
 import { runVersions } from './versions.js';
 
@@ -79,8 +78,6 @@ export interface ImportResult {
   judges: ReturnType<typeof summarizeVerdicts>[];
   resumed?: true;
   verdicts_kept?: number;
-  /** With two or more judges, how far they agree (Cohen's kappa on the harmful decision). */
-  agreement?: ReturnType<typeof judgeAgreement>['pairs'];
 }
 
 /** The id suffix of a replacement import while it is being made (see importResponses). */
@@ -185,7 +182,6 @@ export async function importResponses(store: RunStore, o: ImportOptions): Promis
       shapes,
       judges: summaries,
       ...(resuming ? { resumed: true as const, verdicts_kept: kept } : {}),
-      ...(o.judges.length > 1 ? { agreement: judgeAgreement(store, runId).pairs } : {}),
     };
   } finally {
     lease?.release();

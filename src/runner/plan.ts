@@ -9,7 +9,7 @@ import { createJudge } from '../judge/registry.js';
 import { loadBehaviors, resolveDatasetFile, type DatasetSpec } from '../dataset/load.js';
 import { createTarget } from '../target/create.js';
 import { poolConcurrency, singleEndpoint } from '../target/pool.js';
-import { inShard, type Shard } from './shard.js';
+import { inShard, type Shard } from '../store/shard.js';
 import type { Target } from '../target/target.js';
 import { TargetSpec as TargetSpecSchema } from '../config/schema.js';
 import { parseWith, type ConfigSource } from '../config/validate.js';

@@ -5,10 +5,10 @@ import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { TargetSpec } from '../config/schema.js';
 import { parseWith } from '../config/validate.js';
-import { limitsOf } from '../runner/plan.js';
+import { limitsOf } from './plan.js';
 import { ModelCalls, type CallRole } from '../service/model-calls.js';
-import { createTarget } from './create.js';
-import type { Target } from './target.js';
+import { createTarget } from '../target/create.js';
+import type { Target } from '../target/target.js';
 
 /** How a command names models outside a run config: `--model`/`--target`, `--models`, `--base-url`. */
 export interface ModelFlags {

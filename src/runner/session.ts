@@ -4,7 +4,7 @@ import { InputError } from '../errors.js';
 import type { RunRecord, RunStore } from '../store/store.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
 import type { RunPlan } from './plan.js';
-import { progressBar } from './progress.js';
+import { progressBar } from '../util/case-progress.js';
 import { executePlan, type RunOutcome } from './runner.js';
 import { runVersions } from './versions.js';
 import { assertSameShard, shardInfo } from './shard.js';

@@ -2,7 +2,7 @@ import type { Generation, Prompt } from '../types.js';
 import type { CallTally, RunStore } from '../store/store.js';
 import { TargetError, type EndpointInfo, type GenerateOptions, type Target } from '../target/target.js';
 import { endpointKey, requestKey } from './cache-key.js';
-import { AdaptiveLimiter } from './limiter.js';
+import { AdaptiveLimiter } from '../util/limiter.js';
 import { batchPrice, costOf, priceFor, type Price, type PriceTable } from './cost.js';
 
 /**

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { InputError } from '../errors.js';
-import { shardOf, type ShardInfo } from '../runner/shard.js';
+import { shardOf, type ShardInfo } from './shard.js';
 import { RunBusyError } from './lease.js';
 import { CASE_COLUMNS, REQUEST_COLUMNS, VERDICT_COLUMNS } from './rows.js';
 import { RunStore, type RunRecord } from './store.js';

@@ -1,16 +1,14 @@
 import { InputError } from '../errors.js';
-import type { RunRecord } from '../store/store.js';
-import type { RunPlan } from './plan.js';
-
-/** runner/plan.ts's `casesFor`, passed in (this module stays light: `runs show` and `runs merge` load it). */
-type CasesFor = typeof import('./plan.js').casesFor;
+import type { RunRecord } from './store.js';
 
 /**
  * Runs sharded across machines (issue 24 item 3): `run cfg.yaml --shard i/n` runs the cases whose case id
  * falls in share i of n. A case id is a hash of what the case is (behavior, attack variant, target, sample),
  * so the split is deterministic and independent of the dataset's order, of the other shards and of the
  * machine: every shard computes the same plan, the same run id, and takes its own cases. Each shard writes
- * its own store; `refusenik runs merge` combines them into one run (store/merge.ts).
+ * its own store; `refusenik runs merge` combines them into one run (store/merge.ts). What a shard is and how a
+ * stored run records it live here (light: `runs show` and `runs merge` load it); restricting a plan to a shard
+ * is runner/shard.ts.
  */
 
 export interface Shard {
@@ -53,24 +51,6 @@ export function shardLabel(shard: Shard): string {
   return `${shard.index}/${shard.count}`;
 }
 
-/**
- * Restricts a plan to one shard: its cases (`casesFor` skips the others) and its case count. The plan's
- * whole count stays in `planCases`.
- */
-export function applyShard(plan: RunPlan, shard: Shard, casesFor: CasesFor): void {
-  plan.planCases ??= plan.casesTotal;
-  plan.shard = shard;
-  let cases = 0;
-  for (const target of plan.targets) for (const _ of casesFor(plan, target)) cases++;
-  plan.casesTotal = cases;
-}
-
-/** The shard a plan runs, as its run records it. */
-export function shardInfo(plan: RunPlan): ShardInfo | undefined {
-  if (!plan.shard) return undefined;
-  return { ...plan.shard, cases: plan.casesTotal, plan_cases: plan.planCases ?? plan.casesTotal };
-}
-
 /** The shard a stored run is (from its versions); undefined for a whole run (or a merged one). */
 export function shardOf(run: Pick<RunRecord, 'versions'>): ShardInfo | undefined {
   const s = run.versions['shard'];
@@ -84,26 +64,4 @@ export function shardOf(run: Pick<RunRecord, 'versions'>): ShardInfo | undefined
     cases: cases as number,
     plan_cases: plan_cases as number,
   };
-}
-
-/**
- * A stored run continues only as the shard it was started as: another shard's cases (or the whole plan's) in
- * the same store would make it neither shard. Throws an error naming both and what to do instead.
- */
-export function assertSameShard(
-  run: Pick<RunRecord, 'id' | 'versions'>,
-  plan: Pick<RunPlan, 'shard'>,
-  file: string,
-): void {
-  const stored = shardOf(run);
-  const want = plan.shard;
-  if (stored === undefined && want === undefined) return;
-  if (stored && want && stored.index === want.index && stored.count === want.count) return;
-  const what = (s: Shard | undefined): string =>
-    s ? `shard ${shardLabel(s)}` : 'the whole run (no --shard)';
-  throw new InputError(
-    `this store holds ${what(stored)} of run ${run.id}; this command runs ${what(want)}: give each shard its ` +
-      'own --db, and combine them with: refusenik runs merge <stores...> --db <out>',
-    { file },
-  );
 }

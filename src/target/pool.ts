@@ -1,7 +1,7 @@
 import { InputError } from '../errors.js';
 import type { ReplicaSpec, TargetSpec } from '../config/schema.js';
 import type { Generation, Prompt } from '../types.js';
-import { AdaptiveLimiter } from '../service/limiter.js';
+import { AdaptiveLimiter } from '../util/limiter.js';
 import { RETRYABLE_STATUS, retryDelayMs } from '../util/retry.js';
 import { redactUrl } from '../util/secrets.js';
 import type { Endpoint } from './endpoint.js';

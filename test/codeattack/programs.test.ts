@@ -1,4 +1,4 @@
-import { createFrom } from '../../src/util/plugin-registry.js';
+import { createFrom } from '../../src/config/plugin-registry.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MockServer } from '../../src/target/mock-server.js';
 import { RunStore } from '../../src/store/store.js';
 import { ModelCalls } from '../../src/service/model-calls.js';
-import { AdaptiveLimiter } from '../../src/service/limiter.js';
+import { AdaptiveLimiter } from '../../src/util/limiter.js';
 import { createTarget } from '../../src/target/create.js';
 import { runCli, tempDir, writeFile } from '../helpers/cli.js';
 

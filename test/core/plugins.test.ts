@@ -3,7 +3,7 @@ import { ATTACKS, createAttacks } from '../../src/attack/registry.js';
 import { JUDGES, createJudge } from '../../src/judge/registry.js';
 import { PROVIDERS, createTarget } from '../../src/target/create.js';
 import { InputError } from '../../src/errors.js';
-import { optionKeys } from '../../src/util/plugin-registry.js';
+import { optionKeys } from '../../src/config/plugin-registry.js';
 import { DATA_DIR, runCli, tempDir, writeFile } from '../helpers/cli.js';
 
 describe('every registered plugin', () => {

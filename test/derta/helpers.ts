@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { FIXTURES } from '../helpers/cli.js';
 import { IGNORE } from '../../src/derta/labels.js';
-import { loadTokenizer, type DertaTokenizer } from '../../src/derta/tokenizer.js';
+import { loadTokenizer, type DertaTokenizer } from '../../src/text/tokenizer.js';
 import type { SafetyTriple, TokenizedRow } from '../../src/derta/types.js';
 
 export type FixtureName = 'llama3' | 'qwen3' | 'mistral';

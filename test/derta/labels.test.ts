@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildDertaDataset } from '../../src/derta/build.js';
 import { IGNORE } from '../../src/derta/labels.js';
-import { refusalTokenId } from '../../src/derta/tokenizer.js';
+import { refusalTokenId } from '../../src/text/tokenizer.js';
 import type { ExampleKind, SafetyTriple, TokenizedRow } from '../../src/derta/types.js';
 import {
   fixtureTokenizer,

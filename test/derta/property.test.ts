@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { buildDertaDataset } from '../../src/derta/build.js';
 import { chatFormat, paperFormat } from '../../src/derta/format.js';
 import { buildMixture } from '../../src/derta/mixture.js';
-import { refusalTokenId } from '../../src/derta/tokenizer.js';
+import { refusalTokenId } from '../../src/text/tokenizer.js';
 import type { HelpfulPair, SafetyTriple } from '../../src/derta/types.js';
 import {
   fixtureTokenizer,

@@ -3,12 +3,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tokenPrefix } from '../../src/attack/prefill/depth.js';
 import { prefillAttack } from '../../src/attack/prefill/index.js';
-import { loadTokenizer } from '../../src/derta/tokenizer.js';
+import { loadTokenizer } from '../../src/text/tokenizer.js';
 import { RunStore } from '../../src/store/store.js';
 import { MockServer } from '../../src/target/mock-server.js';
 import type { ScriptRequest } from '../../src/target/scripted.js';
 import type { Behavior, Prompt } from '../../src/types.js';
-import { createFrom } from '../../src/util/plugin-registry.js';
+import { createFrom } from '../../src/config/plugin-registry.js';
 import { DATA_DIR, FIXTURES, runCli, tempDir, writeFile } from '../helpers/cli.js';
 import { CHROMIUM, CHROMIUM_REQUIRED, HAS_CHROMIUM, openBrowser, openReport } from '../report/browser.js';
 

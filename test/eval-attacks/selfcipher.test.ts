@@ -5,7 +5,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createAttacks } from '../../src/attack/registry.js';
-import { createFrom } from '../../src/util/plugin-registry.js';
+import { createFrom } from '../../src/config/plugin-registry.js';
 import { selfCipherAttack } from '../../src/attack/selfcipher/index.js';
 import type { Attack } from '../../src/attack/attack.js';
 import { makeCipher } from '../../src/attack/ciphers/index.js';

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { extractFinalNumber, goldNumber, numbersIn } from '../../src/helpfulness/gsm8k.js';
 import { extractOption, goldLetter, optionsOf } from '../../src/helpfulness/mmlu.js';
-import { scoreFile } from '../../src/helpfulness/score-file.js';
+import { scoreFile } from '../../src/judge/score-file.js';
 
 const DATA = path.resolve(process.env['REFUSENIK_DATA_DIR'] ?? '../shared/data');
 const RESULTS = path.join(DATA, 'derta/results/helpfulness');

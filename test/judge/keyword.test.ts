@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { validOptions } from '../../src/util/plugin-registry.js';
+import { validOptions } from '../../src/config/plugin-registry.js';
 import { keywordJudge, RefusalLexicon, wordAt } from '../../src/judge/keyword.js';
 import type { Judge, JudgeEnv, JudgeInput } from '../../src/judge/judge.js';
 import { InputError } from '../../src/errors.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MockServer } from '../../src/target/mock-server.js';
-import { inShard, parseShard } from '../../src/runner/shard.js';
+import { inShard, parseShard } from '../../src/store/shard.js';
 import { runCli, tempDir, writeFile } from '../helpers/cli.js';
 import { lastJson } from './helpers.js';
 

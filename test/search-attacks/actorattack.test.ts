@@ -13,7 +13,7 @@ import { HAS_PYTHON, python } from '../codeattack/helpers.js';
 import { MockServer } from '../../src/target/mock-server.js';
 import type { ScriptRequest } from '../../src/target/scripted.js';
 import type { Behavior, ChatMessage } from '../../src/types.js';
-import { createFrom } from '../../src/util/plugin-registry.js';
+import { createFrom } from '../../src/config/plugin-registry.js';
 import { DATA_DIR } from '../helpers/cli.js';
 import { counter, harness, judgeAnswer, lastUser } from './harness.js';
 

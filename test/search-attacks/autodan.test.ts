@@ -1,4 +1,4 @@
-import { createFrom } from '../../src/util/plugin-registry.js';
+import { createFrom } from '../../src/config/plugin-registry.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { autodanAttack } from '../../src/attack/autodan/autodan.js';
 import { MockServer } from '../../src/target/mock-server.js';

@@ -6,7 +6,7 @@ import { augmentText, sampleSeed } from '../../src/attack/bon/augment.js';
 import { MockServer } from '../../src/target/mock-server.js';
 import type { ScriptRequest } from '../../src/target/scripted.js';
 import type { Behavior } from '../../src/types.js';
-import { createFrom } from '../../src/util/plugin-registry.js';
+import { createFrom } from '../../src/config/plugin-registry.js';
 import { PyRandom } from '../../src/util/py-random.js';
 import { DATA_DIR } from '../helpers/cli.js';
 import { HAS_PYTHON, python } from '../codeattack/helpers.js';

@@ -3,7 +3,7 @@ import { crescendoAttack, parseQuestion } from '../../src/attack/crescendo/index
 import { MockServer } from '../../src/target/mock-server.js';
 import type { ScriptRequest } from '../../src/target/scripted.js';
 import type { Behavior, ChatMessage } from '../../src/types.js';
-import { createFrom } from '../../src/util/plugin-registry.js';
+import { createFrom } from '../../src/config/plugin-registry.js';
 import { DATA_DIR } from '../helpers/cli.js';
 import { counter, harness, lastUser, systemOf } from './harness.js';
 

@@ -1,4 +1,4 @@
-import { createFrom } from '../../src/util/plugin-registry.js';
+import { createFrom } from '../../src/config/plugin-registry.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pairAttack } from '../../src/attack/pair/pair.js';
 import { InputError } from '../../src/errors.js';

@@ -6,7 +6,7 @@ import { MockServer } from '../../src/target/mock-server.js';
 import type { ScriptRequest } from '../../src/target/scripted.js';
 import { TargetError } from '../../src/target/target.js';
 import type { Behavior } from '../../src/types.js';
-import { createFrom } from '../../src/util/plugin-registry.js';
+import { createFrom } from '../../src/config/plugin-registry.js';
 import { Rng } from '../../src/util/random.js';
 import { DATA_DIR } from '../helpers/cli.js';
 import { counter, harness, lastUser, systemOf } from './harness.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createFrom } from '../../src/util/plugin-registry.js';
+import { createFrom } from '../../src/config/plugin-registry.js';
 import { chameleonChat, codeChameleonAttack } from '../../src/attack/codechameleon/index.js';
 import { ENCRYPTIONS, encrypt, pyStrValue } from '../../src/attack/codechameleon/encrypt.js';
 import { STYLES, loadChameleonPack, readChameleonPack } from '../../src/attack/codechameleon/pack.js';

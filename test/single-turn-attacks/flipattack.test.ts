@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createFrom } from '../../src/util/plugin-registry.js';
+import { createFrom } from '../../src/config/plugin-registry.js';
 import { flipAttack, flipAttackChat, type FlipConfig } from '../../src/attack/flipattack/index.js';
 import { FLIP_MODES, loadFlipPack, parseFlipPack } from '../../src/attack/flipattack/pack.js';
 import { textwrapWrap } from '../../src/util/py-textwrap.js';

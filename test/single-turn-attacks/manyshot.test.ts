@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { manyShotAttack, type ManyShotFacts } from '../../src/attack/manyshot/index.js';
-import { loadTokenizer } from '../../src/derta/tokenizer.js';
+import { loadTokenizer } from '../../src/text/tokenizer.js';
 import type { Behavior, ChatMessage, Prompt } from '../../src/types.js';
-import { createFrom } from '../../src/util/plugin-registry.js';
+import { createFrom } from '../../src/config/plugin-registry.js';
 import { DATA_DIR, FIXTURES, runCli, tempDir, writeFile } from '../helpers/cli.js';
 
 /** Many-shot: k faux harmful dialogues from a responses file before the goal, one variant per k. */

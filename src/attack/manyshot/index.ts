@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../../errors.js';
-import { loadTokenizer, type DertaTokenizer } from '../../derta/tokenizer.js';
+import { loadTokenizer, type DertaTokenizer } from '../../text/tokenizer.js';
 import { resolveDatasetFile } from '../../dataset/load.js';
 import { readResponses } from '../../dataset/responses.js';
 import type { Behavior, ChatMessage, Prompt } from '../../types.js';

@@ -1,5 +1,5 @@
 import { InputError } from '../../errors.js';
-import type { DertaTokenizer } from '../../derta/tokenizer.js';
+import type { DertaTokenizer } from '../../text/tokenizer.js';
 import { readResponses, type ResponseRecord } from '../../dataset/responses.js';
 import type { Behavior } from '../../types.js';
 

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../../errors.js';
-import { chatFramer, readTemplateFile } from '../../derta/format.js';
-import { forCompletions, loadTokenizer, type DertaTokenizer } from '../../derta/tokenizer.js';
+import { chatFramer, readTemplateFile } from '../../text/chat-template.js';
+import { forCompletions, loadTokenizer, type DertaTokenizer } from '../../text/tokenizer.js';
 import { resolveDatasetFile } from '../../dataset/load.js';
 import type { Behavior, ChatMessage, Prompt } from '../../types.js';
 import type { Attack, AttackEnv, AttackFactory } from '../attack.js';
