@@ -1,14 +1,15 @@
 import { FIELD_ALIASES } from '../dataset/fields.js';
 import { readRecords } from '../dataset/records.js';
 import { InputError } from '../errors.js';
-import { accuracyOf, grade, round, type Accuracy, type Grade, type GradedTask } from '../helpfulness/grade.js';
 import {
-  appropriate,
-  classifyByKeywords,
-  labelOfType,
-  XSTEST_CLASSES,
-  type XstestClass,
-} from './xstest.js';
+  accuracyOf,
+  grade,
+  round,
+  type Accuracy,
+  type Grade,
+  type GradedTask,
+} from '../helpfulness/grade.js';
+import { appropriate, classifyByKeywords, labelOfType, XSTEST_CLASSES, type XstestClass } from './xstest.js';
 
 /**
  * Offline scoring of a file of answers (`refusenik score`): DeRTa's released helpfulness results
