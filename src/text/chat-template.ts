@@ -21,9 +21,13 @@ export interface ChatFrame {
 }
 
 /**
- * The chat template rendered for [system?, user: question, assistant: …] and split at the assistant content
- * (derta/format.ts's chatFormat splits training rows the same way). `head` is also exactly what a model sees before its own first token, which the prefill
- * attack sends to a completions endpoint with harmful words after it.
+ * A real chat template, rendered with @huggingface/jinja for [system?, user: question, assistant: …] (or a
+ * multi-turn context) with a sentinel as the assistant content and split there: everything before is `head`,
+ * the tail is kept up to and including its first special token (the end-of-turn marker, e.g. `<|eot_id|>`,
+ * `<|im_end|>`, `</s>`), because some templates append a fresh generation prompt or a newline after it. If the
+ * tail has no special token, the EOS token is used. `head` is exactly what a model sees before its own first
+ * token: the prefill attack sends it to a completions endpoint with harmful words after it, and DeRTa's chat
+ * format (derta/format.ts) trains rows framed this way.
  */
 export function chatFramer(
   tok: DertaTokenizer,
