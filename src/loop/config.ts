@@ -66,6 +66,8 @@ export type HelpfulSource = z.output<typeof HelpfulSource>;
 /** The training variants of the ablation (see arms.ts). */
 export const ARM_NAMES = ['vanilla', 'recaug', 'rto', 'derta', 'backtrack', 'constrained'] as const;
 
+const LoopTrain = TrainFields.omit({ model: true, data: true, build: true, output_dir: true });
+
 export const LoopConfig = z.strictObject({
   name: z.string().optional(),
   seed: Int.min(0).default(1),
@@ -228,20 +230,8 @@ export const LoopConfig = z.strictObject({
     drop_empty: false,
     shuffle: false,
   }),
-  train: TrainFields.omit({ model: true, data: true, build: true, output_dir: true }).default({
-    random_init: false,
-    preset: 'lora',
-    hyper: {},
-    seed: 1,
-    precision: 'auto',
-    loss: 'auto',
-    group_by_length: true,
-    resume: 'auto',
-    torch_compile: false,
-    launcher: 'python',
-    objective: 'mle',
-    extra_args: [],
-  }),
+  /** train.yaml's fields but the model, data and output folder, which the loop sets; left out: LoRA. */
+  train: LoopTrain.default(LoopTrain.parse({ preset: 'lora' })),
   /**
    * Who trains: `refusenik` (the trainer in trainer/), or `axolotl`: the build stage writes axolotl's
    * pretokenised dataset and axolotl.yaml, the loop stops after them, and continues once `serve.target` names

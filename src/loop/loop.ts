@@ -9,7 +9,14 @@ import { loadBehaviors, resolveDatasetFile } from '../dataset/load.js';
 import { buildDertaDataset, DEFAULT_RESET_TOKEN } from '../derta/build.js';
 import { buildOptions } from '../derta/build-spec.js';
 import { loadTokenizer } from '../text/tokenizer.js';
-import { resolvePython, stepBar, trainModel, TrainConfig, type TrainerEvent } from '../derta/trainer.js';
+import {
+  resolvePython,
+  stepBar,
+  trainHyper,
+  trainModel,
+  TrainConfig,
+  type TrainerEvent,
+} from '../derta/trainer.js';
 import { InputError, RuntimeFailure } from '../errors.js';
 import { toDatasetSpec } from '../runner/plan.js';
 import { RunStore } from '../store/store.js';
@@ -650,8 +657,8 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
                 o.baseDir,
                 {
                   tokenizer: baseModel,
-                  blockSize: config.train.hyper.block_size ?? (config.train.preset === 'lora' ? 512 : 1024),
-                  epochs: Math.ceil(config.train.hyper.epochs ?? 2),
+                  blockSize: trainHyper(config.train).block_size,
+                  epochs: Math.ceil(trainHyper(config.train).epochs),
                   out: dataOut,
                 },
               ),
@@ -881,7 +888,7 @@ export async function runLoop(config: LoopConfig, o: LoopOptions): Promise<LoopR
   async function serveRecord(t: TrainOut, armDir: string): Promise<z.infer<typeof ServeOut>> {
     if (t.model_dir === undefined) return { engine: 'external', adapter_gguf: null, vllm_command: null };
     const vllm = t.adapter
-      ? `vllm serve ${baseModel} --enable-lora --lora-modules trained=${t.model_dir} --max-lora-rank ${config.train.hyper.lora_r ?? 96}`
+      ? `vllm serve ${baseModel} --enable-lora --lora-modules trained=${t.model_dir} --max-lora-rank ${trainHyper(config.train).lora_r}`
       : `vllm serve ${t.model_dir} --served-model-name trained`;
     o.log(`loop: serve: on a GPU, serve it with: ${vllm}`);
     if (config.serve.target) return { engine: 'external', adapter_gguf: null, vllm_command: vllm };
