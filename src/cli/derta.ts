@@ -9,6 +9,7 @@ import { parseFieldMap } from '../derta/inputs.js';
 import type { BosPolicy } from '../derta/labels.js';
 import type { MixtureSizes } from '../derta/mixture.js';
 import { convertPku, PKU_FIELDS, type PkuFields } from '../derta/pku.js';
+import { TRAINER_OPTIONS } from '../derta/trainer-options.js';
 import { DERTA_VARIANTS, PREFIX_MODES, type DertaVariant, type PrefixMode } from '../derta/types.js';
 import { intOption, printJson, writeJsonl } from './common.js';
 
@@ -95,9 +96,11 @@ export function registerDertaCommand(program: Command): void {
     )
     .option(
       '--block-size <n>',
-      'truncate rows to n tokens (1024 full FT, 512 LoRA)',
+      `truncate rows to n tokens (the presets': ${Object.entries(TRAINER_OPTIONS.presets)
+        .map(([name, p]) => `${p.block_size} ${name}`)
+        .join(', ')})`,
       intOption('--block-size', 1),
-      1024,
+      TRAINER_OPTIONS.presets.full.block_size,
     )
     .option(
       '--template <kind>',

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import type { DertaBuildOptions } from './build.js';
+import { DEFAULT_BLOCK_SIZE, type DertaBuildOptions } from './build.js';
 import { readTemplateFile } from '../text/chat-template.js';
 import { DERTA_FORMATS } from './export.js';
 import { DERTA_VARIANTS, PREFIX_MODES } from './types.js';
@@ -92,7 +92,7 @@ export function buildOptions(
     ...(spec.eos_text !== undefined ? { eosText: spec.eos_text } : {}),
     seed: spec.seed,
     ...(spec.sizes ? { sizes: spec.sizes } : {}),
-    blockSize: spec.block_size ?? defaults.blockSize ?? 1024,
+    blockSize: spec.block_size ?? defaults.blockSize ?? DEFAULT_BLOCK_SIZE,
     bos: spec.bos,
     ...(spec.refusal_token !== undefined ? { refusalToken: spec.refusal_token } : {}),
     ...(spec.reset_token !== undefined ? { resetToken: spec.reset_token } : {}),

@@ -8,6 +8,7 @@ import { loadHelpful, loadTriples, type FieldMap, type HelpfulField, type Triple
 import { IGNORE, labelRow, sampleRtoTargets, type BosPolicy, type LabelOptions } from './labels.js';
 import { buildMixture, type MixtureSizes } from './mixture.js';
 import { StatsCollector } from './stats.js';
+import { TRAINER_OPTIONS } from './trainer-options.js';
 import { loadTokenizer, refusalTokenId, type DertaTokenizer } from '../text/tokenizer.js';
 import type {
   DertaVariant,
@@ -18,6 +19,9 @@ import type {
   TokenizedRow,
   UpstreamTextRow,
 } from './types.js';
+
+/** Rows are truncated to this many tokens unless told otherwise: the full preset's block size. */
+export const DEFAULT_BLOCK_SIZE: number = TRAINER_OPTIONS.presets.full.block_size;
 
 export interface DertaBuildOptions {
   /** Safety triples: a file (JSON / JSONL / CSV) or records. */
@@ -39,7 +43,7 @@ export interface DertaBuildOptions {
   /** Paper format EOS text; default `<|end_of_text|>` when the tokenizer has it, else its EOS token. */
   eosText?: string;
   sizes?: Partial<MixtureSizes>;
-  /** Default 1024 (the paper's full fine-tune block size). */
+  /** Default DEFAULT_BLOCK_SIZE. */
   blockSize?: number;
   bos?: BosPolicy;
   /** Refusal target: an id or a vocabulary piece; default the piece `Sorry`. */
@@ -97,7 +101,7 @@ export function buildDertaDataset(options: DertaBuildOptions): DertaBuildResult 
       '--tokenizer is required (only the text format with --mode paper and --template paper works without one)',
     );
   }
-  const blockSize = options.blockSize ?? 1024;
+  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
   if (!Number.isInteger(blockSize) || blockSize < 1)
     throw new InputError('block size must be a positive integer');
   const rtoKeep = options.rtoKeep;
