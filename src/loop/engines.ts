@@ -74,6 +74,15 @@ def watch():
     sys.stdin.read()
     os._exit(0)
 threading.Thread(target=watch, daemon=True).start()
+import builtins, heapq
+import llama_cpp.llama as llama_module
+def top_sorted(iterable, *, key=None, reverse=False):
+    # The only sorts in llama_cpp.llama rank a whole vocabulary of (log-prob, id) pairs in Python, for every
+    # echoed token, to keep its top log-probs (80 ms a token at 49k entries); the OpenAI APIs give at most 20.
+    if reverse and key is None and isinstance(iterable, zip):
+        return heapq.nlargest(20, iterable)
+    return builtins.sorted(iterable, key=key, reverse=reverse)
+llama_module.sorted = top_sorted
 reset = os.environ.get("REFUSENIK_RESET_TOKEN")
 if reset:
     import llama_cpp
