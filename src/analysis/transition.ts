@@ -81,6 +81,21 @@ export async function probeTransitions(
             logprobs: { top: opts.top },
           });
           const first = gen.logprobs?.[0];
+          if (gen.logprobs?.length === 0) {
+            // The engine gives log-probs but the model ended its turn at once (llama.cpp returns no token for
+            // an end-of-turn chosen first): nothing to read here; counted apart, like any failed probe.
+            const r: TransitionRecord = {
+              ...base,
+              p_refusal: null,
+              p_refusal_upper: null,
+              exact: false,
+              top_token: null,
+              top_p: null,
+              error: 'the model ended its turn before any token: no log-probs to read',
+            };
+            opts.onRecord?.(r);
+            return r;
+          }
           if (!first?.top?.length) {
             noLogprobs ??= gen.logprobs ? 'no top log-probs' : 'no log-probs';
             throw new RuntimeFailure(`the endpoint returned ${noLogprobs} for the first token`);
