@@ -3,7 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { refusalMass, transitionCurves, type TransitionRecord } from '../../src/analysis/transition.js';
+import {
+  probeTransitions,
+  refusalMass,
+  transitionCurves,
+  type TransitionRecord,
+} from '../../src/analysis/transition.js';
+import type { Target } from '../../src/target/target.js';
 import { bootstrapMean } from '../../src/analysis/stats.js';
 import { RunStore } from '../../src/store/store.js';
 import { FIXTURES, runCli, tempDir, writeFile } from '../helpers/cli.js';
@@ -288,5 +294,35 @@ describe('refusenik analyze transition (loopback completions server with log-pro
     expect(res.stderr).toMatch(
       /returned no log-probs[^]*needs token log-probabilities from a completions endpoint/,
     );
+  });
+});
+
+describe('a model that ends its turn before any token', () => {
+  it('is one probe counted apart, not an engine without log-probs', async () => {
+    // llama.cpp returns an empty log-prob list when the first token chosen is the end of turn.
+    const target = {
+      id: 'eos-first',
+      generate: async (prompt: { text: string }) => ({
+        text: '',
+        logprobs:
+          prompt.text === 'stop'
+            ? []
+            : [{ token: 'Sorry', logprob: -0.1, top: [{ token: 'Sorry', logprob: -0.1 }] }],
+      }),
+    } as unknown as Target;
+    const probe = (goalId: string, text: string) => ({
+      goalId,
+      k: 5,
+      tokens: 5,
+      prompt: { kind: 'completion', text },
+    });
+    const records = await probeTransitions(target, [probe('a', 'stop'), probe('b', 'go')] as never, {
+      refusal: [{ id: 1, text: 'Sorry' }],
+      top: 20,
+      concurrency: 1,
+    });
+    expect(records[0]?.p_refusal).toBeNull();
+    expect(records[0]?.error).toMatch(/ended its turn before any token/);
+    expect(records[1]?.p_refusal).toBeCloseTo(Math.exp(-0.1), 6);
   });
 });
