@@ -74,49 +74,41 @@ export async function probeTransitions(
     probes.map((p) =>
       limit(async (): Promise<TransitionRecord> => {
         const base = { target: opts.label ?? target.id, goal_id: p.goalId, k: p.k, tokens: p.tokens };
-        try {
-          const gen = await target.generate(p.prompt, {
-            signal: opts.signal,
-            params: { maxTokens: 1, temperature: 0 },
-            logprobs: { top: opts.top },
-          });
-          const first = gen.logprobs?.[0];
-          if (gen.logprobs?.length === 0) {
-            // The engine gives log-probs but the model ended its turn at once (llama.cpp returns no token for
-            // an end-of-turn chosen first): nothing to read here; counted apart, like any failed probe.
-            const r: TransitionRecord = {
-              ...base,
-              p_refusal: null,
-              p_refusal_upper: null,
-              exact: false,
-              top_token: null,
-              top_p: null,
-              error: 'the model ended its turn before any token: no log-probs to read',
-            };
-            opts.onRecord?.(r);
-            return r;
-          }
-          if (!first?.top?.length) {
-            noLogprobs ??= gen.logprobs ? 'no top log-probs' : 'no log-probs';
-            throw new RuntimeFailure(`the endpoint returned ${noLogprobs} for the first token`);
-          }
-          const r = { ...base, ...refusalMass(first, opts.refusal) };
+        const record = (r: TransitionRecord): TransitionRecord => {
           opts.onRecord?.(r);
           return r;
-        } catch (err) {
-          if (err instanceof RuntimeFailure) throw err;
-          if (!(err instanceof TargetError) || err.kind === 'circuit' || err.kind === 'budget') throw err;
-          const r: TransitionRecord = {
+        };
+        // A probe counted apart: no probability read, the reason kept.
+        const failed = (error: string): TransitionRecord =>
+          record({
             ...base,
             p_refusal: null,
             p_refusal_upper: null,
             exact: false,
             top_token: null,
             top_p: null,
-            error: err.message,
-          };
-          opts.onRecord?.(r);
-          return r;
+            error,
+          });
+        try {
+          const gen = await target.generate(p.prompt, {
+            signal: opts.signal,
+            params: { maxTokens: 1, temperature: 0 },
+            logprobs: { top: opts.top },
+          });
+          // The engine gives log-probs but the model ended its turn at once (llama.cpp returns no token for an
+          // end-of-turn chosen first): nothing to read here.
+          if (gen.logprobs?.length === 0)
+            return failed('the model ended its turn before any token: no log-probs to read');
+          const first = gen.logprobs?.[0];
+          if (!first?.top?.length) {
+            noLogprobs ??= gen.logprobs ? 'no top log-probs' : 'no log-probs';
+            throw new RuntimeFailure(`the endpoint returned ${noLogprobs} for the first token`);
+          }
+          return record({ ...base, ...refusalMass(first, opts.refusal) });
+        } catch (err) {
+          if (err instanceof RuntimeFailure) throw err;
+          if (!(err instanceof TargetError) || err.kind === 'circuit' || err.kind === 'budget') throw err;
+          return failed(err.message);
         }
       }),
     ),
