@@ -1,5 +1,6 @@
 import { escapeHtml as esc, htmlPage, REPORT_CSS } from '../report/html.js';
 import { mdText } from '../report/markdown.js';
+import { mdTable } from '../report/tables.js';
 import type { PairedComparison } from '../analysis/paired.js';
 import type { PairedScoreRow } from '../analysis/paired-scores.js';
 import type { RefusalToken, TransitionCurve, TransitionDifference } from '../analysis/transition.js';
@@ -439,12 +440,7 @@ export function renderAblationMarkdown(
   name: string | null,
   rows: readonly AblationRow[],
 ): string {
-  const cell = (s: string) => mdText(s);
-  const tableMd = (head: string[], body: string[][]): string[] => [
-    `| ${head.map(cell).join(' | ')} |`,
-    `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
-    ...body.map((r) => `| ${r.map(cell).join(' | ')} |`),
-  ];
+  const tableMd = (head: string[], body: string[][]): string[] => mdTable(head, body, 1);
   const attacks = [...new Set(rows.flatMap((r) => Object.keys(r.asr)))];
   const plainAttacks = attacks.filter((a) => !a.startsWith('prefill'));
   const depth = attacks
@@ -454,7 +450,7 @@ export function renderAblationMarkdown(
     x
       ? `${pct(x.asr_before)} → ${pct(x.asr_after)} (${pp(x.difference, x.ci_low, x.ci_high)}, n ${x.n})`
       : '–';
-  const out: string[] = [`# refusenik ablation: ${cell(name ?? loopId)}`, '', `loop \`${loopId}\``, ''];
+  const out: string[] = [`# refusenik ablation: ${mdText(name ?? loopId)}`, '', `loop \`${loopId}\``, ''];
   for (const split of ['heldout', 'trained'] as const) {
     out.push(
       `## ASR on ${split === 'heldout' ? 'held-out' : 'trained'} goals: before → after (difference [95% CI], pairs)`,

@@ -139,7 +139,8 @@ function mdCell(s: string): string {
   return mdText(s);
 }
 
-function mdTable(head: string[], body: string[][], numericFrom: number): string[] {
+/** A Markdown table, every cell escaped; columns from `numericFrom` on right-aligned. */
+export function mdTable(head: string[], body: string[][], numericFrom: number): string[] {
   return [
     `| ${head.map(mdCell).join(' | ')} |`,
     `|${head.map((_, i) => (i >= numericFrom ? '---:' : '---')).join('|')}|`,
