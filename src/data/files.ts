@@ -3,9 +3,12 @@ import { createReadStream } from 'node:fs';
 import { mkdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { PackFile } from './registry.js';
-import { publishTemp, tempPathFor as atomicTempPath, writeFileAtomic } from '../util/atomic-write.js';
+import { tempPathFor as atomicTempPath } from '../util/atomic-write.js';
 
-/** Local file checks shared by pull, verify and list, and their writes (through util/atomic-write.ts). */
+/**
+ * Local file checks shared by pull, verify and list. Files are written by util/atomic-write.ts, the project's
+ * one atomic writer (pull publishes its temporary files with `publishTemp`, derived files with `writeFileAtomic`).
+ */
 
 export type FileState =
   | { state: 'ok'; bytes: number; sha256: string }
@@ -37,22 +40,12 @@ export async function checkFile(file: string, entry: Pick<PackFile, 'sha256' | '
     : { state: 'wrong-sha256', bytes: size, sha256 };
 }
 
-/** A fresh temporary name next to `target`, so the final rename stays on one file system (and is atomic). */
+/** util/atomic-write's temporary name beside `target`, with the target's folder made first. */
 export async function tempPathFor(target: string): Promise<string> {
   await mkdir(path.dirname(target), { recursive: true });
   return atomicTempPath(target);
 }
 
-/** Moves a finished temporary file into place; readers see the old file or the new one, never a mix. */
-export async function commitTemp(temp: string, target: string): Promise<void> {
-  publishTemp(temp, target);
-}
-
 export async function removeQuietly(file: string): Promise<void> {
   await unlink(file).catch(() => undefined);
-}
-
-/** Writes `data` to `target` through the project's one safe writer (util/atomic-write.ts). */
-export async function writeAtomic(target: string, data: Uint8Array): Promise<void> {
-  writeFileAtomic(target, data);
 }

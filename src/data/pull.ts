@@ -3,7 +3,8 @@ import path from 'node:path';
 import { errorMessage } from '../errors.js';
 import { sha256 } from '../util/hash.js';
 import { Downloader, FetchError } from './download.js';
-import { checkFile, commitTemp, removeQuietly, tempPathFor, writeAtomic, type FileState } from './files.js';
+import { publishTemp, writeFileAtomic } from '../util/atomic-write.js';
+import { checkFile, removeQuietly, tempPathFor, type FileState } from './files.js';
 import { DEFAULT_BASE_URL, fileUrl, type DerivedFile, type Pack, type PackFile } from './registry.js';
 import { runRecipe } from './recipes.js';
 
@@ -128,7 +129,7 @@ async function obtain(pack: Pack, file: PackFile, opts: PullOptions, dl: Downloa
         // Checked again after the copy: the source could have changed in between.
         const copied = await checkFile(temp, file);
         if (copied.state === 'ok') {
-          await commitTemp(temp, target);
+          publishTemp(temp, target);
           return { status: 'copied', from: [local] };
         }
       } finally {
@@ -177,7 +178,7 @@ async function download(
           `got ${got.sha256} (${got.bytes} bytes); the download was discarded`,
       };
     }
-    await commitTemp(temp, target);
+    publishTemp(temp, target);
     return { status: 'downloaded', from: [url] };
   } catch (err) {
     if (!(err instanceof FetchError)) throw err;
@@ -248,7 +249,7 @@ async function derive(
         `(the sources differ from the pinned ones, or the recipe no longer matches them)`,
     };
   }
-  await writeAtomic(target, data);
+  writeFileAtomic(target, data);
   return { status: 'derived', from: urls };
 }
 
