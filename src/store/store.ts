@@ -1,18 +1,17 @@
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { Generation, Verdict } from '../types.js';
 import { InputError } from '../errors.js';
 import { hasSecrets, redact, redactDeep, redactError, redactConfig } from '../util/secrets.js';
-import { LEASE_SCHEMA, RunLeases } from './lease.js';
+import { RunLeases } from './lease.js';
 import { BatchRecords } from './batches.js';
-import { PendingJournal } from './journal.js';
-import { CommitThread } from './commit-thread.js';
+import { openError, openForReading, openForWriting, type Connection } from './connection.js';
+import { checkVersion } from './schema.js';
+import { WriteQueue } from './write-queue.js';
 import {
   CASE_COLUMNS,
   REQUEST_COLUMNS,
-  RowWriter,
   VERDICT_COLUMNS,
   type CaseRow,
   type RequestLog,
@@ -63,28 +62,11 @@ export interface NewValidation extends Omit<ValidationRecord, 'created_at' | 'co
  * a log of every model request, and a response cache keyed by request hash. A case is written once, when
  * it is finished, under a unique (run_id, case_id) key, so a resumed run simply skips it.
  *
- * Writes are off the hot path: each accepted row is appended to a journal file at the end of the current
- * event-loop turn (one write(2) for the turn's rows; see journal.ts) and committed to SQLite in large batches
- * by a worker thread with its own connection (commit-worker.ts), so inserts never run on the request loop.
- * No other I/O is handled between an answer's arrival and its journal write, so a kill loses only requests
- * still in flight; the next process to open the store applies what a killed one left in its journal.
+ * Writes are off the hot path, through the write queue (write-queue.ts); the schema is schema.ts's and
+ * opening the file connection.ts's.
  */
 
 export const DEFAULT_DB = path.join('.refusenik', 'runs.db');
-const SCHEMA_VERSION = 1;
-/** A batch commits when it holds this many rows, or this long after its first row (or on any read). */
-const COMMIT_ROWS = 4000;
-const COMMIT_MS = 250;
-/** ...or this much journal text (long answers: the commit worker's heap holds one batch). */
-const COMMIT_BYTES = 8 << 20;
-/**
- * The first batch ends at this many rows and commits in-thread; the commit worker starts after it. A long
- * run gains from the worker; a short one (a few cases, a test, an import) would only pay its start-up and
- * the wait for it at close.
- */
-const WORKER_AFTER_ROWS = 256;
-/** Batches the commit worker may have queued; the next one waits (see commitBatch). */
-const MAX_PENDING_COMMITS = 2;
 
 interface LoopRow {
   id: string;
@@ -187,96 +169,13 @@ export interface LabelRow {
   created_at: string;
 }
 
-const CASES_OUTCOME_INDEX =
-  'cases_outcome ON cases(run_id, status, target, attack, variant, category, case_id)';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-  id TEXT PRIMARY KEY, name TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, status TEXT NOT NULL,
-  config_json TEXT NOT NULL, config_hash TEXT NOT NULL, config_file TEXT, versions_json TEXT NOT NULL,
-  cases_total INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS cases (
-  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, case_id TEXT NOT NULL,
-  behavior_id TEXT NOT NULL, goal TEXT NOT NULL, category TEXT, behavior_json TEXT NOT NULL,
-  attack TEXT NOT NULL, variant TEXT NOT NULL, target TEXT NOT NULL, sample INTEGER NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
-  prompt_json TEXT NOT NULL, response TEXT, answer TEXT, finish_reason TEXT, latency_ms REAL, attempts INTEGER,
-  cached INTEGER NOT NULL DEFAULT 0, prompt_tokens INTEGER, completion_tokens INTEGER, trace_json TEXT,
-  error TEXT, error_kind TEXT, created_at TEXT NOT NULL, request_cost_usd REAL,
-  PRIMARY KEY (run_id, case_id)
-);
--- The end-of-run summary, the ASR table and resume read only these narrow columns: an index that covers
--- them (case_id for the join with verdicts) spares reading every case's prompt and response (kept up on
--- the commit worker, off the hot path).
-CREATE INDEX IF NOT EXISTS ${CASES_OUTCOME_INDEX};
-CREATE TABLE IF NOT EXISTS verdicts (
-  run_id TEXT NOT NULL, case_id TEXT NOT NULL, judge TEXT NOT NULL,
-  refusal INTEGER, harmful INTEGER, score REAL, reason TEXT, error TEXT, raw TEXT, details_json TEXT,
-  inconclusive INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,
-  PRIMARY KEY (run_id, case_id, judge),
-  FOREIGN KEY (run_id, case_id) REFERENCES cases(run_id, case_id) ON DELETE CASCADE
-);
-CREATE TABLE IF NOT EXISTS requests (
-  id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, case_id TEXT, role TEXT NOT NULL, target TEXT NOT NULL,
-  cached INTEGER NOT NULL, status TEXT NOT NULL, latency_ms REAL, attempts INTEGER, finish_reason TEXT,
-  prompt_tokens INTEGER, completion_tokens INTEGER, error TEXT, created_at TEXT NOT NULL,
-  source TEXT, cost_usd REAL NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS requests_run ON requests(run_id, case_id);
-CREATE TABLE IF NOT EXISTS cache (
-  key TEXT PRIMARY KEY, target TEXT NOT NULL, generation_json TEXT NOT NULL, created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS labels (
-  run_id TEXT NOT NULL, case_id TEXT NOT NULL, label TEXT NOT NULL CHECK (label IN ('harmful', 'safe')),
-  labeller TEXT NOT NULL, created_at TEXT NOT NULL,
-  PRIMARY KEY (run_id, case_id),
-  FOREIGN KEY (run_id, case_id) REFERENCES cases(run_id, case_id) ON DELETE CASCADE
-);
-CREATE TABLE IF NOT EXISTS judge_validations (
-  config_hash TEXT NOT NULL, labels_sha256 TEXT NOT NULL, judge_id TEXT NOT NULL, config_json TEXT NOT NULL,
-  labels_source TEXT NOT NULL, task TEXT NOT NULL, result_json TEXT NOT NULL, created_at TEXT NOT NULL,
-  PRIMARY KEY (config_hash, labels_sha256)
-);
-CREATE TABLE IF NOT EXISTS loops (
-  id TEXT PRIMARY KEY, name TEXT, config_json TEXT NOT NULL, config_file TEXT,
-  created_at TEXT NOT NULL, updated_at TEXT NOT NULL
-);
--- One row per stage of a loop: its input key (a hash of what it was made from) and what it produced.
-CREATE TABLE IF NOT EXISTS loop_stages (
-  loop_id TEXT NOT NULL REFERENCES loops(id) ON DELETE CASCADE, name TEXT NOT NULL, position INTEGER NOT NULL,
-  status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')), input_key TEXT NOT NULL,
-  output_json TEXT, error TEXT, started_at TEXT NOT NULL, finished_at TEXT,
-  PRIMARY KEY (loop_id, name)
-);
-`;
-
 export class RunStore {
   private readonly db: Database.Database;
   /** Who is writing which run (one writer per run; see lease.ts). */
   readonly leases: RunLeases;
   /** Provider batches submitted for runs (batch delivery; see batches.ts). */
   readonly batches: BatchRecords;
-  /** Where accepted rows wait for their commit (none for an in-memory store). */
-  private readonly journal: PendingJournal | undefined;
-  /** Commits on a worker thread (the compiled package with a file store), else in-thread. */
-  private readonly useWorker: boolean;
-  private committer: CommitThread | undefined;
-  /** Rows committed in-thread so far (see WORKER_AFTER_ROWS). */
-  private rowsCommittedHere = 0;
-  private readonly writer: RowWriter;
-  /** Rows accepted for the in-thread commit (the worker gets them as journal text instead). */
-  private queue: Write[] = [];
-  /** Rows accepted, and journal text written, since the last commit began. */
-  private batchRows = 0;
-  private batchBytes = 0;
-  private turnScheduled = false;
-  private commitTimer: NodeJS.Timeout | undefined;
-  /** The journal batch the last in-thread commit recorded; the next commit drops its marker. */
-  private appliedBefore: string | undefined;
-  /** A failed background flush, rethrown by the next store call so it is never lost silently. */
-  private flushError: unknown;
+  private readonly queue: WriteQueue;
   private readonly stmt: {
     getCase: Database.Statement<[string, string], CaseRow>;
     caseStatus: Database.Statement<[string, string], { status: string }>;
@@ -291,7 +190,7 @@ export class RunStore {
     readonly file: string,
     mustExist = false,
     /** A read-only connection (openReadOnly): no schema setup, no journal, no writes. */
-    readOnly?: ReadConnection,
+    readOnly?: Connection,
   ) {
     if (mustExist && file !== ':memory:' && !existsSync(file)) {
       throw new InputError('no run store here (check --db; nothing was created)', { file });
@@ -303,41 +202,16 @@ export class RunStore {
       this.batches = new BatchRecords(this.db, { readOnly: true });
     } else {
       try {
-        if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-        this.db = new Database(file, { fileMustExist: mustExist });
-        this.db.pragma('journal_mode = WAL');
-        this.db.pragma('synchronous = NORMAL');
-        this.db.pragma('busy_timeout = 10000');
-        this.db.pragma('foreign_keys = ON');
-        this.db.exec(SCHEMA);
-        migrate(this.db);
+        this.db = openForWriting(file, mustExist);
         this.leases = new RunLeases(this.db);
         this.batches = new BatchRecords(this.db);
       } catch (err) {
-        const readOnly = file !== ':memory:' && existsSync(file) && !mayWrite(file);
-        throw new InputError(
-          readOnly
-            ? 'cannot write this run store: this user may not write it or its folder (commands that only ' +
-                'read it, such as runs list, runs show, report and analyze, still work)'
-            : `cannot open run store: ${(err as Error).message}`,
-          { file },
-          err,
-        );
+        throw openError(file, err);
       }
       const db = this.db;
       this.closeDb = () => db.close();
     }
-    const version = this.db
-      .prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'")
-      .get();
-    if (!version && !readOnly)
-      this.db
-        .prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)")
-        .run(String(SCHEMA_VERSION));
-    else if (version && Number(version.value) > SCHEMA_VERSION) {
-      this.closeDb();
-      throw new InputError(`run store was written by a newer refusenik (schema ${version.value})`, { file });
-    }
+    checkVersion(this.db, file, { stamp: !readOnly, close: this.closeDb });
     this.stmt = {
       getCase: this.db.prepare('SELECT * FROM cases WHERE run_id = ? AND case_id = ?'),
       caseStatus: this.db.prepare('SELECT status FROM cases WHERE run_id = ? AND case_id = ?'),
@@ -346,10 +220,7 @@ export class RunStore {
       ),
       cacheGet: this.db.prepare('SELECT generation_json FROM cache WHERE key = ?'),
     };
-    this.writer = new RowWriter(this.db);
-    this.journal = file === ':memory:' || readOnly ? undefined : new PendingJournal(path.resolve(file));
-    this.useWorker = this.journal !== undefined && CommitThread.available();
-    if (this.journal) this.replayOrphans();
+    this.queue = new WriteQueue(this.db, file, readOnly !== undefined);
   }
 
   static open(file: string = DEFAULT_DB): RunStore {
@@ -365,38 +236,14 @@ export class RunStore {
    * For commands that only read (runs list/show, report, analyze, compare, suite table): the store is
    * opened read-only (SQLite's own flag, which holds for root too), with no schema setup and no writes, so a
    * store the user may read but not write (someone else's file, a read-only folder, a shared copy) reads
-   * like any other. A store that needs setup first (an older schema, or rows a killed run left in its
-   * journal) gets it through a short read-write open when this process may write it, as before; when it
-   * may not, an older schema is an error that says so, and unapplied journal rows a warning. A mistyped
-   * --db is an error, never a new empty store.
+   * like any other. A store that needs setup first gets it as openForReading says (connection.ts). A
+   * mistyped --db is an error, never a new empty store.
    */
   static openReadOnly(file: string = DEFAULT_DB): RunStore {
     if (file === ':memory:') return new RunStore(file);
     if (!existsSync(file))
       throw new InputError('no run store here (check --db; nothing was created)', { file });
-    let conn = openReadConnection(file);
-    const missing = setupNeeded(conn.db);
-    const orphans = PendingJournal.orphans(path.resolve(file)).length;
-    if (missing.length || orphans) {
-      if (mayWrite(file)) {
-        conn.close();
-        new RunStore(file, true).close();
-        conn = openReadConnection(file);
-      } else if (missing.length) {
-        conn.close();
-        throw new InputError(
-          `the run store needs an upgrade to this refusenik's schema (${missing.join(', ')}), which needs ` +
-            'write access, and it is read-only here: have someone who can write it run any refusenik ' +
-            `command on it once (e.g. refusenik runs list --db ${file}), or read an upgraded copy`,
-          { file },
-        );
-      } else {
-        process.stderr.write(
-          `refusenik: ${file}: ${orphans} journal file(s) of a killed run are not applied yet (the store is ` +
-            'read-only here): its latest rows are not shown until a process that can write it opens it\n',
-        );
-      }
-    }
+    const conn = openForReading(file, () => new RunStore(file, true).close());
     try {
       return new RunStore(file, true, conn);
     } catch (err) {
@@ -842,220 +689,26 @@ export class RunStore {
       );
   }
 
-  // ---- write queue ------------------------------------------------------------------------------------
+  // ---- write queue (write-queue.ts) -------------------------------------------------------------------
 
-  /** Whether batches now commit on the worker thread (diagnostics; see WORKER_AFTER_ROWS). */
+  /** Whether batches now commit on the worker thread (diagnostics; see write-queue.ts). */
   get commitsOnWorker(): boolean {
-    return this.committer !== undefined;
+    return this.queue.commitsOnWorker;
   }
 
-  /**
-   * Accepts one row: it reaches the journal at the end of this event-loop turn (safe from a kill from then
-   * on) and SQLite with its batch (COMMIT_ROWS rows, COMMIT_BYTES of text, COMMIT_MS after the batch's
-   * first row, or any read).
-   */
   private enqueue(w: Write): void {
-    this.throwFlushError();
-    if (this.journal) {
-      this.journal.add(w);
-      // Only between batches: a batch is committed either here or on the worker, never split.
-      if (
-        this.useWorker &&
-        !this.committer &&
-        this.queue.length === 0 &&
-        this.rowsCommittedHere >= WORKER_AFTER_ROWS
-      )
-        this.committer = new CommitThread(path.resolve(this.file));
-    }
-    if (!this.committer) this.queue.push(w);
-    const batchLimit = this.useWorker && !this.committer ? WORKER_AFTER_ROWS : COMMIT_ROWS;
-    if (++this.batchRows >= batchLimit) {
-      this.commitBatch();
-      return;
-    }
-    if (!this.turnScheduled) {
-      this.turnScheduled = true;
-      setImmediate(this.endOfTurn);
-    }
-    if (!this.commitTimer) {
-      this.commitTimer = setTimeout(this.timedCommit, COMMIT_MS);
-      this.commitTimer.unref();
-    }
-  }
-
-  private readonly endOfTurn = (): void => {
-    this.turnScheduled = false;
-    try {
-      if (this.journal) this.writeJournal();
-      else this.flush();
-    } catch (err) {
-      this.flushError = err;
-    }
-  };
-
-  private readonly timedCommit = (): void => {
-    this.commitTimer = undefined;
-    try {
-      this.commitBatch();
-    } catch (err) {
-      this.flushError = err;
-    }
-  };
-
-  private writeJournal(): void {
-    const text = this.journal?.write();
-    if (!text) return;
-    this.batchBytes += text.length;
-    if (this.batchBytes >= COMMIT_BYTES) this.commitBatch();
-  }
-
-  /** Ends the current batch and commits it: on the commit worker (asynchronously) or here. */
-  private commitBatch(): void {
-    if (this.commitTimer) {
-      clearTimeout(this.commitTimer);
-      this.commitTimer = undefined;
-    }
-    if (this.batchRows === 0) return;
-    this.batchRows = 0;
-    this.batchBytes = 0;
-    if (this.committer) {
-      this.journal?.write();
-      const file = this.journal?.rotate();
-      if (file) {
-        const seq = this.committer.commit(file.name, file.path);
-        // Backpressure: a worker that falls behind would otherwise queue batch after batch in memory.
-        if (this.committer.pending() > MAX_PENDING_COMMITS) this.committer.wait(seq - MAX_PENDING_COMMITS);
-      }
-      return;
-    }
-    const batch = this.queue;
-    this.queue = [];
-    this.rowsCommittedHere += batch.length;
-    const file = this.journal?.rotate();
-    this.writer.commit(batch, file?.name, this.appliedBefore);
-    this.appliedBefore = file?.name;
-    if (file) PendingJournal.remove(file);
-  }
-
-  private throwFlushError(): void {
-    const failed = this.committer?.failure();
-    if (failed !== undefined && this.flushError === undefined)
-      this.flushError = new Error(`run store commit failed: ${failed}`);
-    if (this.flushError !== undefined) {
-      const err = this.flushError;
-      this.flushError = undefined;
-      throw err;
-    }
+    this.queue.add(w);
   }
 
   /** Commits every accepted row now (waiting for the commit worker), so reads see all of them. */
   flush(): void {
-    this.throwFlushError();
-    this.commitBatch();
-    if (this.committer) {
-      this.committer.wait();
-      this.throwFlushError();
-    }
-  }
-
-  /** Applies the journals of writers that died before committing them (each once, under a write lock). */
-  private replayOrphans(): void {
-    for (const file of PendingJournal.orphans(path.resolve(this.file))) {
-      try {
-        this.writer.replay(file.name, PendingJournal.read(file));
-        PendingJournal.remove(file);
-      } catch (err) {
-        const kept = PendingJournal.setAside(file);
-        process.stderr.write(
-          `refusenik: could not apply the rows a killed run left in ${file.path} (${(err as Error).message}); kept as ${kept}\n`,
-        );
-      }
-    }
+    this.queue.flush();
   }
 
   close(): void {
-    this.flush();
-    this.committer?.close();
+    this.queue.close();
     if (this.db.open) this.closeDb();
   }
-}
-
-/** A read-only connection and how to close it. */
-interface ReadConnection {
-  db: Database.Database;
-  close: () => void;
-}
-
-/**
- * A read-only connection to a store. SQLite reads a WAL database through its `-shm` index; in a folder this
- * process cannot write, with no `-shm` there (the last writer closed cleanly), it cannot make one and
- * refuses: then a private copy of the store (with its `-wal`) is read from a temporary folder, removed on
- * close. Nothing is ever written beside the store.
- */
-function openReadConnection(file: string): ReadConnection {
-  try {
-    const db = new Database(file, { readonly: true, fileMustExist: true });
-    try {
-      db.pragma('busy_timeout = 10000');
-      db.prepare('SELECT COUNT(*) FROM sqlite_master').get();
-      return { db, close: () => db.close() };
-    } catch (err) {
-      db.close();
-      const code = String((err as { code?: unknown }).code ?? '');
-      if (!code.startsWith('SQLITE_READONLY') && !code.startsWith('SQLITE_CANTOPEN')) throw err;
-    }
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'refusenik-store-'));
-    const remove = (): void => rmSync(dir, { recursive: true, force: true });
-    try {
-      const copy = path.join(dir, path.basename(file));
-      copyFileSync(file, copy);
-      if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, `${copy}-wal`);
-      const db = new Database(copy, { readonly: true, fileMustExist: true });
-      return {
-        db,
-        close: () => {
-          db.close();
-          remove();
-        },
-      };
-    } catch (err) {
-      remove();
-      throw err;
-    }
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    throw new InputError(`cannot open run store: ${(err as Error).message}`, { file });
-  }
-}
-
-/** Whether this process may write the store and its folder (its journal and SQLite's files go there). */
-function mayWrite(file: string): boolean {
-  try {
-    accessSync(file, constants.W_OK);
-    accessSync(path.dirname(path.resolve(file)), constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** What a store lacks that opening it for writing would add (tables, columns, indexes, the schema version). */
-function setupNeeded(db: Database.Database): string[] {
-  const names = new Set(
-    db
-      .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")
-      .all()
-      .map((r) => r.name),
-  );
-  const wanted = [...`${SCHEMA}${LEASE_SCHEMA}`.matchAll(/CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)/g)].map(
-    (m) => m[1] as string,
-  );
-  const missing = wanted.filter((n) => !names.has(n));
-  if (missing.length) return missing.map((n) => `no ${n}`);
-  const out = migrations(db).map((m) => m.what);
-  const version = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get();
-  if (!version) out.push('no schema version');
-  return out;
 }
 
 /**
@@ -1070,44 +723,6 @@ const REQUEST_LOG_SQL = `
          CASE WHEN cached = 1 THEN NULL ELSE prompt_tokens END, CASE WHEN cached = 1 THEN NULL ELSE completion_tokens END,
          request_cost_usd
   FROM cases WHERE run_id = ? AND request_cost_usd IS NOT NULL`;
-
-/** Brings a store written by an older refusenik up to the current columns (additive changes only). */
-function migrate(db: Database.Database): void {
-  for (const m of migrations(db)) db.exec(m.sql);
-}
-
-/** The changes a store written by an older refusenik lacks, each with the SQL that makes it. */
-function migrations(db: Database.Database): { what: string; sql: string }[] {
-  const has = (table: string, column: string): boolean =>
-    db
-      .prepare<[], { name: string }>(`PRAGMA table_info(${table})`)
-      .all()
-      .some((c) => c.name === column);
-  const out: { what: string; sql: string }[] = [];
-  const column = (table: string, name: string, type: string): void => {
-    if (!has(table, name))
-      out.push({ what: `no ${table}.${name}`, sql: `ALTER TABLE ${table} ADD COLUMN ${name} ${type}` });
-  };
-  column('requests', 'source', 'TEXT');
-  column('requests', 'cost_usd', 'REAL NOT NULL DEFAULT 0');
-  column('cases', 'request_cost_usd', 'REAL');
-  // Before case_id joined it, the covering index could not serve the ASR query's join with verdicts.
-  const indexed = db
-    .prepare<[], { name: string }>('PRAGMA index_info(cases_outcome)')
-    .all()
-    .map((c) => c.name);
-  if (!indexed.includes('case_id')) {
-    out.push({
-      what: 'an older cases_outcome index',
-      sql: `DROP INDEX IF EXISTS cases_outcome; CREATE INDEX ${CASES_OUTCOME_INDEX}`,
-    });
-  }
-  column('verdicts', 'inconclusive', 'INTEGER NOT NULL DEFAULT 0');
-  // Replica pools (issue 24): which replica answered.
-  column('cases', 'replica', 'TEXT');
-  column('requests', 'replica', 'TEXT');
-  return out;
-}
 
 function boolOrNull(b: boolean | null | undefined): number | null {
   return b === null || b === undefined ? null : b ? 1 : 0;
