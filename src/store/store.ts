@@ -3,36 +3,19 @@ import path from 'node:path';
 import type Database from 'better-sqlite3';
 import type { Generation, Verdict } from '../types.js';
 import { InputError } from '../errors.js';
-import { hasSecrets, redact, redactDeep, redactError, redactConfig } from '../util/secrets.js';
 import { RunLeases } from './lease.js';
 import { BatchRecords } from './batches.js';
 import { openError, openForReading, openForWriting, type Connection } from './connection.js';
 import { checkVersion } from './schema.js';
 import { WriteQueue } from './write-queue.js';
-import {
-  CASE_COLUMNS,
-  REQUEST_COLUMNS,
-  VERDICT_COLUMNS,
-  type CaseRow,
-  type RequestLog,
-  type VerdictRow,
-  type Write,
-  rowTimestamp,
-} from './rows.js';
-
-import {
-  caseRecord,
-  runRecord,
-  validationRecord,
-  verdictRecord,
-  type CaseRecord,
-  type RunJudge,
-  type RunRecord,
-  type RunRow,
-  type ValidationRecord,
-  type ValidationRow,
-  type VerdictRecord,
-} from './records.js';
+import { RunTable, type NewRun } from './runs.js';
+import { CaseTable } from './cases.js';
+import { RequestTables } from './requests.js';
+import { LabelTables, type LabelRow, type NewValidation } from './labels.js';
+import { LoopRecords, type LoopStage, type NewLoop } from './loops.js';
+import { REQUEST_LOG_SQL } from './requests.js';
+import type { CaseRow, RequestLog } from './rows.js';
+import type { CaseRecord, RunRecord, ValidationRecord, VerdictRecord } from './records.js';
 
 export { emptyCase, rowTimestamp, type CaseRow, type RequestLog } from './rows.js';
 export { judgeKind } from './records.js';
@@ -44,63 +27,18 @@ export type {
   ValidationRecord,
   VerdictRecord,
 } from './records.js';
-
-/** A run to create: its config snapshot and versions as values (the store encodes them). */
-export interface NewRun extends Omit<RunRow, 'created_at' | 'updated_at' | 'config_json' | 'versions_json'> {
-  config: unknown;
-  versions: Record<string, unknown>;
-}
-
-/** A judge's measured figures to store (`refusenik judge validate`). */
-export interface NewValidation extends Omit<ValidationRecord, 'created_at' | 'config' | 'result'> {
-  config: object;
-  result: object;
-}
+export type { NewRun } from './runs.js';
+export type { LabelRow, NewValidation } from './labels.js';
+export type { LoopStage } from './loops.js';
 
 /**
  * The run store: one SQLite file (WAL) holding runs, their cases (prompt + response), every judge's verdict,
- * a log of every model request, and a response cache keyed by request hash. A case is written once, when
- * it is finished, under a unique (run_id, case_id) key, so a resumed run simply skips it.
- *
- * Writes are off the hot path, through the write queue (write-queue.ts); the schema is schema.ts's and
- * opening the file connection.ts's.
+ * a log of every model request, and a response cache keyed by request hash, with audit labels, judge
+ * validations and loop stages beside them. This class opens the file and composes one module per concept
+ * over its connection (runs.ts, cases.ts, requests.ts, labels.ts, loops.ts; leases and batches
+ * are reached as `leases` and `batches`); its methods are theirs, under the names callers have always used.
+ * Hot rows go through the write queue (write-queue.ts), off the request loop; every read flushes it first.
  */
-
-export const DEFAULT_DB = path.join('.refusenik', 'runs.db');
-
-interface LoopRow {
-  id: string;
-  name: string | null;
-  config_json: string;
-  config_file: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-interface LoopStageRow {
-  loop_id: string;
-  name: string;
-  position: number;
-  status: 'running' | 'done' | 'failed';
-  input_key: string;
-  output_json: string | null;
-  error: string | null;
-  started_at: string;
-  finished_at: string | null;
-}
-
-/** One recorded stage of a loop, its output parsed. */
-export interface LoopStage {
-  name: string;
-  position: number;
-  status: 'running' | 'done' | 'failed';
-  /** Hash of everything the stage was made from: a stage is redone only when this changes. */
-  input_key: string;
-  output: Record<string, unknown> | null;
-  error: string | null;
-  started_at: string;
-  finished_at: string | null;
-}
 
 /** Errors of one kind in a run, with one example message. */
 export interface ErrorGroup {
@@ -160,14 +98,7 @@ export interface CaseSearchCost {
   cost_usd: number;
 }
 
-/** A person's label for one case of a run (the per-run audit, `refusenik label`). */
-export interface LabelRow {
-  run_id: string;
-  case_id: string;
-  label: 'harmful' | 'safe';
-  labeller: string;
-  created_at: string;
-}
+export const DEFAULT_DB = path.join('.refusenik', 'runs.db');
 
 export class RunStore {
   private readonly db: Database.Database;
@@ -176,13 +107,11 @@ export class RunStore {
   /** Provider batches submitted for runs (batch delivery; see batches.ts). */
   readonly batches: BatchRecords;
   private readonly queue: WriteQueue;
-  private readonly stmt: {
-    getCase: Database.Statement<[string, string], CaseRow>;
-    caseStatus: Database.Statement<[string, string], { status: string }>;
-    judgesFor: Database.Statement<[string, string], { judge: string }>;
-    cacheGet: Database.Statement<[string], { generation_json: string }>;
-  };
-
+  private readonly runs: RunTable;
+  private readonly cases: CaseTable;
+  private readonly requests: RequestTables;
+  private readonly labels: LabelTables;
+  private readonly loops: LoopRecords;
   /** Closes the connection (and removes a read-only copy's temporary folder, see openReadOnly). */
   private readonly closeDb: () => void;
 
@@ -212,15 +141,12 @@ export class RunStore {
       this.closeDb = () => db.close();
     }
     checkVersion(this.db, file, { stamp: !readOnly, close: this.closeDb });
-    this.stmt = {
-      getCase: this.db.prepare('SELECT * FROM cases WHERE run_id = ? AND case_id = ?'),
-      caseStatus: this.db.prepare('SELECT status FROM cases WHERE run_id = ? AND case_id = ?'),
-      judgesFor: this.db.prepare(
-        'SELECT judge FROM verdicts WHERE run_id = ? AND case_id = ? AND error IS NULL',
-      ),
-      cacheGet: this.db.prepare('SELECT generation_json FROM cache WHERE key = ?'),
-    };
     this.queue = new WriteQueue(this.db, file, readOnly !== undefined);
+    this.runs = new RunTable(this.db, this.queue, this.batches);
+    this.cases = new CaseTable(this.db, this.queue, (id) => this.runs.get(id));
+    this.requests = new RequestTables(this.db, this.queue);
+    this.labels = new LabelTables(this.db, this.queue);
+    this.loops = new LoopRecords(this.db, this.queue);
   }
 
   static open(file: string = DEFAULT_DB): RunStore {
@@ -252,179 +178,63 @@ export class RunStore {
     }
   }
 
-  // ---- runs -------------------------------------------------------------------------------------------
+  // ---- one concept per module: the methods below are theirs (see each module for what they do) ------------
+
+  // ---- runs (runs.ts) ---------------------------------------------------------------------------------
 
   createRun(run: NewRun): RunRecord {
-    const now = new Date().toISOString();
-    const { config, versions, ...rest } = run;
-    const row: RunRow = {
-      ...rest,
-      config_json: redact(JSON.stringify(config)),
-      versions_json: JSON.stringify(versions),
-      created_at: now,
-      updated_at: now,
-    };
-    this.flush();
-    this.db
-      .prepare(
-        `INSERT INTO runs (id, name, created_at, updated_at, status, config_json, config_hash, config_file, versions_json, cases_total)
-         VALUES (@id, @name, @created_at, @updated_at, @status, @config_json, @config_hash, @config_file, @versions_json, @cases_total)`,
-      )
-      .run(row);
-    return runRecord(row);
+    return this.runs.create(run);
   }
-
   getRun(id: string): RunRecord | undefined {
-    const row = this.db.prepare<[string], RunRow>('SELECT * FROM runs WHERE id = ?').get(id);
-    return row && runRecord(row);
+    return this.runs.get(id);
   }
-
-  /** A run id may be abbreviated to any unique prefix. */
   findRun(idOrPrefix: string): RunRecord | undefined {
-    const exact = this.getRun(idOrPrefix);
-    if (exact) return exact;
-    const rows = this.db
-      .prepare<[string], RunRow>("SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2")
-      .all(`${idOrPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-    return rows.length === 1 && rows[0] ? runRecord(rows[0]) : undefined;
+    return this.runs.find(idOrPrefix);
   }
-
   listRuns(): RunRecord[] {
-    return this.db.prepare<[], RunRow>('SELECT * FROM runs ORDER BY created_at DESC').all().map(runRecord);
+    return this.runs.list();
   }
-
   updateRun(id: string, patch: Partial<Pick<RunRecord, 'status' | 'cases_total' | 'versions'>>): void {
-    this.flush();
-    const { versions, ...plain } = patch;
-    const columns: Record<string, string | number> = { ...plain };
-    if (versions) columns['versions_json'] = JSON.stringify(versions);
-    const sets = Object.keys(columns).map((k) => `${k} = @${k}`);
-    this.db
-      .prepare(`UPDATE runs SET ${[...sets, 'updated_at = @updated_at'].join(', ')} WHERE id = @id`)
-      .run({ ...columns, id, updated_at: new Date().toISOString() });
+    this.runs.update(id, patch);
   }
-
   deleteRun(id: string): void {
-    this.flush();
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM verdicts WHERE run_id = ?').run(id);
-      this.db.prepare('DELETE FROM cases WHERE run_id = ?').run(id);
-      this.db.prepare('DELETE FROM requests WHERE run_id = ?').run(id);
-      this.batches.deleteRun(id);
-      this.db.prepare('DELETE FROM runs WHERE id = ?').run(id);
-    })();
+    this.runs.delete(id);
   }
-
-  /**
-   * Moves every row of run `from` (its cases, verdicts, request log and labels) to run `to`, replacing what
-   * `to` held, in one transaction: readers see the old run or the new one, never a mix or neither.
-   */
   replaceRun(from: string, to: string): void {
-    this.flush();
-    this.db.transaction(() => {
-      // The rows of `from` move table by table; the keys that tie them agree again at the commit.
-      this.db.pragma('defer_foreign_keys = ON');
-      this.db.prepare('DELETE FROM verdicts WHERE run_id = ?').run(to);
-      this.db.prepare('DELETE FROM labels WHERE run_id = ?').run(to);
-      this.db.prepare('DELETE FROM cases WHERE run_id = ?').run(to);
-      this.db.prepare('DELETE FROM requests WHERE run_id = ?').run(to);
-      this.db.prepare('DELETE FROM runs WHERE id = ?').run(to);
-      this.db.prepare('UPDATE runs SET id = ? WHERE id = ?').run(to, from);
-      for (const table of ['cases', 'verdicts', 'requests', 'labels'])
-        this.db.prepare(`UPDATE ${table} SET run_id = ? WHERE run_id = ?`).run(to, from);
-    })();
+    this.runs.replace(from, to);
   }
 
-  // ---- cases and verdicts -----------------------------------------------------------------------------
+  // ---- cases and verdicts (cases.ts) ------------------------------------------------------------------
 
   getCase(runId: string, caseId: string): CaseRecord | undefined {
-    const row = this.stmt.getCase.get(runId, caseId);
-    return row && caseRecord(row);
+    return this.cases.get(runId, caseId);
   }
-
   caseStatus(runId: string, caseId: string): 'ok' | 'error' | undefined {
-    return this.stmt.caseStatus.get(runId, caseId)?.status as 'ok' | 'error' | undefined;
+    return this.cases.status(runId, caseId);
   }
-
-  /** Every stored case's status, so a resumed run knows what is done without a query per case. */
   caseStatuses(runId: string): Map<string, 'ok' | 'error'> {
-    this.flush();
-    const out = new Map<string, 'ok' | 'error'>();
-    const rows = this.db
-      .prepare<[string], { case_id: string; status: 'ok' | 'error' }>(
-        'SELECT case_id, status FROM cases WHERE run_id = ?',
-      )
-      .iterate(runId);
-    for (const r of rows) out.set(r.case_id, r.status);
-    return out;
+    return this.cases.statuses(runId);
   }
-
   putCase(row: CaseRow): void {
-    const clean = hasSecrets()
-      ? {
-          ...row,
-          response: redact(row.response),
-          answer: redact(row.answer),
-          error: redactError(row.error),
-          trace_json: redact(row.trace_json),
-        }
-      : row.error === null
-        ? row
-        : { ...row, error: redactError(row.error) };
-    this.enqueue(['case', CASE_COLUMNS.map((k) => clean[k] ?? null)]);
+    this.cases.put(row);
   }
-
-  /** Judges that already have a (non-failed) verdict for this case. */
   judgedBy(runId: string, caseId: string): Set<string> {
-    return new Set(this.stmt.judgesFor.all(runId, caseId).map((r) => r.judge));
+    return this.cases.judgedBy(runId, caseId);
   }
-
   putVerdict(runId: string, caseId: string, v: Verdict): void {
-    const row: VerdictRow = {
-      run_id: runId,
-      case_id: caseId,
-      judge: v.judge,
-      refusal: boolOrNull(v.refusal),
-      harmful: boolOrNull(v.harmful),
-      score: v.score ?? null,
-      reason: redact(v.reason ?? null),
-      error: redactError(v.error ?? null),
-      raw: redact(v.raw ?? null),
-      details_json: v.details ? JSON.stringify(v.details) : null,
-      inconclusive: v.inconclusive ? 1 : 0,
-      created_at: rowTimestamp(),
-    };
-    this.enqueue(['verdict', VERDICT_COLUMNS.map((k) => row[k])]);
+    this.cases.putVerdict(runId, caseId, v);
   }
-
-  *iterateCases(runId: string): IterableIterator<CaseRecord> {
-    this.flush();
-    const rows = this.db
-      .prepare<[string], CaseRow>('SELECT * FROM cases WHERE run_id = ? ORDER BY rowid')
-      .iterate(runId);
-    for (const row of rows) yield caseRecord(row);
+  iterateCases(runId: string): IterableIterator<CaseRecord> {
+    return this.cases.iterate(runId);
   }
-
-  *iterateVerdicts(runId: string): IterableIterator<VerdictRecord> {
-    this.flush();
-    const judges = this.getRun(runId)?.judges ?? new Map<string, RunJudge>();
-    const rows = this.db
-      .prepare<[string], VerdictRow>('SELECT * FROM verdicts WHERE run_id = ? ORDER BY rowid')
-      .iterate(runId);
-    for (const row of rows) yield verdictRecord(row, judges);
+  iterateVerdicts(runId: string): IterableIterator<VerdictRecord> {
+    return this.cases.iterateVerdicts(runId);
   }
-
-  /** Every case with each of its verdicts (a case with none, e.g. an error, appears once with judge NULL). */
   iterateJoined(runId: string): IterableIterator<Record<string, string | number | null>> {
-    this.flush();
-    return this.db
-      .prepare<[string], Record<string, string | number | null>>(
-        `SELECT c.case_id, c.target, c.attack, c.variant, c.category, c.status, v.judge, v.harmful, v.refusal, v.score, v.error, v.inconclusive
-         FROM cases c LEFT JOIN verdicts v ON v.run_id = c.run_id AND v.case_id = c.case_id
-         WHERE c.run_id = ? ORDER BY c.rowid`,
-      )
-      .iterate(runId);
+    return this.cases.iterateJoined(runId);
   }
+
+  // ---- counts -----------------------------------------------------------------------------------------
 
   /**
    * The counts behind every ASR table, aggregated in SQL: per group (target x attack x variant, and the
@@ -551,142 +361,51 @@ export class RunStore {
     );
   }
 
-  // ---- request log and response cache -----------------------------------------------------------------
+  // ---- request log and response cache (requests.ts) ---------------------------------------------------
 
   logRequest(row: RequestLog): void {
-    const withTime = {
-      ...row,
-      error: redactError(row.error),
-      created_at: rowTimestamp(),
-      replica: row.replica ?? null,
-    };
-    this.enqueue(['request', REQUEST_COLUMNS.map((k) => withTime[k])]);
+    this.requests.log(row);
   }
-
   cacheGet(key: string): Generation | undefined {
-    const row = this.stmt.cacheGet.get(key);
-    return row ? (JSON.parse(row.generation_json) as Generation) : undefined;
+    return this.requests.cacheGet(key);
   }
-
   cachePut(key: string, target: string, gen: Generation): void {
-    const json = JSON.stringify(redactDeep(gen));
-    const now = new Date().toISOString();
-    this.enqueue(['cache', [key, target, json, now]]);
+    this.requests.cachePut(key, target, gen);
   }
 
-  // ---- audit labels and judge validations ------------------------------------------------------------
+  // ---- audit labels and judge validations (labels.ts) -------------------------------------------------
 
-  /** Stores (or replaces) a person's label for a case of a run. */
   putLabel(row: Omit<LabelRow, 'created_at'>): void {
-    this.flush();
-    this.db
-      .prepare(
-        `INSERT OR REPLACE INTO labels (run_id, case_id, label, labeller, created_at)
-         VALUES (@run_id, @case_id, @label, @labeller, @created_at)`,
-      )
-      .run({ ...row, created_at: new Date().toISOString() });
+    this.labels.putLabel(row);
   }
-
   labelsFor(runId: string): LabelRow[] {
-    this.flush();
-    return this.db
-      .prepare<[string], LabelRow>('SELECT * FROM labels WHERE run_id = ? ORDER BY case_id')
-      .all(runId);
+    return this.labels.labelsFor(runId);
   }
-
-  /** Stores a judge's measured figures, keyed by its configuration hash and the labels file's sha256. */
   putValidation(validation: NewValidation): void {
-    const { config, result, ...rest } = validation;
-    // A judge model's URL may carry credentials: stored like a run's config snapshot.
-    const row = {
-      ...rest,
-      config_json: JSON.stringify(redactConfig(config)),
-      result_json: JSON.stringify(result),
-    };
-    this.flush();
-    this.db
-      .prepare(
-        `INSERT OR REPLACE INTO judge_validations
-           (config_hash, labels_sha256, judge_id, config_json, labels_source, task, result_json, created_at)
-         VALUES (@config_hash, @labels_sha256, @judge_id, @config_json, @labels_source, @task, @result_json, @created_at)`,
-      )
-      .run({ ...row, created_at: new Date().toISOString() });
+    this.labels.putValidation(validation);
   }
-
-  /** Every stored validation of one judge configuration, newest first. */
   validationsFor(configHash: string): ValidationRecord[] {
-    return this.db
-      .prepare<[string], ValidationRow>(
-        'SELECT * FROM judge_validations WHERE config_hash = ? ORDER BY created_at DESC, labels_source',
-      )
-      .all(configHash)
-      .map(validationRecord);
+    return this.labels.validationsFor(configHash);
   }
 
-  // ---- loops (refusenik loop): stage records, written at once (a stage is minutes, not milliseconds) ----
+  // ---- loops (loops.ts) -------------------------------------------------------------------------------
 
-  putLoop(loop: Pick<LoopRow, 'id' | 'name' | 'config_file'> & { config: unknown }): void {
-    const { config, ...rest } = loop;
-    const row = { ...rest, config_json: JSON.stringify(redactConfig(config)) };
-    this.flush();
-    const now = new Date().toISOString();
-    this.db
-      .prepare(
-        `INSERT INTO loops (id, name, config_json, config_file, created_at, updated_at)
-         VALUES (@id, @name, @config_json, @config_file, @now, @now)
-         ON CONFLICT(id) DO UPDATE SET updated_at = @now, config_file = @config_file`,
-      )
-      .run({ ...row, now });
+  putLoop(loop: NewLoop): void {
+    this.loops.put(loop);
   }
-
-  /** A loop's stages in order, their outputs parsed. */
   loopStages(loopId: string): LoopStage[] {
-    return this.db
-      .prepare<[string], LoopStageRow>('SELECT * FROM loop_stages WHERE loop_id = ? ORDER BY position')
-      .all(loopId)
-      .map((r) => ({
-        name: r.name,
-        position: r.position,
-        status: r.status,
-        input_key: r.input_key,
-        output: r.output_json === null ? null : (JSON.parse(r.output_json) as Record<string, unknown>),
-        error: r.error,
-        started_at: r.started_at,
-        finished_at: r.finished_at,
-      }));
+    return this.loops.stages(loopId);
   }
-
   startLoopStage(loopId: string, name: string, position: number, inputKey: string): void {
-    this.flush();
-    this.db
-      .prepare(
-        `INSERT OR REPLACE INTO loop_stages
-           (loop_id, name, position, status, input_key, output_json, error, started_at, finished_at)
-         VALUES (?, ?, ?, 'running', ?, NULL, NULL, ?, NULL)`,
-      )
-      .run(loopId, name, position, inputKey, new Date().toISOString());
+    this.loops.startStage(loopId, name, position, inputKey);
   }
-
   finishLoopStage(
     loopId: string,
     name: string,
     output: Record<string, unknown> | null,
     error?: string,
   ): void {
-    this.flush();
-    this.db
-      .prepare(
-        `UPDATE loop_stages SET status = ?, output_json = ?, error = ?, finished_at = ?
-         WHERE loop_id = ? AND name = ?`,
-      )
-      .run(
-        error === undefined ? 'done' : 'failed',
-        output === null ? null : JSON.stringify(output),
-        error ?? null,
-        new Date().toISOString(),
-        loopId,
-        name,
-      );
+    this.loops.finishStage(loopId, name, output, error);
   }
 
   // ---- write queue (write-queue.ts) -------------------------------------------------------------------
@@ -694,10 +413,6 @@ export class RunStore {
   /** Whether batches now commit on the worker thread (diagnostics; see write-queue.ts). */
   get commitsOnWorker(): boolean {
     return this.queue.commitsOnWorker;
-  }
-
-  private enqueue(w: Write): void {
-    this.queue.add(w);
   }
 
   /** Commits every accepted row now (waiting for the commit worker), so reads see all of them. */
@@ -709,21 +424,4 @@ export class RunStore {
     this.queue.close();
     if (this.db.open) this.closeDb();
   }
-}
-
-/**
- * A run's whole request log (two parameters: the run id twice): the rows of `requests`, and the case rows
- * that are also the log entry of their one target call (`request_cost_usd` set). A cached call has no
- * token counts in the log (it cost nothing), as `ModelCalls` writes it.
- */
-const REQUEST_LOG_SQL = `
-  SELECT role, target, cached, status, prompt_tokens, completion_tokens, cost_usd FROM requests WHERE run_id = ?
-  UNION ALL
-  SELECT 'target', target, cached, status,
-         CASE WHEN cached = 1 THEN NULL ELSE prompt_tokens END, CASE WHEN cached = 1 THEN NULL ELSE completion_tokens END,
-         request_cost_usd
-  FROM cases WHERE run_id = ? AND request_cost_usd IS NOT NULL`;
-
-function boolOrNull(b: boolean | null | undefined): number | null {
-  return b === null || b === undefined ? null : b ? 1 : 0;
 }
