@@ -28,6 +28,18 @@ export interface StageSpec<T extends Record<string, unknown>> {
   run: () => Promise<T>;
 }
 
+/**
+ * One stage of the loop as a typed unit (src/loop/stages/): its name, the schema of its output, the key made
+ * from its typed input, and how to run it. `I` is what it reads from earlier stages; `C` the loop's context.
+ */
+export interface Stage<C, I, O extends Record<string, unknown>> {
+  name: string;
+  output: z.ZodType<O>;
+  key: (c: C, input: I) => unknown;
+  valid?: (c: C, out: O) => boolean;
+  run: (c: C, input: I) => Promise<O>;
+}
+
 export class StageRunner {
   readonly entries: StageEntry[];
   private readonly previous: Map<string, LoopStage>;
@@ -41,6 +53,22 @@ export class StageRunner {
   ) {
     this.entries = names.map((name) => ({ name, status: 'pending' }));
     this.previous = new Map(store.loopStages(loopId).map((s) => [s.name, s]));
+  }
+
+  /** Runs (or keeps) a typed stage; an arm's stages carry its prefix (`derta:`). */
+  async stage<C, I, O extends Record<string, unknown>>(
+    def: Stage<C, I, O>,
+    c: C,
+    input: I,
+    prefix = '',
+  ): Promise<{ output: O; stop: boolean }> {
+    return this.run({
+      name: `${prefix}${def.name}`,
+      key: def.key(c, input),
+      output: def.output,
+      ...(def.valid ? { valid: (out: O) => (def.valid as NonNullable<typeof def.valid>)(c, out) } : {}),
+      run: () => def.run(c, input),
+    });
   }
 
   /** The stage's output; `stop` is true when the loop should stop after it (`--until`). */
