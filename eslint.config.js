@@ -30,14 +30,25 @@ export default tseslint.config(
     },
   },
   {
-    // The HTML report's in-page script: browser code, inlined in a classic <script>. Its type-only imports of
-    // the report data bring Node's types into its program, so Node globals are refused here; and data goes
-    // into the page as text, never parsed as HTML.
-    files: ['src/report/browser/**/*.ts'],
+    // The HTML report's in-page script and the chart builder it shares with the static pages: browser code,
+    // bundled (esbuild) into one classic <script>. Its type-only imports of the report data bring Node's types
+    // into its program, so Node globals are refused here; and data goes into the page as text, never parsed
+    // as HTML.
+    files: ['src/report/browser/**/*.ts', 'src/report/chart/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['*'], allowTypeImports: true, message: 'Browser code: type-only imports.' }] },
+        {
+          patterns: [
+            {
+              // Values only from the page script's own modules and the shared chart builder; types from anywhere.
+              regex: '^(?!\\./[^/]+$|\\.\\./chart/[^/]+$)',
+              allowTypeImports: true,
+              message:
+                'Browser code: values only from src/report/browser and src/report/chart; types from anywhere.',
+            },
+          ],
+        },
       ],
       'no-restricted-globals': [
         'error',

@@ -1,6 +1,8 @@
 import { escapeHtml as esc, htmlPage, REPORT_CSS } from '../report/html.js';
 import { mdText } from '../report/markdown.js';
 import { mdTable } from '../report/tables.js';
+import { lineChart } from '../report/chart/line-chart.js';
+import { svgMarkup } from '../report/chart/svg.js';
 import type { PairedComparison } from '../analysis/paired.js';
 import type { PairedScoreRow } from '../analysis/paired-scores.js';
 import type { RefusalToken, TransitionCurve, TransitionDifference } from '../analysis/transition.js';
@@ -186,40 +188,33 @@ function transitionSection(t: LoopReport['transition_curves']): string {
 
 const COLOURS = ['#111827', '#dc2626', '#2563eb', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#be185d'];
 
+/** Curves by k (share 0 to 1), a legend in the right margin: the report's line chart, as escaped markup. */
 function curveSvg(
   id: string,
   series: { label: string; points: (readonly [number, number | null])[] }[],
   yLabel: string,
 ): string {
-  const W = 720,
-    H = 260,
-    L = 56,
-    R = 110,
-    T = 14,
-    B = 36;
-  const maxK = Math.max(1, ...series.flatMap((s) => s.points.map((p) => p[0])));
-  const x = (k: number): number => L + (k / maxK) * (W - L - R);
-  const y = (v: number): number => T + (1 - v) * (H - T - B);
-  const grid = [0, 0.5, 1]
-    .map(
-      (v) =>
-        `<line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e7eb"/><text x="${L - 6}" y="${y(v) + 4}" text-anchor="end" font-size="11">${v * 100}%</text>`,
-    )
-    .join('');
-  const lines = series
-    .map((s, i) => {
-      const pts = s.points.filter((p) => p[1] !== null) as [number, number][];
-      const colour = COLOURS[i % COLOURS.length] as string;
-      return (
-        `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${pts.map(([k, v]) => `${x(k).toFixed(1)},${y(v).toFixed(1)}`).join(' ')}"/>` +
-        pts
-          .map(([k, v]) => `<circle cx="${x(k).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3" fill="${colour}"/>`)
-          .join('') +
-        `<text x="${W - R + 8}" y="${T + 14 + i * 16}" font-size="12" fill="${colour}">${esc(s.label)}</text>`
-      );
-    })
-    .join('');
-  return `<svg id="${id}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(yLabel)} by k">${grid}${lines}<text x="${(L + W - R) / 2}" y="${H - 6}" text-anchor="middle" font-size="11">k (harmful tokens)</text></svg>`;
+  const ks = [...new Set(series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) => a - b);
+  const chart = lineChart({
+    id,
+    label: `${yLabel} by k`,
+    width: 720,
+    height: 260,
+    margin: { left: 56, right: 110, top: 14, bottom: 36 },
+    x: { min: 0, max: Math.max(1, ...ks) },
+    xTicks: ks,
+    xTitle: 'k (harmful tokens)',
+    legend: true,
+    // Also written as .svg files of their own (standaloneSvg), without the report's stylesheet.
+    presentation: true,
+    curves: series.map((s, i) => ({
+      colour: COLOURS[i % COLOURS.length] as string,
+      label: s.label,
+      dots: true,
+      points: s.points.map(([x, y]) => ({ x, y })),
+    })),
+  });
+  return svgMarkup(chart);
 }
 
 const SPLIT_TITLES: Record<Split, string> = {

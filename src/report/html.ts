@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { errorMessage, RuntimeFailure } from '../errors.js';
+import { escapeMarkup } from './chart/svg.js';
 import type { ReportData } from './report-data.js';
 
 /**
@@ -11,8 +12,9 @@ import type { ReportData } from './report-data.js';
  * Content-Security-Policy allows only this page's own script and style, by hash: even if markup were ever
  * injected, inline handlers, external scripts, images and requests would be refused.
  *
- * The inline script is src/report/browser/client.ts, compiled by `npm run build` (tsconfig.browser.json) to
- * dist/report/browser/client.js and read from there when a page is rendered.
+ * The inline script is src/report/browser/ (entry client.ts), type-checked by `npm run build` with
+ * tsconfig.browser.json and bundled by esbuild (`npm run build:client`) into one classic script,
+ * dist/report/browser/client.js, read from there when a page is rendered.
  */
 
 export const REPORT_CSS = `
@@ -174,10 +176,7 @@ ${o.body}${o.script !== undefined ? `\n<script>${o.script}</script>` : ''}
 
 /** Text for HTML element content and attribute values. */
 export function escapeHtml(v: unknown): string {
-  return String(v ?? '\u2013').replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
-  );
+  return escapeMarkup(String(v ?? '\u2013'));
 }
 
 export function renderHtml(data: ReportData): string {
