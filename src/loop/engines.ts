@@ -1,10 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { RuntimeFailure } from '../errors.js';
 import { repoRoot } from '../util/repo-root.js';
-import { serveModel, type ServedModel } from './serve.js';
+import { serveModel, stopChild, type ServedModel } from './serve.js';
 
 /**
  * The engines that serve the two sides of a loop. `llamacpp`: llama-cpp-python's OpenAI-compatible server
@@ -178,7 +178,7 @@ export async function serveLlamaCpp(o: LlamaCppServeOptions): Promise<ServedMode
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { url, name: o.name, close: () => stop(child) };
+  return { url, name: o.name, close: () => stopChild(child) };
 }
 
 /** A PEFT LoRA adapter folder → one GGUF adapter file (f32: no loss over the trained weights). */
@@ -230,17 +230,5 @@ function freePort(): Promise<number> {
       const port = (s.address() as { port: number }).port;
       s.close(() => resolve(port));
     });
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
   });
 }

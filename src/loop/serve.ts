@@ -66,10 +66,15 @@ export async function serveModel(o: ServeOptions): Promise<ServedModel> {
     });
   });
   child.removeAllListeners('exit');
-  return { url: url.replace(/\/$/, '').replace(/(\/v1)?$/, '/v1'), name: o.name, close: () => stop(child) };
+  return {
+    url: url.replace(/\/$/, '').replace(/(\/v1)?$/, '/v1'),
+    name: o.name,
+    close: () => stopChild(child),
+  };
 }
 
-function stop(child: ChildProcess): Promise<void> {
+/** Stops a server process: SIGTERM, then SIGKILL after 5 s. */
+export function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
