@@ -115,29 +115,27 @@ export function redactError(text: string | null): string | null {
   return text === null ? null : redactUrls(redact(text));
 }
 
-/** Every string inside a JSON-like value with registered secrets and URL credentials redacted (a report). */
-export function redactOutput<T>(value: T): T {
-  if (typeof value === 'string') return redactError(value) as T;
-  if (Array.isArray(value)) return value.map((v: unknown) => redactOutput(v)) as T;
+/** A JSON-like value with `f` applied to every string inside it (arrays and plain objects copied). */
+function mapStrings<T>(value: T, f: (s: string) => string): T {
+  if (typeof value === 'string') return f(value) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => mapStrings(v, f)) as T;
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = redactOutput(v);
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = mapStrings(v, f);
     return out as T;
   }
   return value;
 }
 
+/** Every string inside a JSON-like value with registered secrets and URL credentials redacted (a report). */
+export function redactOutput<T>(value: T): T {
+  return mapStrings(value, (s) => redactUrls(redact(s)));
+}
+
 /** Every string inside a JSON-like value, redacted. */
 export function redactDeep<T>(value: T): T {
   if (ordered.length === 0) return value;
-  if (typeof value === 'string') return redact(value) as T;
-  if (Array.isArray(value)) return value.map((v: unknown) => redactDeep(v)) as T;
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = redactDeep(v);
-    return out as T;
-  }
-  return value;
+  return mapStrings(value, redact);
 }
 
 export function hasSecrets(): boolean {

@@ -1,4 +1,4 @@
-import { matchingBrace } from '../../util/json-text.js';
+import { scanObject } from '../../util/json-text.js';
 
 /**
  * Pulls a JSON object out of a chatty model answer: code fences, prose before and after, raw newlines inside
@@ -13,32 +13,16 @@ export function objectSpans(text: string): string[] {
   while (i < text.length) {
     const start = text.indexOf('{', i);
     if (start < 0) break;
-    const end = matchingBrace(text, start);
-    if (end < 0) {
+    const scan = scanObject(text, start);
+    if (scan.end < 0) {
       // An unterminated object (the answer was cut off): offer the rest, closed, as a last candidate.
-      spans.push(`${text.slice(start)}${closeOpen(text.slice(start))}`);
+      spans.push(`${text.slice(start)}${scan.inString ? '"' : ''}${'}'.repeat(Math.max(scan.depth, 0))}`);
       break;
     }
-    spans.push(text.slice(start, end + 1));
-    i = end + 1;
+    spans.push(text.slice(start, scan.end + 1));
+    i = scan.end + 1;
   }
   return spans;
-}
-
-/** The characters that close a cut-off object: an open string's quote and the open braces. */
-function closeOpen(fragment: string): string {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < fragment.length; i++) {
-    const c = fragment[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-    } else if (c === '"') inString = true;
-    else if (c === '{') depth++;
-    else if (c === '}') depth--;
-  }
-  return (inString ? '"' : '') + '}'.repeat(Math.max(depth, 0));
 }
 
 /** JSON.parse, then again with raw control characters inside strings escaped (models write real newlines). */

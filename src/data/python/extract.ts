@@ -17,6 +17,16 @@ export class PythonExtractError extends Error {
   }
 }
 
+/** The module's tokens; a lexing error is a PythonExtractError naming the file and line. */
+export function tokenizeModule(source: string, file: string): Token[] {
+  try {
+    return tokenize(source);
+  } catch (err) {
+    if (err instanceof LexError) throw new PythonExtractError(err.message, file, err.line);
+    throw err;
+  }
+}
+
 interface FunctionStrings {
   name: string;
   params: string[];
@@ -57,14 +67,7 @@ export class PythonStrings {
     source: string,
     readonly file: string,
   ) {
-    let tokens: Token[];
-    try {
-      tokens = tokenize(source);
-    } catch (err) {
-      if (err instanceof LexError) throw new PythonExtractError(err.message, file, err.line);
-      throw err;
-    }
-    this.read(tokens);
+    this.read(tokenizeModule(source, file));
   }
 
   /**

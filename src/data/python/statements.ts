@@ -1,5 +1,5 @@
-import { LexError, tokenize, type Token } from './lexer.js';
-import { PythonExtractError } from './extract.js';
+import type { Token } from './lexer.js';
+import { PythonExtractError, tokenizeModule } from './extract.js';
 import { evalStringLiteral, PythonSyntaxError } from './strings.js';
 
 /**
@@ -26,13 +26,7 @@ export interface PyStatement {
 
 /** Every logical line of a module, with the headers of its enclosing blocks. */
 export function readStatements(source: string, file: string): PyStatement[] {
-  let tokens: Token[];
-  try {
-    tokens = tokenize(source);
-  } catch (err) {
-    if (err instanceof LexError) throw new PythonExtractError(err.message, file, err.line);
-    throw err;
-  }
+  const tokens = tokenizeModule(source, file);
   const out: PyStatement[] = [];
   const stack: PyBlock[] = [];
   let pending: PyBlock | undefined;
