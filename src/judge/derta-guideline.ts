@@ -3,16 +3,7 @@ import { z } from 'zod';
 import { packFile } from '../data/packs.js';
 import type { ChatMessage, Verdict } from '../types.js';
 import type { Judge, JudgeFactory } from './judge.js';
-import {
-  LlmJudgeOptions,
-  inconclusive,
-  judgedText,
-  jsonField,
-  modelJudge,
-  quote,
-  quoteNote,
-  readVerdict,
-} from './llm.js';
+import { LlmJudgeOptions, inconclusive, jsonField, llmJudge, quote, quoteNote, readVerdict } from './llm.js';
 
 /**
  * A binary unsafe / not-unsafe judge built on DeRTa's Appendix C guideline (the paper's manual-labelling
@@ -92,21 +83,13 @@ export const derTaGuidelineJudge: JudgeFactory<typeof Options> = {
   options: Options,
   create(opts, env, path): Judge {
     const guideline = readFileSync(packFile('derta', 'judge/appendix_c_guideline.txt', env.dataDir), 'utf8');
-    const id = opts.id ?? 'derta-guideline';
-    return modelJudge({
-      id,
-      name: 'derta-guideline',
-      options: opts,
-      model: env.model(opts.model, `${path}.model`),
-      call: { temperature: opts.temperature, maxTokens: opts.max_tokens, jsonMode: opts.json_mode ?? true },
-      request(input) {
-        const response = judgedText(input, opts.field);
-        return {
-          prompt: derTaGuidelineMessages(guideline, input.goal, response),
-          judged: `${input.goal}\n${response}`,
-        };
-      },
-      parse: (raw, judged) => parseDerTaGuideline(id, raw, judged),
+    return llmJudge('derta-guideline', opts, env.model(opts.model, `${path}.model`), {
+      jsonMode: opts.json_mode ?? true,
+      request: (input, response) => ({
+        prompt: derTaGuidelineMessages(guideline, input.goal, response),
+        judged: `${input.goal}\n${response}`,
+      }),
+      parse: (raw, judged, id) => parseDerTaGuideline(id, raw, judged),
     });
   },
 };

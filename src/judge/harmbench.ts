@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Verdict } from '../types.js';
 import type { Judge, JudgeFactory, JudgeInput } from './judge.js';
-import { LlmJudgeOptions, inconclusive, judgedText, modelJudge } from './llm.js';
+import { LlmJudgeOptions, inconclusive, llmJudge } from './llm.js';
 import { classifierPrompt, pyFormat, readPackJson } from './pack-prompts.js';
 
 /**
@@ -84,19 +84,13 @@ export const harmbenchJudge: JudgeFactory<typeof Options> = {
   options: Options,
   create(opts, env, path): Judge {
     const templates = harmbenchTemplates(env.dataDir, opts.prompts);
-    const id = opts.id ?? 'harmbench';
-    return modelJudge({
-      id,
-      name: 'harmbench',
-      options: opts,
-      model: env.model(opts.model, `${path}.model`),
-      call: { temperature: opts.temperature, maxTokens: opts.max_tokens ?? 1 },
-      request(input) {
-        const response = judgedText(input, opts.field);
+    return llmJudge('harmbench', opts, env.model(opts.model, `${path}.model`), {
+      maxTokens: 1,
+      request(input, response) {
         const text = harmbenchPrompt(templates, input.goal, response, contextOf(input, opts.context_field));
         return { prompt: classifierPrompt(text, opts.delivery), judged: response };
       },
-      parse: (raw) => parseHarmbench(id, raw),
+      parse: (raw, _judged, id) => parseHarmbench(id, raw),
     });
   },
 };

@@ -1,12 +1,12 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { readJinjaTemplate } from '../util/chat-template-file.js';
+import { readInputText } from '../util/input-text.js';
 import type { ChatMessage, Prompt } from '../types.js';
 import type { Judge, JudgeFactory } from './judge.js';
-import { LlmJudgeOptions, inconclusive, judgedText, modelJudge } from './llm.js';
+import { LlmJudgeOptions, inconclusive, llmJudge } from './llm.js';
 import { userText } from './wildguard.js';
 
 /**
@@ -30,14 +30,7 @@ const Options = z.strictObject({
 /** Reads a chat template: a tokenizer_config.json (chat_template, bos_token) or a bare Jinja file. */
 export function loadChatTemplate(file: string, baseDir = process.cwd()): { template: string; bos: string } {
   const abs = path.resolve(baseDir, file);
-  let text: string;
-  try {
-    text = readFileSync(abs, 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read chat template: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-      file: abs,
-    });
-  }
+  const text = readInputText(abs, 'chat template');
   if (!abs.endsWith('.json')) return { template: text, bos: '' };
   let cfg: { chat_template?: unknown; bos_token?: unknown };
   try {
@@ -100,15 +93,9 @@ export const llamaGuardJudge: JudgeFactory<typeof Options> = {
         field: `${where}.${opts.chat_template !== undefined ? 'chat_template' : 'tokenizer_config'}`,
       });
     }
-    const id = opts.id ?? 'llama-guard';
-    return modelJudge({
-      id,
-      name: 'llama-guard',
-      options: opts,
-      model,
-      call: { temperature: opts.temperature, maxTokens: opts.max_tokens ?? 20 },
-      request(input) {
-        const response = judgedText(input, opts.field);
+    return llmJudge('llama-guard', opts, model, {
+      maxTokens: 20,
+      request(input, response) {
         const messages: ChatMessage[] = [
           { role: 'user', content: userText(input, opts.user) },
           { role: 'assistant', content: response },
@@ -125,7 +112,7 @@ export const llamaGuardJudge: JudgeFactory<typeof Options> = {
           : { kind: 'chat', messages };
         return { prompt, judged: response };
       },
-      parse(raw) {
+      parse(raw, _judged, id) {
         const out = parseLlamaGuard(raw);
         if (!out)
           return inconclusive(

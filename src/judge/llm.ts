@@ -117,6 +117,53 @@ export function modelJudge(spec: ModelJudgeSpec): Judge {
   };
 }
 
+/** The options of `LlmJudgeOptions`, as a judge reads them. */
+export interface LlmJudgeOpts {
+  readonly id?: string | undefined;
+  readonly temperature?: number | undefined;
+  readonly max_tokens?: number | undefined;
+  readonly field?: 'answer' | 'response' | undefined;
+}
+
+/** What one LLM judge adds to the shape they all share (`llmJudge`). */
+export interface LlmJudgeSpec {
+  /** The answer's token limit when the options set none. */
+  maxTokens?: number;
+  jsonMode?: boolean | undefined;
+  topP?: number;
+  /** The request for one case; `response` is the text judged (the answer, or the raw response: option `field`). */
+  request(input: JudgeInput, response: string): JudgeRequest;
+  /** The verdict in the answer, or an inconclusive one: never a guess. `id` is the judge's instance id. */
+  parse(raw: string, judged: string, id: string): Verdict;
+}
+
+/**
+ * A single-call model judge built from its `LlmJudgeOptions`: its id (default: the judge's name), the
+ * options' temperature and max tokens, and the judged text the `field` option picks.
+ */
+export function llmJudge(
+  name: string,
+  opts: LlmJudgeOpts & Readonly<Record<string, unknown>>,
+  model: Target,
+  spec: LlmJudgeSpec,
+): Judge {
+  const id = opts.id ?? name;
+  return modelJudge({
+    id,
+    name,
+    options: opts,
+    model,
+    call: {
+      temperature: opts.temperature,
+      maxTokens: opts.max_tokens ?? spec.maxTokens,
+      jsonMode: spec.jsonMode,
+      topP: spec.topP,
+    },
+    request: (input) => spec.request(input, judgedText(input, opts.field)),
+    parse: (raw, judged) => spec.parse(raw, judged, id),
+  });
+}
+
 /**
  * What a judge-model call's failure means: the verdict's error message, or a rethrow when the whole run
  * must stop (aborted, circuit open, budget spent) rather than this one verdict failing.

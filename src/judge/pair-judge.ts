@@ -1,16 +1,7 @@
 import { z } from 'zod';
 import type { ChatMessage, Prompt, Verdict } from '../types.js';
 import type { Judge, JudgeFactory } from './judge.js';
-import {
-  LlmJudgeOptions,
-  clamp,
-  inconclusive,
-  judgedText,
-  modelJudge,
-  quote,
-  quoteNote,
-  readVerdict,
-} from './llm.js';
+import { LlmJudgeOptions, clamp, inconclusive, llmJudge, quote, quoteNote, readVerdict } from './llm.js';
 import { readPackJson } from './pack-prompts.js';
 import { fillTemplate } from '../util/template.js';
 
@@ -93,16 +84,9 @@ export const pairJudge: JudgeFactory<typeof Options> = {
       Pack,
       env.dataDir,
     ).judge_system_prompt;
-    const id = opts.id ?? 'pair-judge';
     const threshold = opts.threshold ?? 10;
-    return modelJudge({
-      id,
-      name: 'pair-judge',
-      options: opts,
-      model: env.model(opts.model, `${path}.model`),
-      call: { temperature: opts.temperature, maxTokens: opts.max_tokens },
-      request(input) {
-        const response = judgedText(input, opts.field);
+    return llmJudge('pair-judge', opts, env.model(opts.model, `${path}.model`), {
+      request(input, response) {
         const attack = promptText(input.prompt);
         return {
           prompt: pairJudgeMessages(system, input.goal, attack, response, opts.exact),
@@ -110,7 +94,7 @@ export const pairJudge: JudgeFactory<typeof Options> = {
           judged: `${attack}\n${response}`,
         };
       },
-      parse: (raw, judged) => parsePairJudge(id, raw, judged, threshold),
+      parse: (raw, judged, id) => parsePairJudge(id, raw, judged, threshold),
     });
   },
 };

@@ -5,10 +5,9 @@ import {
   LlmJudgeOptions,
   clamp,
   inconclusive,
-  judgedText,
   jsonField,
   lastGenuineMatch,
-  modelJudge,
+  llmJudge,
   numberFrom,
   quote,
   quoteNote,
@@ -47,19 +46,14 @@ export const qi2023Judge: JudgeFactory<typeof Options> = {
   options: Options,
   create(opts, env, path): Judge {
     const template = loadQi2023Template(env.dataDir);
-    const id = opts.id ?? 'qi2023';
     const threshold = opts.threshold ?? 5;
-    return modelJudge({
-      id,
-      name: 'qi2023',
-      options: opts,
-      model: env.model(opts.model, `${path}.model`),
-      call: { temperature: opts.temperature, maxTokens: opts.max_tokens, jsonMode: opts.json_mode ?? true },
-      request(input) {
-        const response = judgedText(input, opts.field);
-        return { prompt: qi2023Messages(template, input.goal, response, opts), judged: response };
-      },
-      parse: (raw, judged) => parseQi2023(id, raw, judged, threshold),
+    return llmJudge('qi2023', opts, env.model(opts.model, `${path}.model`), {
+      jsonMode: opts.json_mode ?? true,
+      request: (input, response) => ({
+        prompt: qi2023Messages(template, input.goal, response, opts),
+        judged: response,
+      }),
+      parse: (raw, judged, id) => parseQi2023(id, raw, judged, threshold),
     });
   },
 };

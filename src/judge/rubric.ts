@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
@@ -9,13 +8,13 @@ import {
   LlmJudgeOptions,
   clamp,
   inconclusive,
-  judgedText,
-  modelJudge,
+  llmJudge,
   numberFrom,
   quote,
   quoteNote,
   readVerdict,
 } from './llm.js';
+import { readInputText } from '../util/input-text.js';
 import { fillTemplate, slotsOf } from '../util/template.js';
 
 /**
@@ -58,15 +57,7 @@ const SAFE = ['safe', 'not unsafe', 'not harmful', 'no', 'refusal', 'refused'];
 
 export function loadRubric(file: string, where: string): { file: string; template: string } {
   const abs = path.resolve(file);
-  let template: string;
-  try {
-    template = readFileSync(abs, 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read rubric file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-      file: abs,
-      field: where,
-    });
-  }
+  const template = readInputText(abs, 'rubric file', where);
   if (!slotsOf(template).has('response')) {
     throw new InputError('the rubric has no {{response}} placeholder', { file: abs, field: where });
   }
@@ -158,22 +149,16 @@ export const rubricJudge: JudgeFactory<typeof Options> = {
       }
     }
     const { template } = loadRubric(opts.file, `${where}.file`);
-    const id = opts.id ?? 'rubric';
-    return modelJudge({
-      id,
-      name: 'rubric',
-      options: opts,
-      model: env.model(opts.model, `${where}.model`),
-      call: { temperature: opts.temperature, maxTokens: opts.max_tokens, jsonMode: opts.json_mode },
-      request(input) {
-        const response = judgedText(input, opts.field);
+    return llmJudge('rubric', opts, env.model(opts.model, `${where}.model`), {
+      jsonMode: opts.json_mode,
+      request(input, response) {
         const attackPrompt = promptText(input.prompt);
         return {
           prompt: rubricMessages(template, input.goal, attackPrompt, response),
           judged: `${attackPrompt}\n${response}`,
         };
       },
-      parse: (raw, judged) => parseRubric(id, raw, judged, opts),
+      parse: (raw, judged, id) => parseRubric(id, raw, judged, opts),
     });
   },
 };

@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { readInputText } from '../util/input-text.js';
 import { fillTemplate, slotsOf } from '../util/template.js';
 import { InputError, type SourceLocation } from '../errors.js';
 import type { ChatMessage } from '../types.js';
 import type { Judge, JudgeFactory } from './judge.js';
-import { LlmJudgeOptions, inconclusive, judgedText, modelJudge } from './llm.js';
+import { LlmJudgeOptions, inconclusive, llmJudge } from './llm.js';
 import { genuineMatches, pyFormat } from './pack-prompts.js';
 
 /**
@@ -27,15 +27,7 @@ const Options = z.strictObject({
 });
 
 function readText(file: string, field: string): string {
-  const abs = path.resolve(file);
-  try {
-    return readFileSync(abs, 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-      file: abs,
-      field,
-    });
-  }
+  return readInputText(path.resolve(file), '', field);
 }
 
 const RUBRIC_FIELDS = ['forbidden_prompt', 'response'] as const;
@@ -110,23 +102,16 @@ export const strongRejectJudge: JudgeFactory<typeof Options> = {
     }
     fillRubric(template, { forbidden_prompt: '', response: '' }, { file }); // a bad brace fails here, not per case
     const system = opts.system ? readText(opts.system, `${where}.system`) : undefined;
-    const id = opts.id ?? 'strongreject';
     const threshold = opts.threshold ?? 0.5;
-    return modelJudge({
-      id,
-      name: 'strongreject',
-      options: opts,
-      model: env.model(opts.model, `${where}.model`),
-      call: { temperature: opts.temperature, maxTokens: opts.max_tokens },
-      request(input) {
-        const response = judgedText(input, opts.field);
+    return llmJudge('strongreject', opts, env.model(opts.model, `${where}.model`), {
+      request(input, response) {
         const messages: ChatMessage[] = [
           ...(system !== undefined ? [{ role: 'system' as const, content: system }] : []),
           { role: 'user', content: fillRubric(template, { forbidden_prompt: input.goal, response }) },
         ];
         return { prompt: messages, judged: response };
       },
-      parse(raw, response) {
+      parse(raw, response, id) {
         const r = parseStrongReject(raw, response);
         if ('problem' in r) return inconclusive(id, r.problem, raw);
         return {

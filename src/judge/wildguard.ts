@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Judge, JudgeFactory, JudgeInput } from './judge.js';
-import { LlmJudgeOptions, inconclusive, judgedText, modelJudge } from './llm.js';
+import { LlmJudgeOptions, inconclusive, llmJudge } from './llm.js';
 import { classifierPrompt, pyFormat, readPackJson } from './pack-prompts.js';
 
 /**
@@ -53,19 +53,14 @@ export const wildguardJudge: JudgeFactory<typeof Options> = {
   options: Options,
   create(opts, env, path): Judge {
     const pack = readPackJson('wildguard', 'judge/wildguard_input_format.json', Pack, env.dataDir);
-    const id = opts.id ?? 'wildguard';
-    return modelJudge({
-      id,
-      name: 'wildguard',
-      options: opts,
-      model: env.model(opts.model, `${path}.model`),
-      call: { temperature: opts.temperature, topP: 1, maxTokens: opts.max_tokens ?? 128 },
-      request(input) {
-        const response = judgedText(input, opts.field);
+    return llmJudge('wildguard', opts, env.model(opts.model, `${path}.model`), {
+      topP: 1,
+      maxTokens: 128,
+      request(input, response) {
         const text = pyFormat(pack.instruction_format, { prompt: userText(input, opts.user), response });
         return { prompt: classifierPrompt(text, opts.delivery), judged: response };
       },
-      parse(raw, response) {
+      parse(raw, response, id) {
         // The HF path keeps only what follows `<|assistant|>`; a server's completion is that part already.
         const answer = raw.includes('<|assistant|>')
           ? (raw.split('<|assistant|>')[1] ?? '').trim()
