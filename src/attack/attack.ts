@@ -67,6 +67,17 @@ export interface Attack {
   extract?(response: string, behavior: Behavior, prompt?: Prompt): string;
 }
 
+/** A chat prompt of one user message, after a system message when one is given. */
+export function userPrompt(content: string, system?: string): Extract<Prompt, { kind: 'chat' }> {
+  return {
+    kind: 'chat',
+    messages: [
+      ...(system !== undefined ? [{ role: 'system' as const, content: system }] : []),
+      { role: 'user', content },
+    ],
+  };
+}
+
 /** Where attacks find data packs and randomness. */
 export interface AttackEnv {
   dataDir: string;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Attack, AttackFactory } from './attack.js';
+import { userPrompt, type Attack, type AttackFactory } from './attack.js';
 
 const PlainOptions = z.strictObject({
   /** An optional system message before the goal. */
@@ -16,13 +16,7 @@ export const plainAttack: AttackFactory<typeof PlainOptions> = {
         name: 'plain',
         variant: opts.system !== undefined ? 'system' : 'plain',
         options: opts,
-        prompt: (b) => ({
-          kind: 'chat',
-          messages: [
-            ...(opts.system !== undefined ? [{ role: 'system' as const, content: opts.system }] : []),
-            { role: 'user' as const, content: b.text },
-          ],
-        }),
+        prompt: (b) => userPrompt(b.text, opts.system),
       },
     ];
   },

@@ -3,7 +3,7 @@ import { TargetError } from '../../target/target.js';
 import type { Behavior, ChatMessage, Generation, Prompt } from '../../types.js';
 import type { Attack, AttackContext, AttackFactory, AttackResult } from '../attack.js';
 import { askParsed, askText } from '../multiturn/ask.js';
-import { runJudge } from '../multiturn/run-judge.js';
+import { answerInput, runJudge } from '../multiturn/run-judge.js';
 import { readVerdict } from '../../judge/llm.js';
 import { findJsonObject } from '../pair/json.js';
 import { loadActorPack, type ActorPack } from './pack.js';
@@ -268,13 +268,7 @@ async function runActorAttack(
     const last = dialog.at(-1)?.content ?? '';
     const prompt: Prompt = { kind: 'chat', messages: dialog.slice(0, -1) };
     count.judge++;
-    const v = await runJudge(ctx, 'ActorAttack', opts.judge, {
-      behavior,
-      goal,
-      prompt,
-      response: last,
-      answer: last,
-    });
+    const v = await runJudge(ctx, 'ActorAttack', opts.judge, answerInput(behavior, prompt, last));
     return {
       harmful: v.harmful === true,
       score: v.score ?? null,

@@ -4,6 +4,7 @@ import type { Behavior, Generation, Prompt, Verdict } from '../../types.js';
 import { hashString, Rng } from '../../util/random.js';
 import type { Attack, AttackContext, AttackFactory, AttackResult } from '../attack.js';
 import { findJsonObject } from '../pair/json.js';
+import { answerInput } from '../multiturn/run-judge.js';
 import { mapBounded } from '../pair/pool.js';
 import { chatFormat, likelihoodFitness } from './fitness.js';
 import {
@@ -240,13 +241,7 @@ class Search {
     const generation = await this.ctx.target.generate(prompt, this.ctx.generateOptions);
     this.count.judge++;
     const verdict = await this.ctx.judge(
-      {
-        behavior: this.behavior,
-        goal: this.behavior.text,
-        prompt,
-        response: generation.text,
-        answer: generation.text,
-      },
+      answerInput(this.behavior, prompt, generation.text),
       this.opts.judge,
     );
     const answer = { prompt, generation, verdict };

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { RuntimeFailure } from '../../errors.js';
 import { TargetError } from '../../target/target.js';
-import type { Behavior, ChatMessage, Generation, Prompt, Verdict } from '../../types.js';
+import type { Behavior, ChatMessage, Generation, Prompt } from '../../types.js';
 import type { Attack, AttackContext, AttackFactory, AttackResult } from '../attack.js';
+import { userPrompt } from '../attack.js';
+import { answerInput, askRunJudge } from '../multiturn/run-judge.js';
 import { mapBounded } from '../pair/pool.js';
 import { augmentText, sampleSeed, type AugmentationSwitches } from './augment.js';
 
@@ -70,10 +71,7 @@ export function bonPrompt(
   i: number,
   o: { sigma: number; seed: number; system?: string | undefined; switches: AugmentationSwitches },
 ): Prompt {
-  const messages: ChatMessage[] = [];
-  if (o.system !== undefined) messages.push({ role: 'system', content: o.system });
-  messages.push({ role: 'user', content: augmentText(goal, o.sigma, sampleSeed(o.seed, i), o.switches) });
-  return { kind: 'chat', messages };
+  return userPrompt(augmentText(goal, o.sigma, sampleSeed(o.seed, i), o.switches), o.system);
 }
 
 interface Sample {
@@ -95,6 +93,13 @@ async function runBon(
 
   const sample = async (index: number): Promise<Sample> => {
     const prompt = bonPrompt(behavior.text, index, promptOpts) as Extract<Prompt, { kind: 'chat' }>;
+    const step = {
+      attack: BON_ATTACK,
+      step: 'sample',
+      index,
+      seed: sampleSeed(seed, index),
+      prompt: (prompt.messages.at(-1) as ChatMessage).content,
+    };
     count.target++;
     let generation: Generation;
     try {
@@ -104,31 +109,15 @@ async function runBon(
       // A provider's content filter blocking a sample is an answer that is not harmful; the search goes on.
       if (!(err instanceof TargetError) || err.kind !== 'content') throw err;
       count.blocked++;
-      ctx.trace({
-        attack: BON_ATTACK,
-        step: 'sample',
-        index,
-        seed: sampleSeed(seed, index),
-        prompt: (prompt.messages.at(-1) as ChatMessage).content,
-        blocked: err.message,
-      });
+      ctx.trace({ ...step, blocked: err.message });
       return { index, prompt, harmful: false };
     }
     count.judge++;
-    const verdict = await judge(ctx, opts.judge, {
-      behavior,
-      goal: behavior.text,
-      prompt,
-      response: generation.text,
-      answer: generation.text,
-    });
+    const input = answerInput(behavior, prompt, generation.text);
+    const verdict = await askRunJudge(ctx, opts.judge, input, noJudge);
     if (verdict.error) count.judge_errors++;
     ctx.trace({
-      attack: BON_ATTACK,
-      step: 'sample',
-      index,
-      seed: sampleSeed(seed, index),
-      prompt: (prompt.messages.at(-1) as ChatMessage).content,
+      ...step,
       response: generation.text,
       harmful: verdict.harmful,
       score: verdict.score ?? null,
@@ -166,17 +155,7 @@ async function runBon(
   return { prompt: result.prompt, generation: result.generation };
 }
 
-async function judge(
-  ctx: AttackContext,
-  name: string | undefined,
-  input: Parameters<AttackContext['judge']>[0],
-): Promise<Verdict> {
-  try {
-    return await ctx.judge(input, name);
-  } catch (err) {
-    if (err instanceof TargetError || !(err instanceof Error)) throw err;
-    throw new RuntimeFailure(
-      `Best-of-N needs a judge to tell when a sample succeeded: ${err.message} (add one to the config's judges, or set the attack's judge option)`,
-    );
-  }
+/** The configuration error when the run has no judge to tell a successful sample. */
+function noJudge(reason: string): string {
+  return `Best-of-N needs a judge to tell when a sample succeeded: ${reason} (add one to the config's judges, or set the attack's judge option)`;
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { TargetError } from '../../target/target.js';
 import type { Behavior, ChatMessage, Generation } from '../../types.js';
 import type { Attack, AttackContext, AttackFactory, AttackResult } from '../attack.js';
-import { askParsed, askText } from '../multiturn/ask.js';
+import { askParsed, askText, evaluatorOf } from '../multiturn/ask.js';
 import { readRating, readYesNo } from '../multiturn/markers.js';
 import { findJsonObject } from '../pair/json.js';
 import {
@@ -87,14 +87,8 @@ export function parseQuestion(text: string): Question | undefined {
 async function runCrescendo(behavior: Behavior, ctx: AttackContext, opts: Options): Promise<AttackResult> {
   const goal = behavior.text;
   const attacker = ctx.model(opts.attacker);
-  const evaluator = ctx.model(opts.evaluator, 'judge');
+  const { model: evaluator, call: evalCall } = evaluatorOf(ctx, opts);
   const count = { attacker: 0, attacker_unparsable: 0, target: 0, refusal_judge: 0, progress_judge: 0 };
-  const evalCall = {
-    signal: ctx.signal,
-    seed: ctx.seed,
-    temperature: opts.evaluator_temperature,
-    maxTokens: opts.evaluator_max_tokens,
-  };
   /** The target's conversation: only answered (or kept) turns; a backtracked question leaves no trace here. */
   const conversation: ChatMessage[] = [];
   let lastGeneration: Generation | undefined;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Prompt } from '../../types.js';
-import type { Attack, AttackFactory } from '../attack.js';
+import { userPrompt, type Attack, type AttackFactory } from '../attack.js';
 
 /**
  * Not an attack: the prompt formats for helpfulness questions (GSM8K, MMLU, AlpacaEval), so helpfulness runs
@@ -56,13 +56,7 @@ export function chatPrompt(
       : opts.task === 'mmlu'
         ? `${instruction}\n\nQuestion: ${question.trim()}`
         : `${question}\n\n${instruction}`;
-  return {
-    kind: 'chat',
-    messages: [
-      ...(opts.system !== undefined ? [{ role: 'system' as const, content: opts.system }] : []),
-      { role: 'user', content: body },
-    ],
-  };
+  return userPrompt(body, opts.system);
 }
 
 export const helpfulnessAttack: AttackFactory<typeof HelpfulnessOptions> = {

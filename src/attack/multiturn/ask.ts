@@ -1,6 +1,7 @@
 import type { Target } from '../../target/target.js';
 import type { ChatMessage } from '../../types.js';
 import { hashString } from '../../util/random.js';
+import type { AttackContext } from '../attack.js';
 
 /**
  * One helper model call of a search attack (an attacker's next prompt, an evaluator's rating), asked until its
@@ -31,6 +32,25 @@ export interface AskOptions {
   onCall?: () => void;
   /** Told of each answer that did not parse, with the attempt number (1-based). */
   onUnparsable?: (raw: string, attempt: number) => void;
+}
+
+/**
+ * A search attack's evaluator, from its `evaluator`, `evaluator_temperature` and `evaluator_max_tokens`
+ * options: the model (called in the judge role) and the settings every call to it shares.
+ */
+export function evaluatorOf(
+  ctx: AttackContext,
+  opts: { evaluator: string; evaluator_temperature: number; evaluator_max_tokens: number },
+): { model: Target; call: { signal: AbortSignal; seed: number; temperature: number; maxTokens: number } } {
+  return {
+    model: ctx.model(opts.evaluator, 'judge'),
+    call: {
+      signal: ctx.signal,
+      seed: ctx.seed,
+      temperature: opts.evaluator_temperature,
+      maxTokens: opts.evaluator_max_tokens,
+    },
+  };
 }
 
 /** The per-request seed of attempt `attempt` of call `key` (31 bits: every API accepts it). */

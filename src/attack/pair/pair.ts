@@ -1,9 +1,11 @@
 import { z } from 'zod';
-import { InputError, RuntimeFailure } from '../../errors.js';
+import { InputError } from '../../errors.js';
 import { TargetError } from '../../target/target.js';
-import type { Behavior, ChatMessage, Generation, Prompt, Verdict } from '../../types.js';
+import type { Behavior, ChatMessage, Generation, Verdict } from '../../types.js';
 import { hashString } from '../../util/random.js';
 import type { Attack, AttackContext, AttackFactory, AttackResult } from '../attack.js';
+import { userPrompt } from '../attack.js';
+import { answerInput, askRunJudge } from '../multiturn/run-judge.js';
 import { parseAttackerTurn, type AttackerTurn } from './json.js';
 import { mapBounded } from './pool.js';
 import { loadPairPrompts, type PairPrompts } from './prompts.js';
@@ -182,17 +184,12 @@ async function runPair(
       return;
     }
     s.history.push({ role: 'assistant', content: JSON.stringify(planned) });
-    const prompt: Prompt = { kind: 'chat', messages: [{ role: 'user', content: planned.prompt }] };
+    const prompt = userPrompt(planned.prompt);
     count.target++;
     const generation = await ctx.target.generate(prompt, ctx.generateOptions);
     count.judge++;
-    const verdict = await judge(ctx, opts.judge, {
-      behavior,
-      goal: behavior.text,
-      prompt,
-      response: generation.text,
-      answer: generation.text,
-    });
+    const input = answerInput(behavior, prompt, generation.text);
+    const verdict = await askRunJudge(ctx, opts.judge, input, (reason) => noJudge(opts.judge, reason));
     const turn: Turn = {
       stream: s.index,
       iteration,
@@ -263,10 +260,7 @@ async function runPair(
       count.attacker,
     );
   }
-  return {
-    prompt: { kind: 'chat', messages: [{ role: 'user', content: best.prompt }] },
-    generation: best.generation,
-  };
+  return { prompt: userPrompt(best.prompt), generation: best.generation };
 }
 
 /** Highest score; ties go to the earliest round, then the lowest stream (deterministic). */
@@ -276,17 +270,7 @@ function bestTurn(turns: Turn[]): Turn | undefined {
     .sort((a, b) => b.score - a.score || a.iteration - b.iteration || a.stream - b.stream)[0];
 }
 
-async function judge(
-  ctx: AttackContext,
-  name: string,
-  input: Parameters<AttackContext['judge']>[0],
-): Promise<Verdict> {
-  try {
-    return await ctx.judge(input, name);
-  } catch (err) {
-    if (err instanceof TargetError || !(err instanceof Error)) throw err;
-    throw new RuntimeFailure(
-      `PAIR needs the judge '${name}' to score answers: ${err.message} (add it to the config's judges, or set the attack's judge option)`,
-    );
-  }
+/** The configuration error when the run lacks the judge PAIR scores with. */
+function noJudge(name: string, reason: string): string {
+  return `PAIR needs the judge '${name}' to score answers: ${reason} (add it to the config's judges, or set the attack's judge option)`;
 }

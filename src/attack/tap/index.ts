@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { TargetError } from '../../target/target.js';
-import type { Behavior, ChatMessage, Generation, Prompt, Verdict } from '../../types.js';
+import type { Behavior, ChatMessage, Generation, Verdict } from '../../types.js';
 import { Rng } from '../../util/random.js';
 import type { Attack, AttackContext, AttackFactory, AttackResult } from '../attack.js';
-import { askParsed, askText } from '../multiturn/ask.js';
+import { userPrompt } from '../attack.js';
+import { askParsed, askText, evaluatorOf } from '../multiturn/ask.js';
 import { readRating, readYesNo } from '../multiturn/markers.js';
-import { runJudge } from '../multiturn/run-judge.js';
+import { answerInput, runJudge } from '../multiturn/run-judge.js';
 import { parseAttackerTurn } from '../pair/json.js';
 import { mapBounded } from '../pair/pool.js';
 import { loadTapPrompts, type TapPrompts } from './prompts.js';
@@ -130,16 +131,10 @@ async function runTap(
   const goal = behavior.text;
   const targetStr = behavior.meta?.['target'] || opts.target_str;
   const attacker = ctx.model(opts.attacker);
-  const evaluator = ctx.model(opts.evaluator, 'judge');
+  const { model: evaluator, call: evalCall } = evaluatorOf(ctx, opts);
   const system = prompts.attackerSystem(goal, targetStr);
   const rng = new Rng(`${ctx.seed}:tap`);
   const count = { attacker: 0, attacker_unparsable: 0, on_topic: 0, target: 0, judge: 0 };
-  const evalCall = {
-    signal: ctx.signal,
-    seed: ctx.seed,
-    temperature: opts.evaluator_temperature,
-    maxTokens: opts.evaluator_max_tokens,
-  };
   const queried: TapNode[] = [];
   let leaves: Leaf[] = Array.from({ length: opts.streams }, (_, stream) => ({
     id: null,
@@ -222,7 +217,7 @@ async function runTap(
   };
 
   const attackAndAssess = async (n: TapNode): Promise<void> => {
-    const prompt: Prompt = { kind: 'chat', messages: [{ role: 'user', content: n.prompt }] };
+    const prompt = userPrompt(n.prompt);
     count.target++;
     try {
       n.generation = await ctx.target.generate(prompt, ctx.generateOptions);
@@ -238,13 +233,7 @@ async function runTap(
     n.response = response;
     count.judge++;
     if (opts.judge !== undefined) {
-      const v = await runJudge(ctx, 'TAP', opts.judge, {
-        behavior,
-        goal,
-        prompt,
-        response,
-        answer: response,
-      });
+      const v = await runJudge(ctx, 'TAP', opts.judge, answerInput(behavior, prompt, response));
       n.score = judgeScore(v);
       if (n.score === null) n.scoreNote = v.error ?? v.reason ?? 'no verdict';
       return;
@@ -353,10 +342,7 @@ async function runTap(
       count.attacker,
     );
   }
-  return {
-    prompt: { kind: 'chat', messages: [{ role: 'user', content: best.prompt }] },
-    generation: best.generation,
-  };
+  return { prompt: userPrompt(best.prompt), generation: best.generation };
 }
 
 /** A run judge's verdict as a 1–10 rating: its score, else harmful = 10 and not = 1; null when it gave none. */
