@@ -78,22 +78,69 @@ const OPENAI_UNFINISHED = new Set(['batch_expired', 'batch_cancelled', 'batch_ca
 /** Anthropic error types worth another try. */
 const ANTHROPIC_TRANSIENT = new Set(['api_error', 'overloaded_error', 'rate_limit_error', 'timeout_error']);
 
-export class OpenAIBatchProtocol implements BatchProtocol {
-  readonly provider = 'openai';
-  readonly maxRequests = OPENAI_MAX_REQUESTS;
-  readonly maxBytes = OPENAI_MAX_BYTES;
-  private readonly live: OpenAITarget;
-  private readonly http: BatchHttp;
+/**
+ * The lines of a results JSONL file, each one's outcome put in `out` by its custom id; a line that does not
+ * parse or has no custom id is skipped.
+ */
+function readResultLines<Row extends { custom_id?: unknown }>(
+  text: string,
+  out: Map<string, ItemResult>,
+  result: (row: Row) => ItemResult,
+): void {
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    let row: Row;
+    try {
+      row = JSON.parse(line) as Row;
+    } catch {
+      continue;
+    }
+    if (typeof row?.custom_id !== 'string') continue;
+    out.set(row.custom_id, result(row));
+  }
+}
 
-  constructor(private readonly ep: Endpoint) {
-    this.live = new OpenAITarget(ep);
-    const headers: Record<string, string> = { ...ep.headers };
-    if (ep.apiKey) headers['authorization'] = `Bearer ${ep.apiKey}`;
+/** A succeeded request's answer, read by the live target's parser; one it rejects is worth another batch. */
+function answerResult(batchId: string, read: () => Generation): ItemResult {
+  try {
+    return { ok: true, generation: read() };
+  } catch (err) {
+    const e = err instanceof TargetError ? err : new TargetError(String(err), 'protocol');
+    return { ok: false, retry: true, error: new TargetError(`batch ${batchId}: ${e.message}`, 'protocol') };
+  }
+}
+
+/** What both providers' batch protocols hold: the live target (request bodies, answer parsing) and the HTTP client. */
+abstract class LiveBatch<T extends { close(): Promise<void> }> {
+  protected readonly http: BatchHttp;
+
+  constructor(
+    protected readonly ep: Endpoint,
+    protected readonly live: T,
+    headers: Record<string, string>,
+  ) {
     this.http = new BatchHttp({
       headers,
       timeoutMs: ep.timeoutMs,
       retry: ep.retry,
       retryBudgetMs: ep.retryBudgetMs,
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.http.close(), this.live.close()]);
+  }
+}
+
+export class OpenAIBatchProtocol extends LiveBatch<OpenAITarget> implements BatchProtocol {
+  readonly provider = 'openai';
+  readonly maxRequests = OPENAI_MAX_REQUESTS;
+  readonly maxBytes = OPENAI_MAX_BYTES;
+
+  constructor(ep: Endpoint) {
+    super(ep, new OpenAITarget(ep), {
+      ...ep.headers,
+      ...(ep.apiKey ? { authorization: `Bearer ${ep.apiKey}` } : {}),
     });
   }
 
@@ -172,23 +219,9 @@ export class OpenAIBatchProtocol implements BatchProtocol {
         `${this.ep.baseUrl}/files/${encodeURIComponent(fileId)}/content`,
         signal,
       );
-      for (const line of text.split('\n')) {
-        if (!line.trim()) continue;
-        let row: OpenAIOutputLine;
-        try {
-          row = JSON.parse(line) as OpenAIOutputLine;
-        } catch {
-          continue;
-        }
-        if (typeof row?.custom_id !== 'string') continue;
-        out.set(row.custom_id, openAIResult(row, raw, batch.id));
-      }
+      readResultLines<OpenAIOutputLine>(text, out, (row) => openAIResult(row, raw, batch.id));
     }
     return out;
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([this.http.close(), this.live.close()]);
   }
 }
 
@@ -208,14 +241,9 @@ interface OpenAIOutputLine {
 
 function openAIResult(row: OpenAIOutputLine, raw: boolean, batchId: string): ItemResult {
   const status = row.response?.status_code;
-  if (status !== undefined && status >= 200 && status < 300 && row.response?.body !== undefined) {
-    try {
-      return { ok: true, generation: answerFromBody(row.response.body, raw, 1, 0) };
-    } catch (err) {
-      const e = err instanceof TargetError ? err : new TargetError(String(err), 'protocol');
-      return { ok: false, retry: true, error: new TargetError(`batch ${batchId}: ${e.message}`, 'protocol') };
-    }
-  }
+  const answer = row.response?.body;
+  if (status !== undefined && status >= 200 && status < 300 && answer !== undefined)
+    return answerResult(batchId, () => answerFromBody(answer, raw, 1, 0));
   if (row.error && (!row.response || status === undefined)) {
     const code = row.error.code ?? 'error';
     const message = clip(redact(row.error.message ?? code), 300);
@@ -240,22 +268,16 @@ function openAIResult(row: OpenAIOutputLine, raw: boolean, batchId: string): Ite
 
 const ANTHROPIC_VERSION = '2023-06-01';
 
-export class AnthropicBatchProtocol implements BatchProtocol {
+export class AnthropicBatchProtocol extends LiveBatch<AnthropicTarget> implements BatchProtocol {
   readonly provider = 'anthropic';
   readonly maxRequests = ANTHROPIC_MAX_REQUESTS;
   readonly maxBytes = ANTHROPIC_MAX_BYTES;
-  private readonly live: AnthropicTarget;
-  private readonly http: BatchHttp;
 
-  constructor(private readonly ep: Endpoint) {
-    this.live = new AnthropicTarget(ep);
-    const headers: Record<string, string> = { 'anthropic-version': ANTHROPIC_VERSION, ...ep.headers };
-    if (ep.apiKey) headers['x-api-key'] = ep.apiKey;
-    this.http = new BatchHttp({
-      headers,
-      timeoutMs: ep.timeoutMs,
-      retry: ep.retry,
-      retryBudgetMs: ep.retryBudgetMs,
+  constructor(ep: Endpoint) {
+    super(ep, new AnthropicTarget(ep), {
+      'anthropic-version': ANTHROPIC_VERSION,
+      ...ep.headers,
+      ...(ep.apiKey ? { 'x-api-key': ep.apiKey } : {}),
     });
   }
 
@@ -298,22 +320,8 @@ export class AnthropicBatchProtocol implements BatchProtocol {
     const url =
       batch.resultsUrl ?? `${this.ep.baseUrl}/v1/messages/batches/${encodeURIComponent(batch.id)}/results`;
     const text = await this.http.text(url, signal);
-    for (const line of text.split('\n')) {
-      if (!line.trim()) continue;
-      let row: AnthropicResultLine;
-      try {
-        row = JSON.parse(line) as AnthropicResultLine;
-      } catch {
-        continue;
-      }
-      if (typeof row?.custom_id !== 'string') continue;
-      out.set(row.custom_id, anthropicResult(row, batch.id));
-    }
+    readResultLines<AnthropicResultLine>(text, out, (row) => anthropicResult(row, batch.id));
     return out;
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([this.http.close(), this.live.close()]);
   }
 }
 
@@ -334,14 +342,7 @@ interface AnthropicResultLine {
 
 function anthropicResult(row: AnthropicResultLine, batchId: string): ItemResult {
   const r = row.result;
-  if (r?.type === 'succeeded') {
-    try {
-      return { ok: true, generation: fromMessage(r.message, 1, 0) };
-    } catch (err) {
-      const e = err instanceof TargetError ? err : new TargetError(String(err), 'protocol');
-      return { ok: false, retry: true, error: new TargetError(`batch ${batchId}: ${e.message}`, 'protocol') };
-    }
-  }
+  if (r?.type === 'succeeded') return answerResult(batchId, () => fromMessage(r.message, 1, 0));
   if (r?.type === 'errored') {
     const inner = r.error?.error ?? r.error ?? {};
     const type = inner.type ?? 'error';
