@@ -7,7 +7,7 @@ import { buildOptions, DertaBuildSpec } from '../derta/build-spec.js';
 import { DERTA_FORMATS, type DertaFormat } from '../derta/export.js';
 import { parseFieldMap } from '../derta/inputs.js';
 import type { BosPolicy } from '../derta/labels.js';
-import type { MixtureSizes } from '../derta/mixture.js';
+import { ROW_KINDS, type ExampleKind, type MixtureSizes } from '../derta/kinds/index.js';
 import { convertPku, PKU_FIELDS, type PkuFields } from '../derta/pku.js';
 import { TRAINER_OPTIONS } from '../derta/trainer-options.js';
 import { DERTA_VARIANTS, PREFIX_MODES, type DertaVariant, type PrefixMode } from '../derta/types.js';
@@ -31,11 +31,6 @@ interface BuildFlags {
   eosText?: string;
   tripleFields?: string;
   helpfulFields?: string;
-  nHelp?: number | 'all';
-  nVanilla?: number | 'all';
-  nMlePrefix?: number | 'all';
-  nRto?: number | 'all';
-  nBacktrack?: number | 'all';
   resetToken?: string;
   bos: string;
   refusalToken?: string;
@@ -70,7 +65,7 @@ export function registerDertaCommand(program: Command): void {
         'See docs/derta.md.\n',
     );
 
-  derta
+  const build = derta
     .command('build')
     .description('build a tokenised (or upstream text) training set and stats.json')
     .requiredOption(
@@ -117,24 +112,10 @@ export function registerDertaCommand(program: Command): void {
       '--triple-fields <map>',
       'rename input columns, e.g. instruction=prompt,output=unsafe,safe_response=safe',
     )
-    .option('--helpful-fields <map>', 'rename input columns, e.g. instruction=question,output=answer')
-    .option('--n-help <n|all>', 'helpfulness rows (default all)', sizeOption('--n-help'))
-    .option(
-      '--n-vanilla <n|all>',
-      'question → safe response rows (default: 6000 for vanilla)',
-      sizeOption('--n-vanilla'),
-    )
-    .option(
-      '--n-mle-prefix <n|all>',
-      'harmful-prefix MLE rows (default 6000 recaug, 3000 derta)',
-      sizeOption('--n-mle-prefix'),
-    )
-    .option('--n-rto <n|all>', 'RTO rows (default 3000 derta, 6000 rto)', sizeOption('--n-rto'))
-    .option(
-      '--n-backtrack <n|all>',
-      'backtrack rows: harmful prefix, reset token, safe response (default 3000 backtrack)',
-      sizeOption('--n-backtrack'),
-    )
+    .option('--helpful-fields <map>', 'rename input columns, e.g. instruction=question,output=answer');
+  // One size flag per row kind (kinds/): --n-help, --n-vanilla, --n-mle-prefix, --n-rto, --n-backtrack.
+  for (const k of SIZE_FLAGS) build.option(`${k.flag} <n|all>`, k.help, sizeOption(k.flag));
+  build
     .option(
       '--reset-token <text>',
       "backtrack: the reset token, an added special token of the tokenizer (default Llama-3's <|reserved_special_token_0|>)",
@@ -241,13 +222,26 @@ function buildOptionsOf(f: BuildFlags): DertaBuildOptions {
   return buildOptions(spec, process.cwd());
 }
 
+/** Each row kind's size flag (`--n-mle-prefix`) and the key commander gives its value (`nMlePrefix`). */
+const SIZE_FLAGS: readonly { kind: ExampleKind; flag: string; key: string; help: string }[] = ROW_KINDS.map(
+  (k) => {
+    const words = ['n', ...k.name.split('_')];
+    return {
+      kind: k.name,
+      flag: `--${words.join('-')}`,
+      key: words.map((w, i) => (i ? w.charAt(0).toUpperCase() + w.slice(1) : w)).join(''),
+      help: k.sizeHelp,
+    };
+  },
+);
+
 function sizes(f: BuildFlags): Partial<MixtureSizes> {
+  const given = f as unknown as Record<string, number | 'all' | undefined>;
   const out: Partial<MixtureSizes> = {};
-  if (f.nHelp !== undefined) out.help = f.nHelp;
-  if (f.nVanilla !== undefined) out.vanilla = f.nVanilla;
-  if (f.nMlePrefix !== undefined) out.mle_prefix = f.nMlePrefix;
-  if (f.nRto !== undefined) out.rto = f.nRto;
-  if (f.nBacktrack !== undefined) out.backtrack = f.nBacktrack;
+  for (const { kind, key } of SIZE_FLAGS) {
+    const size = given[key];
+    if (size !== undefined) out[kind] = size;
+  }
   return out;
 }
 

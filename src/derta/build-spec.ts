@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { DEFAULT_BLOCK_SIZE, type DertaBuildOptions } from './build.js';
 import { readTemplateFile } from '../text/chat-template.js';
 import { DERTA_FORMATS } from './export.js';
+import { EXAMPLE_KINDS, type ExampleKind } from './kinds/index.js';
 import { DERTA_VARIANTS, PREFIX_MODES } from './types.js';
 
 /**
@@ -12,6 +13,13 @@ import { DERTA_VARIANTS, PREFIX_MODES } from './types.js';
  */
 
 const Size = z.union([z.int().min(0), z.literal('all')]);
+/** Rows per kind (kinds/), each optional: `{help: 0, rto: 'all'}`. */
+const Sizes = z.strictObject(
+  Object.fromEntries(EXAMPLE_KINDS.map((k) => [k, Size.optional()])) as Record<
+    ExampleKind,
+    z.ZodOptional<typeof Size>
+  >,
+);
 
 export const DertaBuildSpec = z.strictObject({
   /** Safety triples {instruction, output (harmful), safe_response}: JSON, JSONL or CSV. */
@@ -36,15 +44,7 @@ export const DertaBuildSpec = z.strictObject({
   /** End-of-text string of the paper format (default `<|end_of_text|>` or the tokenizer's EOS). */
   eos_text: z.string().optional(),
   seed: z.int().min(0).default(1),
-  sizes: z
-    .strictObject({
-      help: Size.optional(),
-      vanilla: Size.optional(),
-      mle_prefix: Size.optional(),
-      rto: Size.optional(),
-      backtrack: Size.optional(),
-    })
-    .optional(),
+  sizes: Sizes.optional(),
   /** Truncate rows to this many tokens (train.yaml: default the preset's, 1024 full, 512 LoRA). */
   block_size: z.int().min(1).optional(),
   bos: z.enum(['auto', 'always', 'never']).default('auto'),

@@ -6,6 +6,7 @@ import { axolotlSink, jsonlSink, parquetSink, textSink, type DertaFormat, type R
 import { chatFormat, paperEosText, paperFormat, type PromptFormat } from './format.js';
 import { loadHelpful, loadTriples, type FieldMap, type HelpfulField, type TripleField } from './inputs.js';
 import { IGNORE, labelRow, sampleRtoTargets, type BosPolicy, type LabelOptions } from './labels.js';
+import { rowKind, type KindOptions } from './kinds/index.js';
 import { buildMixture, type MixtureSizes } from './mixture.js';
 import { StatsCollector } from './stats.js';
 import { TRAINER_OPTIONS } from './trainer-options.js';
@@ -23,7 +24,7 @@ import type {
 /** Rows are truncated to this many tokens unless told otherwise: the full preset's block size. */
 export const DEFAULT_BLOCK_SIZE: number = TRAINER_OPTIONS.presets.full.block_size;
 
-export interface DertaBuildOptions {
+export interface DertaBuildOptions extends KindOptions {
   /** Safety triples: a file (JSON / JSONL / CSV) or records. */
   triples: string | SafetyTriple[];
   /** Helpfulness pairs: a file or records; none by default. */
@@ -48,11 +49,6 @@ export interface DertaBuildOptions {
   bos?: BosPolicy;
   /** Refusal target: an id or a vocabulary piece; default the piece `Sorry`. */
   refusalToken?: string | number;
-  /**
-   * Backtrack rows: the reset token's text, which must be one added token of the tokenizer; default Llama-3's
-   * first reserved special token `<|reserved_special_token_0|>` where the tokenizer has it.
-   */
-  resetToken?: string;
   /** Keep about this fraction of RTO targets, resampled per epoch (full-FT trick; upstream 0.05). */
   rtoKeep?: number;
   /** Epochs to unroll when `rtoKeep` is set (default 2, the paper's). */
@@ -109,17 +105,13 @@ export function buildDertaDataset(options: DertaBuildOptions): DertaBuildResult 
     throw new InputError('--rto-keep must be in (0, 1]');
   const epochs = rtoKeep === undefined ? 1 : (options.epochs ?? 2);
 
-  const wantsBacktrack =
-    options.variant === 'backtrack' ||
-    (options.sizes?.backtrack !== undefined && options.sizes.backtrack !== 0);
-  const resetText = wantsBacktrack ? resetTokenText(tok, options.resetToken) : undefined;
   const mixture = buildMixture(triples, helpful, {
     variant: options.variant,
     mode: options.mode,
     seed: options.seed,
     sizes: options.sizes,
     tokenizer: tok,
-    resetText,
+    resetToken: options.resetToken,
   });
   const examples = options.shuffle
     ? new Rng(`derta-shuffle:${options.seed}`).shuffle(mixture.examples)
@@ -131,7 +123,7 @@ export function buildDertaDataset(options: DertaBuildOptions): DertaBuildResult 
       : paperFormat(options.eosText ?? paperEosText(tok));
   const stats = new StatsCollector(options.mode === 'paper' ? 'words' : 'tokens');
   for (const ex of examples) {
-    if (ex.kind === 'mle_prefix' || ex.kind === 'backtrack') stats.addPrefixLength(ex.prefixLength ?? 0);
+    if (rowKind(ex.kind).format.harmfulPrefix) stats.addPrefixLength(ex.prefixLength ?? 0);
   }
 
   const header: Record<string, unknown> = {
@@ -144,7 +136,7 @@ export function buildDertaDataset(options: DertaBuildOptions): DertaBuildResult 
     sizes: mixture.sizes,
     available: mixture.available,
     skipped_short_responses: mixture.skippedShort,
-    ...(resetText !== undefined ? { reset_token: resetText } : {}),
+    ...mixture.header,
   };
 
   let result: DertaBuildResult;
@@ -198,7 +190,7 @@ function writeTokenised(
       const { prefix, text } = fmt.render(ex);
       const lr = labelRow(prefix, text, ex.kind, labelOpts);
       let labels = lr.labels;
-      if (options.rtoKeep !== undefined && ex.kind === 'rto')
+      if (options.rtoKeep !== undefined && rowKind(ex.kind).label?.subsampled)
         labels = sampleRtoTargets(labels, options.rtoKeep, rtoRng);
       if (epoch === 0) {
         if (lr.truncated) stats.truncated++;
@@ -235,7 +227,7 @@ function writeText(
   const textRows: UpstreamTextRow[] | undefined = options.keepRows ? [] : undefined;
   examples.forEach((ex, i) => {
     const { prefix, text } = fmt.render(ex);
-    const row: UpstreamTextRow = { prefix, text, safe: ex.kind === 'rto' ? 'true' : 'false' };
+    const row: UpstreamTextRow = { prefix, text, safe: rowKind(ex.kind).label?.textSafe ? 'true' : 'false' };
     stats.addRow(ex.kind);
     sink?.write(row);
     textRows?.push(row);
@@ -262,29 +254,4 @@ function rowSink(format: DertaFormat, out: string, options: DertaBuildOptions, b
   }
 }
 
-/** Llama-3's first reserved special token: free in the vocabulary, so it can become the reset token as is. */
-export const DEFAULT_RESET_TOKEN = '<|reserved_special_token_0|>';
-
-/**
- * The reset token of backtrack rows (Zhang et al. use a dedicated `[RESET]`): an added token of the tokenizer,
- * so it is one id wherever it appears and never spelled by ordinary text.
- */
-function resetTokenText(tok: DertaTokenizer | undefined, requested: string | undefined): string {
-  const text = requested ?? DEFAULT_RESET_TOKEN;
-  if (!tok) {
-    if (requested === undefined)
-      throw new InputError('--variant backtrack needs --reset-token or --tokenizer');
-    return text;
-  }
-  const id = tok.tokenToId(text);
-  const ids = tok.encode(text, false);
-  if (id === undefined || ids.length !== 1 || ids[0] !== id || !tok.specialTokens.includes(text)) {
-    throw new InputError(
-      requested === undefined
-        ? `this tokenizer has no ${DEFAULT_RESET_TOKEN}; pass --reset-token <one of its added special tokens> for backtrack rows`
-        : `--reset-token '${text}' is not one added special token of this tokenizer`,
-      { file: tok.file },
-    );
-  }
-  return text;
-}
+export { DEFAULT_RESET_TOKEN } from './kinds/index.js';

@@ -1,11 +1,13 @@
 import { InputError } from '../errors.js';
 import { chatFramer, type ChatFormatOptions } from '../text/chat-template.js';
 import type { DertaTokenizer } from '../text/tokenizer.js';
+import { rowKind } from './kinds/index.js';
 import type { TextExample } from './types.js';
 
 /**
  * Turns a text example into the two strings upstream tokenises: `prefix` (prompt, plus the harmful prefix
- * for mle_prefix rows; never trained) and `text` (the trained response, ending in the end-of-sequence marker).
+ * of the kinds that show one; never trained) and `text` (the trained response, ending in the end-of-sequence
+ * marker). What a kind shows is its `format` (kinds/).
  */
 export interface PromptFormat {
   /** `paper` or `chat` (a Jinja chat template). */
@@ -18,7 +20,8 @@ export interface PromptFormat {
 /**
  * Upstream's literal format, byte for byte: `[INST] {q} [\INST]` (a literal backslash), the response with a
  * leading space, the end-of-sequence token written as text. Harmful-prefix rows always get the space after
- * `[\INST]`, so an empty prefix leaves a double space before the response, as upstream.
+ * `[\INST]`, so an empty prefix leaves a double space before the response, as upstream. A kind whose response is
+ * `joined` (backtrack's reset token) gets no space before it.
  */
 export function paperFormat(eosText: string): PromptFormat {
   return {
@@ -31,10 +34,9 @@ export function paperFormat(eosText: string): PromptFormat {
         );
       }
       const head = `[INST] ${ex.question} [\\INST]`;
-      const withPrefix = ex.kind === 'mle_prefix' || ex.kind === 'backtrack';
-      const prefix = withPrefix ? `${head} ${ex.harmfulPrefix}` : head;
-      // The reset token follows the harmful words directly: no space is trained before it.
-      const space = ex.kind === 'backtrack' ? '' : ' ';
+      const layout = rowKind(ex.kind).format;
+      const prefix = layout.harmfulPrefix ? `${head} ${ex.harmfulPrefix}` : head;
+      const space = layout.joined ? '' : ' ';
       return { prefix, text: `${space}${ex.response}${eosText}` };
     },
   };
@@ -64,7 +66,7 @@ export function chatFormat(tok: DertaTokenizer, opts: ChatFormatOptions = {}): P
     addSpecialTokens: false,
     render(ex) {
       const { head, tail } = frame(ex.question, ex.context);
-      const sep = ex.harmfulPrefix && ex.kind !== 'backtrack' ? ' ' : '';
+      const sep = ex.harmfulPrefix && !rowKind(ex.kind).format.joined ? ' ' : '';
       return { prefix: head + ex.harmfulPrefix, text: sep + ex.response + tail };
     },
   };

@@ -1,7 +1,7 @@
 import { InputError } from '../errors.js';
 import type { Rng } from '../util/random.js';
 import type { DertaTokenizer } from '../text/tokenizer.js';
-import type { ExampleKind } from './types.js';
+import { rowKind, type ExampleKind } from './kinds/index.js';
 
 /** The label value loss functions ignore (PyTorch CrossEntropyLoss's default ignore_index). */
 export const IGNORE = -100;
@@ -16,7 +16,7 @@ export interface LabelOptions {
   bos: BosPolicy;
   /** Truncate to this many tokens, as HF `truncation=True, max_length=block_size`. */
   blockSize: number;
-  /** Target id for every response position of RTO rows. */
+  /** Target id for every response position of RTO rows (kinds/rto.ts). */
   refusalId: number;
 }
 
@@ -35,7 +35,8 @@ export interface LabelledRow {
 
 /**
  * Upstream's preprocess_function plus the RTO rewrite: ids = tok(prefix + text), plen = len(tok(prefix)),
- * labels[:plen] = -100, and for RTO rows every remaining label (EOS included) becomes the refusal id.
+ * labels[:plen] = -100, and for a kind with a label `target` (RTO: the refusal id) every remaining label (EOS
+ * included) becomes that target.
  */
 export function labelRow(prefix: string, text: string, kind: ExampleKind, opts: LabelOptions): LabelledRow {
   const tok = opts.tokenizer;
@@ -47,7 +48,7 @@ export function labelRow(prefix: string, text: string, kind: ExampleKind, opts: 
   const input_ids = truncated ? full.slice(0, opts.blockSize) : full;
   const promptLength = Math.min(pre.length, opts.blockSize);
   const labels = new Array<number>(input_ids.length);
-  const target = kind === 'rto' ? opts.refusalId : undefined;
+  const target = rowKind(kind).label?.target?.(opts);
   for (let i = 0; i < input_ids.length; i++) {
     labels[i] = i < promptLength ? IGNORE : (target ?? (input_ids[i] as number));
   }

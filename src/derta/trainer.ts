@@ -195,6 +195,8 @@ export const TrainConfig = TrainFields.refine((c) => (c.data === undefined) !== 
   }
 });
 export type TrainConfig = z.output<typeof TrainConfig>;
+/** A training objective (`objective:`): one of the trainer's (trainer/refusenik_trainer/objectives/). */
+export type TrainObjective = TrainConfig['objective'];
 
 export interface LoadedTrainConfig {
   config: TrainConfig;

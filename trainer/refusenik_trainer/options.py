@@ -6,7 +6,7 @@ The TypeScript side reads the same declaration: `python -m refusenik_trainer opt
 `option_schema()` (every option's type, default, preset defaults, choices, bounds, help and train.yaml key),
 checked in as src/derta/trainer-options.ts, from which src/derta/trainer.ts builds train.yaml's schema and
 defaults and maps each key onto its flag (`hyper.warmup_ratio` -> `--warmup-ratio`). A new option is one field
-here; then regenerate that file (`node scripts/trainer-options.mjs`; a test fails while it is stale).
+here (an objective's own options: its module, objectives/); then regenerate that file (`node scripts/trainer-options.mjs`; a test fails while it is stale).
 
 Flags. HfArgumentParser accepts each field as `--field_name` and `--field-name`; booleans as `--flag` (or
 `--flag true|false`), and `--no-flag` for the ones that default to true. Abbreviated flags are not accepted.
@@ -28,133 +28,39 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
+from .fields import (
+    CONFIG_DEFAULT,
+    OURS,
+    SECTION,
+    SETS,
+    Checked,
+    Fraction,
+    OptionError,
+    PositiveInt,
+    bounds_of,
+    flag_name,
+    opt,
+)
+from .objectives import OBJECTIVES
 from .presets import PRESETS
 
-# Metadata keys of ours, taken out before HfArgumentParser hands the rest to argparse.add_argument.
-SETS = "sets"  # the TrainingArguments fields an option sets under another name
-SECTION = "section"  # where train.yaml sets it (overrides the group's `_section`; see CONFIG_SECTIONS)
-CONFIG_DEFAULT = "config_default"  # False: train.yaml shows no default (left out, the trainer's applies)
-BOUNDS = ("minimum", "exclusive_minimum", "maximum")  # checked here, and train.yaml's schema has them
-OURS = (SETS, SECTION, CONFIG_DEFAULT, *BOUNDS)
 
 # Where train.yaml sets an option (its `section`): "launch": the launcher sets the flag from its own keys
 # (model, data, output_dir, preset); "train": a top-level key of the option's name; a key of CONFIG_SECTIONS:
 # inside that mapping, named without the prefix (`beta.first` -> --beta-first); None: only as a flag
-# (train.yaml's `extra_args`). A section with a "default" is filled with it when left out.
+# (train.yaml's `extra_args`). A section with a "default" is filled with it when left out. The objectives bring
+# the sections of their own options (objectives/: `beta`).
 CONFIG_SECTIONS: dict[str, dict[str, Any]] = {
     "hyper": {"prefix": "", "default": {}, "help": "hyper-parameters; each left out is the preset's"},
-    "beta": {"prefix": "beta_", "help": "the constrained objective's per-position beta schedule"},
+    **{name: section for o in OBJECTIVES.values() for name, section in o.sections.items()},
 }
-
-
-class OptionError(ValueError):
-    """A bad or impossible combination of options (exit status 2, like bad data)."""
-
-
-class Fraction(float):
-    """A float in [0, 1] (also argparse's type for the flag)."""
-
-    bounds = {"minimum": 0, "maximum": 1}
-
-    def __new__(cls, value: Any) -> "Fraction":
-        try:
-            number = float.__new__(cls, value)
-        except (TypeError, ValueError):
-            raise argparse.ArgumentTypeError(f"{value}: expected a number in [0, 1]") from None
-        if not 0.0 <= number <= 1.0:
-            raise argparse.ArgumentTypeError(f"{value}: expected a number in [0, 1]")
-        return number
-
-
-class PositiveInt(int):
-    """An integer >= 1 (also argparse's type for the flag)."""
-
-    bounds = {"minimum": 1}
-
-    def __new__(cls, value: Any) -> "PositiveInt":
-        if isinstance(value, float) and not value.is_integer():
-            raise argparse.ArgumentTypeError(f"{value}: expected a positive integer")
-        try:
-            number = int.__new__(cls, value)
-        except (TypeError, ValueError):
-            raise argparse.ArgumentTypeError(f"{value}: expected a positive integer") from None
-        if number < 1:
-            raise argparse.ArgumentTypeError(f"{value}: expected a positive integer")
-        return number
-
-
-_CHECKED = (Fraction, PositiveInt)
-
-
-def opt(default: Any = dataclasses.MISSING, help: str = "", **metadata: Any) -> Any:  # noqa: A002
-    """A dataclass field for one option: its default (none: required), help text and argparse extras
-    (`choices`, `aliases`); `sets=[...]`, the TrainingArguments fields it sets under another name; bounds
-    (`minimum`, `exclusive_minimum`, `maximum`: any value but the default must keep them); `section`, where
-    train.yaml sets it, when not the group's; `config_default=False`: train.yaml shows no default."""
-    return field(default=default, metadata={"help": help, **metadata})
-
-
-def _checked_type(tp: Any) -> Any:
-    """Fraction / PositiveInt behind an annotation (Optional[...] included), else None."""
-    if tp in _CHECKED:
-        return tp
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        for arg in typing.get_args(tp):
-            if arg in _CHECKED:
-                return arg
-    return None
-
-
-def _bounds(f: dataclasses.Field) -> dict[str, float]:
-    """The field's bounds given in its metadata (a Fraction / PositiveInt type checks its own)."""
-    return {k: f.metadata[k] for k in BOUNDS if k in f.metadata}
-
-
-def _out_of_bounds(value: float, bounds: dict[str, float]) -> Optional[str]:
-    """What a value out of its bounds should have been, else None."""
-    low, above, high = (bounds.get(k) for k in BOUNDS)
-    if (
-        (low is not None and value < low)
-        or (above is not None and value <= above)
-        or (high is not None and value > high)
-    ):
-        parts = [f">= {low}" if low is not None else "", f"> {above}" if above is not None else ""]
-        parts.append(f"<= {high}" if high is not None else "")
-        return "expected a number " + " and ".join(p for p in parts if p)
-    return None
-
-
-class _Checked:
-    """Validates Fraction / PositiveInt fields and the fields' bounds however the dataclass is built (flags or
-    Python); a field's own default is always allowed (max_steps' -1)."""
-
-    def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            checked = _checked_type(hints.get(f.name))
-            value = getattr(self, f.name)
-            if value is None or (checked is None and not _bounds(f)):
-                continue
-            if isinstance(value, bool):
-                raise OptionError(f"--{flag_name(f.name)} {value}: expected a number")
-            if checked is not None and not isinstance(value, checked):
-                try:
-                    setattr(self, f.name, checked(value))
-                except (argparse.ArgumentTypeError, TypeError, ValueError) as e:
-                    raise OptionError(f"--{flag_name(f.name)} {e}") from None
-            if value != f.default and (wrong := _out_of_bounds(value, _bounds(f))):
-                raise OptionError(f"--{flag_name(f.name)} {value}: {wrong}")
-
-
-def flag_name(name: str) -> str:
-    return name.replace("_", "-")
 
 
 # ---- the options -------------------------------------------------------------------------------------------
 
 
 @dataclass(kw_only=True)
-class ModelArguments(_Checked):
+class ModelArguments(Checked):
     _argument_group_name = "model and data"
     _section = "launch"
 
@@ -169,7 +75,7 @@ class ModelArguments(_Checked):
 
 
 @dataclass(kw_only=True)
-class HyperArguments(_Checked):
+class HyperArguments(Checked):
     """Each overrides the preset's value (presets.Hyper) when given; None means "the preset's"."""
 
     _argument_group_name = "hyper-parameters (default: the preset's)"
@@ -209,7 +115,7 @@ class HyperArguments(_Checked):
 
 
 @dataclass(kw_only=True)
-class RunArguments(_Checked):
+class RunArguments(Checked):
     _argument_group_name = "run"
     _section = "train"
 
@@ -249,36 +155,23 @@ class RunArguments(_Checked):
 
 
 @dataclass(kw_only=True)
-class ObjectiveArguments(_Checked):
-    _argument_group_name = "objective"
-    _section = "train"
-
+class ObjectiveChoice(Checked):
     objective: str = opt(
         "mle",
-        choices=["mle", "constrained"],
-        help="mle: cross-entropy on the labels (DeRTa); constrained: Qi et al. 2024 token-wise constrained "
-        "objective against the frozen base (LoRA only)",
+        choices=list(OBJECTIVES),
+        help="; ".join(f"{o.name}: {o.help}" for o in OBJECTIVES.values()),
     )
-    beta_first: float = opt(
-        0.5,
-        exclusive_minimum=0,
-        section="beta",
-        config_default=False,
-        help="constrained: beta of the first response token",
+
+
+# The "objective" group: --objective, then each objective's own options in OBJECTIVES' order (a dataclass lists
+# its bases' fields from the last base to the first).
+ObjectiveArguments: type = dataclass(kw_only=True)(
+    type(
+        "ObjectiveArguments",
+        (*reversed([o.arguments for o in OBJECTIVES.values() if o.arguments]), ObjectiveChoice),
+        {"__module__": __name__, "_argument_group_name": "objective", "_section": "train"},
     )
-    beta_early: float = opt(
-        2.0,
-        exclusive_minimum=0,
-        section="beta",
-        config_default=False,
-        help="constrained: beta of tokens 2..--beta-early-tokens",
-    )
-    beta_rest: float = opt(
-        0.1, exclusive_minimum=0, section="beta", config_default=False, help="constrained: beta of later tokens"
-    )
-    beta_early_tokens: PositiveInt = opt(
-        5, aliases=["--early-tokens"], section="beta", config_default=False, help="constrained: last early position"
-    )
+)
 
 
 OPTION_GROUPS: tuple[type, ...] = (ModelArguments, HyperArguments, RunArguments, ObjectiveArguments)
@@ -287,7 +180,8 @@ OPTION_GROUPS: tuple[type, ...] = (ModelArguments, HyperArguments, RunArguments,
 @dataclass(kw_only=True)
 class TrainOptions(ObjectiveArguments, RunArguments, HyperArguments, ModelArguments):
     """Everything `train` needs: every option above, plus the TrainingArguments fields given on the command
-    line (field name -> parsed value), applied over the TrainingArguments that train.py builds."""
+    line (field name -> parsed value), applied over the TrainingArguments that train.py builds. An objective's
+    options bring their properties (the constrained objective's `beta`)."""
 
     training_args: dict[str, Any] = field(default_factory=dict)
 
@@ -295,12 +189,6 @@ class TrainOptions(ObjectiveArguments, RunArguments, HyperArguments, ModelArgume
     def overrides(self) -> dict[str, Any]:
         """The hyper-parameters given (None: the preset's), for `Hyper.with_overrides`."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(HyperArguments)}
-
-    @property
-    def beta(self):
-        from .constrained import BetaSchedule
-
-        return BetaSchedule(self.beta_first, self.beta_early, self.beta_rest, self.beta_early_tokens)
 
 
 # ---- the schema (`python -m refusenik_trainer options --json`) ---------------------------------------------
@@ -337,7 +225,7 @@ def option_schema() -> dict[str, Any]:
         for f in dataclasses.fields(group):
             kind, bounds = _json_type(hints[f.name])
             entry: dict[str, Any] = {"flag": f"--{flag_name(f.name)}", "aliases": list(f.metadata.get("aliases", []))}
-            entry.update(type=kind, **bounds, **_bounds(f))
+            entry.update(type=kind, **bounds, **bounds_of(f))
             if "choices" in f.metadata:
                 entry["choices"] = list(f.metadata["choices"])
             if f.default is not dataclasses.MISSING:

@@ -1,7 +1,8 @@
 """`python -m refusenik_trainer train`: fine-tune a causal LM on pretokenised DeRTa rows with HF Trainer.
 
 The pieces: presets.py (the paper's two recipes), data.py (rows, validation, padding), model.py (loading, LoRA,
-activation checkpointing), chunked_loss.py (the memory-light head + loss), progress.py (JSON-lines events).
+activation checkpointing), objectives/ (the losses `--objective` picks: mle, constrained), chunked_loss.py (the
+memory-light head + loss), progress.py (JSON-lines events).
 This module wires them into a `transformers.Trainer`; launch it with plain `python`, `torchrun` or
 `accelerate launch` (the Trainer reads the distributed environment those set up).
 """
@@ -17,16 +18,15 @@ import warnings
 from dataclasses import asdict
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from transformers import AutoConfig, PrinterCallback, Trainer, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from .chunked_loss import linear_cross_entropy
-from .constrained import BetaSchedule, constrained_loss
 from .data import PretokenizedDataset, RightPadCollator, load_examples, resolve_data_file
 from .model import apply_lora, enable_checkpointing, load_model, pad_token_id
+from .objectives import OBJECTIVES, LossFn
 from .options import OptionError, TrainOptions
 from .presets import PRESETS, Hyper
 from .progress import EventWriter, ProgressCallback
@@ -64,60 +64,27 @@ def unrolled_epochs(data: str) -> int:
 
 
 class DertaTrainer(Trainer):
-    """HF Trainer whose loss can skip the full-vocabulary logits (`chunked_loss`).
+    """HF Trainer whose loss is the objective's (objectives/): the stock cross-entropy, or a loss of its own
+    (the chunked one that skips the full-vocabulary logits, the constrained objective).
 
-    The loss is the upstream one either way: one mean cross-entropy over every labelled token of the whole
+    The MLE loss is the upstream one either way: one mean cross-entropy over every labelled token of the whole
     optimizer step (the Trainer's `num_items_in_batch`), so helpfulness, harmful-prefix and RTO tokens pool at
     token level as in the paper.
     """
 
-    def __init__(
-        self, *args: Any, chunked_loss: bool = False, constrained: BetaSchedule | None = None, **kwargs: Any
-    ):
+    def __init__(self, *args: Any, loss_fn: Optional[LossFn] = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.chunked_loss = chunked_loss
-        self.constrained = constrained
-        if chunked_loss or constrained:
+        self.loss_fn = loss_fn
+        if loss_fn is not None:
             # Our loss divides by num_items_in_batch itself, so the Trainer must not divide by the accumulation.
             self.model_accepts_loss_kwargs = True
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        if self.constrained is not None:
-            return self._constrained_loss(model, inputs, return_outputs, num_items_in_batch)
-        if not self.chunked_loss:
+        if self.loss_fn is None:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        base = self.accelerator.unwrap_model(model)
-        if hasattr(base, "get_base_model"):  # PEFT
-            base = base.get_base_model()
-        captured: dict[str, torch.Tensor] = {}
-
-        def grab(_module, _args, output):
-            captured["hidden"] = output[0] if isinstance(output, tuple) else output.last_hidden_state
-
-        # Run the forward through the (possibly DDP-wrapped) model so distributed hooks see it, asking for the
-        # logits of one position only, and take the decoder's final hidden states from a hook.
-        handle = base.get_decoder().register_forward_hook(grab)
-        try:
-            outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], logits_to_keep=1)
-        finally:
-            handle.remove()
-        head = base.get_output_embeddings()
-        loss = linear_cross_entropy(captured["hidden"], head.weight, inputs["labels"], divisor=num_items_in_batch)
-        loss = loss + outputs.logits.sum() * 0.0  # keep the tiny logits in the graph (unused-parameter checks)
+        loss, outputs = self.loss_fn(self, model, inputs, num_items_in_batch)
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
             # num_items_in_batch counts every process's tokens and DDP averages gradients over processes.
-            loss = loss * self.accelerator.num_processes
-        return (loss, outputs) if return_outputs else loss
-
-
-    def _constrained_loss(self, model, inputs, return_outputs, num_items_in_batch):
-        """Qi et al.'s objective; the reference is the same network with its LoRA adapter switched off."""
-        peft_model = self.accelerator.unwrap_model(model)
-        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
-        with torch.no_grad(), peft_model.disable_adapter():
-            ref = peft_model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
-        loss = constrained_loss(outputs.logits, ref, inputs["labels"], self.constrained, num_items_in_batch)
-        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
             loss = loss * self.accelerator.num_processes
         return (loss, outputs) if return_outputs else loss
 
@@ -167,17 +134,12 @@ def train(opts: TrainOptions, writer: EventWriter) -> dict[str, Any]:
     checkpointed = 0
     if hyper.checkpointing > 0:
         checkpointed = enable_checkpointing(model, hyper.checkpointing)
-    if opts.objective not in ("mle", "constrained"):
-        raise OptionError(f"--objective {opts.objective}: expected mle or constrained")
-    if opts.objective == "constrained" and not hyper.lora:
-        raise OptionError(
-            "--objective constrained needs --preset lora: the frozen reference is the base model with the adapter "
-            "switched off (a full fine-tune would need a second copy of the weights)"
-        )
+    objective = OBJECTIVES.get(opts.objective)
+    if objective is None:
+        raise OptionError(f"--objective {opts.objective}: expected {' or '.join(OBJECTIVES)}")
+    objective.check(opts, hyper)
     use_chunked, why_not = chunked_loss_supported(model, opts)
-    if opts.objective == "constrained":
-        if opts.loss == "chunked":
-            raise OptionError("--loss chunked is not possible with --objective constrained (it needs full logits)")
+    if objective.full_logits:
         use_chunked = False
     if opts.loss == "stock":
         use_chunked = False
@@ -237,7 +199,7 @@ def train(opts: TrainOptions, writer: EventWriter) -> dict[str, Any]:
         "precision": precision,
         "loss": "chunked" if use_chunked else "stock",
         "objective": opts.objective,
-        **({"beta": asdict(opts.beta)} if opts.objective == "constrained" else {}),
+        **objective.start_info(opts),
         "checkpointed_layers": checkpointed,
         "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "data": load_stats.as_dict(),
@@ -252,8 +214,7 @@ def train(opts: TrainOptions, writer: EventWriter) -> dict[str, Any]:
         train_dataset=PretokenizedDataset(examples),
         data_collator=RightPadCollator(pad_token_id(model)),
         callbacks=[ProgressCallback(writer, start_info)],
-        chunked_loss=use_chunked,
-        constrained=opts.beta if opts.objective == "constrained" else None,
+        loss_fn=objective.loss(opts, use_chunked),
     )
     trainer.remove_callback(PrinterCallback)  # it prints Python dicts; the JSON events replace it
     resume_from = find_resume_checkpoint(opts.output_dir, opts.resume)

@@ -185,7 +185,7 @@ def test_epochs_already_unrolled_by_the_builder_are_not_repeated(tiny_model_dir,
 
 def test_constrained_loss_at_the_reference_is_its_closed_form():
     """With the model equal to the reference every log-ratio is 0, so each token costs (2 / beta_t) * ln 2."""
-    from refusenik_trainer.constrained import BetaSchedule, constrained_loss, response_positions
+    from refusenik_trainer.objectives.constrained import BetaSchedule, constrained_loss, response_positions
 
     torch.manual_seed(0)
     logits = torch.randn(2, 9, 11)
