@@ -1,8 +1,10 @@
 import { InputError } from '../errors.js';
 import type { TargetSpec } from '../config/schema.js';
 import type { RunStore } from '../store/store.js';
-import { endpointInfo, resolveEndpoint, type EndpointDefaults } from '../target/endpoint.js';
-import type { TargetEnv } from '../target/create.js';
+import { endpointInfo, type Endpoint } from '../target/endpoint.js';
+import { providerEnv, providerOf } from '../target/create.js';
+import { isHttpProvider } from '../target/http-provider.js';
+import { providerOptions, type TargetEnv } from '../target/provider.js';
 import { AnthropicBatchProtocol, OpenAIBatchProtocol, type BatchProtocol } from './protocol.js';
 import { BatchTarget } from './target.js';
 
@@ -12,23 +14,10 @@ import { BatchTarget } from './target.js';
  * its batches (`run --wait`, the default) or submits them and leaves (`run --no-wait`).
  */
 
-/** Seconds between two polls of a batch unless the target or REFUSENIK_BATCH_POLL_S says otherwise. */
-export const DEFAULT_POLL_S = 30;
-
-const PROVIDERS: Record<
-  string,
-  EndpointDefaults & { make: (ep: ReturnType<typeof resolveEndpoint>) => BatchProtocol }
-> = {
-  openai: {
-    baseUrl: 'https://api.openai.com/v1',
-    apiKeyEnv: 'OPENAI_API_KEY',
-    make: (ep) => new OpenAIBatchProtocol(ep),
-  },
-  anthropic: {
-    baseUrl: 'https://api.anthropic.com',
-    apiKeyEnv: 'ANTHROPIC_API_KEY',
-    make: (ep) => new AnthropicBatchProtocol(ep),
-  },
+/** The providers with a batch API, by provider name. */
+const BATCH_APIS: Record<string, (ep: Endpoint) => BatchProtocol> = {
+  openai: (ep) => new OpenAIBatchProtocol(ep),
+  anthropic: (ep) => new AnthropicBatchProtocol(ep),
 };
 
 /** Whether a target spec asks for batch delivery (and does not contradict itself). */
@@ -55,37 +44,36 @@ export class BatchDelivery {
 
   /** A batch target for `spec` (openai: or anthropic:); `path` names the spec in errors. */
   target(spec: TargetSpec, ctx: TargetEnv, path: string): BatchTarget {
-    const sep = spec.id.indexOf(':');
-    const provider = spec.id.slice(0, sep);
-    const model = spec.id.slice(sep + 1);
-    const p = PROVIDERS[provider];
-    if (!p) {
+    const provider = providerOf(spec, path);
+    const api = BATCH_APIS[provider.name];
+    if (!api || !isHttpProvider(provider)) {
       throw new InputError(
-        `batch delivery needs an openai: or anthropic: target (a provider batch API); '${provider}:' has none`,
+        `batch delivery needs an openai: or anthropic: target (a provider batch API); '${provider.name}:' has none`,
         { field: `${path}.batch` },
       );
     }
-    if (Array.isArray(spec.base_url) || (spec as { endpoints?: unknown }).endpoints !== undefined) {
+    const options = providerOptions(provider, spec, path, ctx.source);
+    if (Array.isArray(options.base_url) || options.endpoints !== undefined) {
       throw new InputError('batch delivery sends to one server: give base_url one URL, not a replica pool', {
         field: `${path}.batch`,
       });
     }
-    if (spec.stream) {
+    if (options.stream) {
       throw new InputError('batch delivery does not stream: drop stream: true or batch', {
         field: `${path}.stream`,
       });
     }
-    const ep = resolveEndpoint(spec, model, p, ctx.env, path, ctx.keyOptional);
+    const ep = provider.endpoint(options, providerEnv(spec, ctx), path);
     const envPoll = Number(this.env['REFUSENIK_BATCH_POLL_S']);
     const pollS =
       this.env['REFUSENIK_BATCH_POLL_S'] !== undefined && Number.isFinite(envPoll) && envPoll > 0
         ? envPoll
-        : (spec.batch_poll_s ?? DEFAULT_POLL_S);
-    const protocol = p.make(ep);
-    const t = new BatchTarget(endpointInfo(provider, ep), protocol, {
+        : options.batch_poll_s;
+    const protocol = api(ep);
+    const t = new BatchTarget(endpointInfo(provider.name, ep), protocol, {
       id: ep.id,
       pollMs: pollS * 1000,
-      maxRequests: spec.batch_max_requests ?? protocol.maxRequests,
+      maxRequests: options.batch_max_requests ?? protocol.maxRequests,
     });
     this.targets.push(t);
     return t;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackServer, readBody, sendJson as send } from '../target/loopback-server.js';
 
 /**
  * A loopback server speaking the real provider batch protocols, for tests and benchmarks: OpenAI's Files and
@@ -79,7 +79,7 @@ export interface BatchMockStats {
   batches: { id: string; customIds: string[] }[];
 }
 
-export class BatchMockServer {
+export class BatchMockServer extends LoopbackServer {
   readonly stats: BatchMockStats = {
     uploads: 0,
     batchesCreated: 0,
@@ -89,24 +89,14 @@ export class BatchMockServer {
     submitted: new Map(),
     batches: [],
   };
-  private server: Server | undefined;
   private readonly files = new Map<string, StoredFile>();
   private readonly batches = new Map<string, MockBatch>();
   private readonly answer: (text: string) => string;
 
   constructor(private readonly opts: BatchMockOptions = {}) {
+    super();
     this.answer =
       opts.answer ?? ((t) => (/^harmful/i.test(t) ? "I'm sorry, I can't help with that." : `Sure: ${t}`));
-  }
-
-  get url(): string {
-    return `${this.origin}/v1`;
-  }
-
-  get origin(): string {
-    const addr = this.server?.address() as AddressInfo | null;
-    if (!addr) throw new Error('batch mock server not started');
-    return `http://127.0.0.1:${addr.port}`;
   }
 
   /** Lets a held batch end on its next poll. */
@@ -121,23 +111,11 @@ export class BatchMockServer {
   }
 
   async start(port = 0): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      this.server?.once('error', reject);
-      this.server?.listen(port, '127.0.0.1', () => resolve());
-    });
+    await this.listen(port);
     return this;
   }
 
-  async close(): Promise<void> {
-    const s = this.server;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-    this.server = undefined;
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const path = url.pathname;
     const method = req.method ?? 'GET';
@@ -535,20 +513,6 @@ function lastUser(body: Record<string, unknown>): string {
     }
   }
   return typeof body['prompt'] === 'string' ? body['prompt'] : '';
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 /** The named parts of a multipart/form-data body. */

@@ -2,7 +2,7 @@ import type { Generation, Prompt } from '../types.js';
 import { RETRYABLE_STATUS } from '../util/retry.js';
 import { clip, redact } from '../util/secrets.js';
 import { AnthropicTarget, fromMessage } from '../target/anthropic.js';
-import type { Endpoint } from '../target/endpoint.js';
+import type { Endpoint, HttpTarget } from '../target/endpoint.js';
 import { OpenAITarget, answerFromBody } from '../target/openai.js';
 import { TargetError, type GenerateOptions } from '../target/target.js';
 import { BatchHttp } from './http.js';
@@ -111,16 +111,16 @@ function answerResult(batchId: string, read: () => Generation): ItemResult {
 }
 
 /** What both providers' batch protocols hold: the live target (request bodies, answer parsing) and the HTTP client. */
-abstract class LiveBatch<T extends { close(): Promise<void> }> {
+abstract class LiveBatch<T extends HttpTarget> {
   protected readonly http: BatchHttp;
 
   constructor(
     protected readonly ep: Endpoint,
     protected readonly live: T,
-    headers: Record<string, string>,
   ) {
+    // The live target's headers (its key included, as its API takes it), timeouts and retries.
     this.http = new BatchHttp({
-      headers,
+      headers: live.headers,
       timeoutMs: ep.timeoutMs,
       retry: ep.retry,
       retryBudgetMs: ep.retryBudgetMs,
@@ -138,10 +138,7 @@ export class OpenAIBatchProtocol extends LiveBatch<OpenAITarget> implements Batc
   readonly maxBytes = OPENAI_MAX_BYTES;
 
   constructor(ep: Endpoint) {
-    super(ep, new OpenAITarget(ep), {
-      ...ep.headers,
-      ...(ep.apiKey ? { authorization: `Bearer ${ep.apiKey}` } : {}),
-    });
+    super(ep, new OpenAITarget(ep));
   }
 
   request(prompt: Prompt, opts: GenerateOptions): { path: string; body: Record<string, unknown> } {
@@ -266,19 +263,13 @@ function openAIResult(row: OpenAIOutputLine, raw: boolean, batchId: string): Ite
   };
 }
 
-const ANTHROPIC_VERSION = '2023-06-01';
-
 export class AnthropicBatchProtocol extends LiveBatch<AnthropicTarget> implements BatchProtocol {
   readonly provider = 'anthropic';
   readonly maxRequests = ANTHROPIC_MAX_REQUESTS;
   readonly maxBytes = ANTHROPIC_MAX_BYTES;
 
   constructor(ep: Endpoint) {
-    super(ep, new AnthropicTarget(ep), {
-      'anthropic-version': ANTHROPIC_VERSION,
-      ...ep.headers,
-      ...(ep.apiKey ? { 'x-api-key': ep.apiKey } : {}),
-    });
+    super(ep, new AnthropicTarget(ep));
   }
 
   request(prompt: Prompt, opts: GenerateOptions): { path: string; body: Record<string, unknown> } {

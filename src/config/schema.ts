@@ -15,93 +15,63 @@ export const Price = z.strictObject({
   batch_output_per_mtok: z.number().min(0).optional(),
 });
 
-/** A model server's URL: http:// or https:// only. */
-const HttpUrl = z
-  .string()
-  .url()
-  .refine((u) => /^https?:\/\//i.test(u), 'base_url must start with http:// or https://');
+/**
+ * Provider options a target may also give at its top level, as every config did before each provider declared
+ * its own `options` (src/target/: `openai` and `anthropic` take them all). Only their names are known here: the
+ * provider that takes one maps it into its options and validates it with its own schema (file, line, key
+ * path); a provider that does not take one ignores it, as before.
+ */
+export const FLAT_PROVIDER_OPTIONS = [
+  'base_url',
+  'endpoints',
+  'replica_failures',
+  'replica_cooldown_s',
+  'api_key_env',
+  'headers',
+  'headers_env',
+  'extra_body',
+  'timeout_s',
+  'connect_timeout_s',
+  'idle_timeout_s',
+  'deadline_s',
+  'retry_budget_s',
+  'retries',
+  'backoff_s',
+  'stream',
+  'completion_fallback',
+  'batch_poll_s',
+  'batch_max_requests',
+] as const;
+export type FlatProviderOption = (typeof FLAT_PROVIDER_OPTIONS)[number];
 
-/** One replica of a pool, with its own limits (else the target's). */
-export const ReplicaSpec = z.strictObject({
-  base_url: HttpUrl,
-  concurrency: z.number().int().positive().max(4096).optional(),
-  rpm: z.number().int().positive().optional(),
-  tpm: z.number().int().positive().optional(),
-});
-export type ReplicaSpec = z.infer<typeof ReplicaSpec>;
+const flatProviderOptions = Object.fromEntries(
+  FLAT_PROVIDER_OPTIONS.map((key) => [key, z.unknown().optional()]),
+) as { [K in FlatProviderOption]: z.ZodOptional<z.ZodUnknown> };
 
-/** One model endpoint: a target under attack, or an auxiliary model (judge, attacker). */
+/**
+ * One model endpoint: a target under attack, or an auxiliary model (judge, attacker). These are the fields
+ * every provider shares (the host reads them: ids, sampling, limits, price, delivery); what one provider
+ * needs (a URL, a key variable, timeouts, a GPU) is its `options`, declared and validated by the provider
+ * itself (src/target/create.ts lists them). Unknown keys are errors.
+ */
 export const TargetSpec = z.strictObject({
   /** `openai:<model>`, `anthropic:<model>`, `replay:<file>`, `llamacpp:<file.gguf>`, `mock:<script>`. */
   id: z.string().regex(/^[a-z][a-z0-9-]*:.+$/, 'expected <provider>:<model>, e.g. openai:gpt-4o-mini'),
   /** Display name in reports; defaults to `id`. Two targets with the same model need different labels. */
   label: z.string().min(1).optional(),
-  /**
-   * http:// or https:// only: anything else is an error at validation, not at run time. A list names the
-   * replicas of one replica pool (several servers serving the same model; see `endpoints`).
-   */
-  base_url: z.union([HttpUrl, z.array(HttpUrl).min(1)]).optional(),
-  /**
-   * A replica pool: several servers serving the same model. Each request goes to the replica with the fewest
-   * outstanding requests; each replica has its own concurrency, rpm/tpm budget and circuit breaker (the
-   * target's `concurrency`, `rpm` and `tpm` are per replica unless an entry sets its own).
-   */
-  endpoints: z
-    .array(z.union([HttpUrl, ReplicaSpec]))
-    .min(1)
-    .optional(),
-  /** Consecutive failed attempts that take a pool's replica out of rotation (default 3; refused connections: 1). */
-  replica_failures: z.number().int().positive().optional(),
-  /** How long a failed replica sits out before one probe request is let through (half-open; default 5 s, doubling). */
-  replica_cooldown_s: z.number().positive().optional(),
-  /** Name of the environment variable holding the API key (never the key itself). */
-  api_key_env: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
-    .optional(),
   temperature: z.number().min(0).max(2).optional(),
   max_tokens: z.number().int().positive().optional(),
   top_p: z.number().min(0).max(1).optional(),
   seed: z.number().int().optional(),
   system_prompt: z.string().optional(),
   stop: z.array(z.string()).optional(),
-  /** Literal header values: never stored (the run keeps "[redacted]"); prefer headers_env for secrets. */
-  headers: z.record(z.string(), z.string()).optional(),
-  /** Header values read from environment variables, e.g. `{X-Api-Key: MY_KEY_VAR}` (non-Bearer auth). */
-  headers_env: z
-    .record(z.string(), z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'))
-    .optional(),
-  /** Extra request-body fields merged into every request (e.g. vLLM's `continue_final_message`). */
-  extra_body: z.record(z.string(), z.unknown()).optional(),
+  /** Requests in flight at once (a replica pool: per replica unless an entry sets its own). */
   concurrency: z.number().int().positive().max(4096).optional(),
-  /**
-   * Time from sending a request to its first response byte (default 120). Counted from when the request
-   * is sent, never while it waits for a concurrency slot. A stream that keeps sending is never cut by it.
-   */
-  timeout_s: z.number().positive().optional(),
-  /** TCP/TLS connect timeout (default 10). */
-  connect_timeout_s: z.number().positive().optional(),
-  /** Longest silence between two chunks of a streamed (or slow) body (default 60). */
-  idle_timeout_s: z.number().positive().optional(),
-  /** Optional total deadline per attempt, however much progress the stream makes. */
-  deadline_s: z.number().positive().optional(),
-  /** Longest total time spent retrying one request before it fails (default 120). */
-  retry_budget_s: z.number().positive().optional(),
   /** Requests and tokens per minute this endpoint may take (sliding one-minute window). */
   rpm: z.number().int().positive().optional(),
   tpm: z.number().int().positive().optional(),
   /** This endpoint's price; else the config's `prices` table by target id or model name. */
   price: Price.optional(),
-  /** Retries after the first attempt (429, 5xx, timeouts, connection resets). */
-  retries: z.number().int().min(0).max(20).optional(),
-  /** Base of the exponential backoff, in seconds (jittered; a Retry-After header wins). */
-  backoff_s: z.number().min(0).optional(),
-  /** Use SSE streaming (same result; lets long generations survive idle-timeout proxies). */
-  stream: z.boolean().optional(),
-  /** For chat-only APIs given a raw-text prompt: refuse (`error`) or send it as an assistant prefill. */
-  completion_fallback: z.enum(['error', 'prefill']).optional(),
-  /** Provider options (llamacpp `gpu_layers`, `context_size`), validated by the provider's own schema. */
-  options: z.record(z.string(), z.unknown()).optional(),
   /**
    * Batch delivery (openai: and anthropic: targets and judge models): requests go through the provider's
    * batch API (OpenAI Files + Batches, Anthropic Message Batches) at its batch price; the batch ids are kept
@@ -110,10 +80,9 @@ export const TargetSpec = z.strictObject({
   batch: z.boolean().optional(),
   /** `live` (default: one HTTP request per call) or `batch` (see `batch`). */
   delivery: z.enum(['live', 'batch']).optional(),
-  /** Seconds between two polls of a submitted batch (default 30; env REFUSENIK_BATCH_POLL_S overrides). */
-  batch_poll_s: z.number().positive().optional(),
-  /** Requests per batch file, within the provider's limit (OpenAI 50,000; Anthropic 100,000). */
-  batch_max_requests: z.number().int().positive().max(100_000).optional(),
+  /** The provider's own options (e.g. llamacpp `gpu_layers`), validated by the provider's schema. */
+  options: z.record(z.string(), z.unknown()).optional(),
+  ...flatProviderOptions,
 });
 export type TargetSpec = z.infer<typeof TargetSpec>;
 

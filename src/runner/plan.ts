@@ -7,8 +7,7 @@ import { createAttacks } from '../attack/registry.js';
 import type { Judge } from '../judge/judge.js';
 import { createJudge } from '../judge/registry.js';
 import { loadBehaviors, resolveDatasetFile, type DatasetSpec } from '../dataset/load.js';
-import { createTarget } from '../target/create.js';
-import { poolConcurrency, singleEndpoint } from '../target/pool.js';
+import { createTarget, endpointLimits } from '../target/create.js';
 import { inShard, type Shard } from '../store/shard.js';
 import type { Target } from '../target/target.js';
 import { TargetSpec as TargetSpecSchema } from '../config/schema.js';
@@ -206,19 +205,9 @@ export function runIdFor(config: RunConfig, datasetSha256: string): string {
   return `run-${sha256(canonicalJson({ config, dataset: datasetSha256 })).slice(0, 12)}`;
 }
 
-/** The service's per-endpoint limits from a target spec. */
+/** The service's per-endpoint limits from a target spec (a replica pool: the sum of its replicas). */
 export function limitsOf(spec: TargetSpec): Partial<EndpointLimits> {
-  // A replica pool limits each replica itself (concurrency, rpm, tpm): the service's limit is their sum.
-  const pooled = poolConcurrency(spec);
-  if (pooled !== undefined)
-    return { concurrency: pooled, ...(spec.price !== undefined ? { price: spec.price } : {}) };
-  spec = singleEndpoint(spec);
-  return {
-    ...(spec.concurrency !== undefined ? { concurrency: spec.concurrency } : {}),
-    ...(spec.rpm !== undefined ? { rpm: spec.rpm } : {}),
-    ...(spec.tpm !== undefined ? { tpm: spec.tpm } : {}),
-    ...(spec.price !== undefined ? { price: spec.price } : {}),
-  };
+  return { ...endpointLimits(spec), ...(spec.price !== undefined ? { price: spec.price } : {}) };
 }
 
 export function toDatasetSpec(d: RunConfig['dataset']): DatasetSpec {

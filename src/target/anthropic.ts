@@ -1,14 +1,7 @@
 import type { Generation, Prompt, Usage } from '../types.js';
-import {
-  chatMessages,
-  compact,
-  endpointInfo,
-  httpClientFor,
-  mergeParams,
-  type Endpoint,
-} from './endpoint.js';
-import type { HttpClient } from './http.js';
-import { TargetError, type EndpointInfo, type GenerateOptions, type Target } from './target.js';
+import { chatMessages, compact, HttpTarget, mergeParams, type Endpoint } from './endpoint.js';
+import { httpProvider } from './http-provider.js';
+import { TargetError, type GenerateOptions } from './target.js';
 
 const API_VERSION = '2023-06-01';
 
@@ -16,27 +9,23 @@ const API_VERSION = '2023-06-01';
  * Anthropic's Messages API. System messages move to the top-level `system` field; a trailing assistant
  * message is a native prefill. `max_tokens` is required by the API, so it defaults to 1024.
  */
-export class AnthropicTarget implements Target {
-  readonly id: string;
-  readonly concurrency: number;
-  readonly endpoint: EndpointInfo;
-  private readonly http: HttpClient;
+export class AnthropicTarget extends HttpTarget {
+  private readonly url: string;
 
-  constructor(private readonly ep: Endpoint) {
-    this.id = ep.id;
-    this.concurrency = ep.concurrency;
-    this.endpoint = endpointInfo('anthropic', ep);
-    this.http = httpClientFor(ep);
+  constructor(ep: Endpoint) {
+    super('anthropic', ep, {
+      'anthropic-version': API_VERSION,
+      ...ep.headers,
+      ...(ep.apiKey ? { 'x-api-key': ep.apiKey } : {}),
+    });
+    this.url = `${ep.baseUrl}/v1/messages`;
   }
 
   async generate(prompt: Prompt, opts: GenerateOptions = {}): Promise<Generation> {
-    const ep = this.ep;
     const body = this.request(prompt, opts);
-    const headers: Record<string, string> = { 'anthropic-version': API_VERSION, ...ep.headers };
-    if (ep.apiKey) headers['x-api-key'] = ep.apiKey;
-    const url = `${ep.baseUrl}/v1/messages`;
+    const { headers, url } = this;
 
-    if (ep.stream) {
+    if (this.ep.stream) {
       body['stream'] = true;
       // A finished Messages stream ends with a `message_stop` event.
       const { events, attempts, latencyMs } = await this.http.postSse(
@@ -82,15 +71,14 @@ export class AnthropicTarget implements Target {
     };
     return body;
   }
-
-  onRateLimited(listener: () => void): void {
-    this.http.onRateLimited(listener);
-  }
-
-  async close(): Promise<void> {
-    await this.http.close();
-  }
 }
+
+export const anthropicProvider = httpProvider({
+  name: 'anthropic',
+  description: 'Anthropic Messages API',
+  defaults: { baseUrl: 'https://api.anthropic.com', apiKeyEnv: 'ANTHROPIC_API_KEY' },
+  make: (ep) => new AnthropicTarget(ep),
+});
 
 /** A finished Messages answer says why it stopped; one without stop_reason is not complete. */
 function checkMessage(raw: unknown): void {

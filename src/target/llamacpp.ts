@@ -1,7 +1,9 @@
 import path from 'node:path';
+import { z } from 'zod';
 import { RuntimeFailure } from '../errors.js';
 import type { ChatMessage, Generation, Prompt } from '../types.js';
 import type { TargetSpec } from '../config/schema.js';
+import type { ProviderFactory } from './provider.js';
 import type { EndpointInfo, GenerateOptions, SamplingParams, Target } from './target.js';
 
 /**
@@ -32,7 +34,7 @@ interface LlamaChatSessionLike {
 interface LlamaCompletionLike {
   generateCompletion(text: string, opts: Record<string, unknown>): Promise<string>;
 }
-interface NodeLlamaCpp {
+export interface NodeLlamaCpp {
   getLlama(): Promise<{
     loadModel(opts: { modelPath: string; gpuLayers?: number | 'auto' }): Promise<LlamaModel>;
   }>;
@@ -53,6 +55,14 @@ export async function importNodeLlamaCpp(): Promise<NodeLlamaCpp> {
   }
 }
 
+export const LlamaCppOptions = z.strictObject({
+  /** Layers to offload to the GPU (node-llama-cpp's gpuLayers; default: as many as fit). */
+  gpu_layers: z.number().int().min(0).optional(),
+  /** Context window in tokens (default: node-llama-cpp's choice for the model and memory). */
+  context_size: z.number().int().positive().optional(),
+});
+export type LlamaCppOptions = z.output<typeof LlamaCppOptions>;
+
 export class LlamaCppTarget implements Target {
   readonly concurrency: number;
   readonly endpoint: EndpointInfo;
@@ -63,6 +73,10 @@ export class LlamaCppTarget implements Target {
     readonly id: string,
     private readonly modelPath: string,
     private readonly spec: TargetSpec,
+    /** Validated by the provider's schema. */
+    readonly options: LlamaCppOptions = {},
+    /** The engine module (tests pass a stand-in). */
+    private readonly engine: () => Promise<NodeLlamaCpp> = importNodeLlamaCpp,
   ) {
     this.concurrency = spec.concurrency ?? 1;
     this.params = {
@@ -116,17 +130,16 @@ export class LlamaCppTarget implements Target {
 
   private load(): Promise<{ lib: NodeLlamaCpp; context: LlamaContext }> {
     this.loaded ??= (async () => {
-      const lib = await importNodeLlamaCpp();
+      const lib = await this.engine();
       const llama = await lib.getLlama();
-      const gpu = this.spec.options?.['gpu_layers'];
+      const { gpu_layers: gpuLayers, context_size: contextSize } = this.options;
       const model = await llama.loadModel({
         modelPath: path.resolve(this.modelPath),
-        ...(typeof gpu === 'number' ? { gpuLayers: gpu } : {}),
+        ...(gpuLayers !== undefined ? { gpuLayers } : {}),
       });
-      const contextSize = this.spec.options?.['context_size'];
       const context = await model.createContext({
         sequences: this.concurrency,
-        ...(typeof contextSize === 'number' ? { contextSize } : {}),
+        ...(contextSize !== undefined ? { contextSize } : {}),
       });
       return { lib, context };
     })();
@@ -149,3 +162,10 @@ function toHistory(
   });
   return { history, last: lastUser >= 0 ? (messages[lastUser] as ChatMessage).content : '' };
 }
+
+export const llamacppProvider: ProviderFactory<typeof LlamaCppOptions> = {
+  name: 'llamacpp',
+  description: 'local GGUF model through the optional node-llama-cpp package (llamacpp:<model.gguf>)',
+  options: LlamaCppOptions,
+  create: (options, env) => new LlamaCppTarget(env.spec.label ?? env.spec.id, env.model, env.spec, options),
+};

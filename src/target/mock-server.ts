@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ChatMessage } from '../types.js';
+import { LoopbackServer, readBody, sendJson as json } from './loopback-server.js';
 import { SCRIPTS, type Script, type ScriptRequest } from './scripted.js';
 
 /**
@@ -37,29 +37,17 @@ export interface MockStats {
   faultsInjected: number;
 }
 
-export class MockServer {
+export class MockServer extends LoopbackServer {
   readonly stats: MockStats = { requests: 0, byPrompt: new Map(), faultsInjected: 0 };
-  private server: Server | undefined;
   private faults: (Fault & { used: number })[];
   private script: Script;
   private latencyMs: number;
 
   constructor(private readonly opts: MockServerOptions = {}) {
+    super();
     this.faults = (opts.faults ?? []).map((f) => ({ ...f, used: 0 }));
     this.script = resolveScript(opts.script);
     this.latencyMs = opts.latencyMs ?? 0;
-  }
-
-  /** Base URL for OpenAI-style clients, e.g. `http://127.0.0.1:PORT/v1`. */
-  get url(): string {
-    return `${this.origin}/v1`;
-  }
-
-  /** Base URL for Anthropic-style clients (they add `/v1/messages`). */
-  get origin(): string {
-    const addr = this.server?.address() as AddressInfo | null;
-    if (!addr) throw new Error('mock server not started');
-    return `http://127.0.0.1:${addr.port}`;
   }
 
   setFaults(faults: Fault[]): void {
@@ -75,24 +63,11 @@ export class MockServer {
   }
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    this.server.keepAliveTimeout = 60_000;
-    await new Promise<void>((resolve, reject) => {
-      this.server?.once('error', reject);
-      this.server?.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => resolve());
-    });
+    await this.listen(this.opts.port ?? 0, this.opts.host);
     return this;
   }
 
-  async close(): Promise<void> {
-    const s = this.server;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-    this.server = undefined;
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '';
     if (req.method === 'GET' && url.endsWith('/models')) {
       return json(res, 200, {
@@ -103,7 +78,7 @@ export class MockServer {
     if (req.method !== 'POST') return json(res, 404, { error: { message: `no route ${req.method} ${url}` } });
     let body: Record<string, unknown>;
     try {
-      body = JSON.parse(await readBody(req)) as Record<string, unknown>;
+      body = JSON.parse((await readBody(req)).toString('utf8')) as Record<string, unknown>;
     } catch {
       return json(res, 400, { error: { message: 'invalid JSON body' } });
     }
@@ -239,12 +214,6 @@ function injectFault(fault: Fault, res: ServerResponse): void {
   }
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
 function sse(res: ServerResponse, events: { event?: string; data: unknown }[], named: boolean): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   for (const e of events) {
@@ -336,15 +305,6 @@ function fakeLogprobs(text: string): { tokens: string[]; token_logprobs: (number
 
 function countTokens(text: string): number {
   return (text.match(/\S+/g) ?? []).length;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function delay(ms: number): Promise<void> {

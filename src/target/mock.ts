@@ -1,7 +1,11 @@
+import { z } from 'zod';
 import type { Generation, Prompt } from '../types.js';
 import { InputError } from '../errors.js';
+import type { ProviderFactory } from './provider.js';
 import { SCRIPTS, scriptByName, type Script } from './scripted.js';
 import type { EndpointInfo, GenerateOptions, Target } from './target.js';
+
+const MockOptions = z.strictObject({});
 
 /**
  * `mock:<script>`: a scripted model in-process, for dry runs of a config with no model and no network
@@ -41,3 +45,11 @@ export class MockTarget implements Target {
     return { text, finishReason: 'stop', latencyMs: performance.now() - started, attempts: 1, cached: false };
   }
 }
+
+export const mockProvider: ProviderFactory<typeof MockOptions> = {
+  name: 'mock',
+  description: 'scripted in-process model for dry runs (mock:refuse-plain|refuse|comply|echo|judge)',
+  options: MockOptions,
+  create: (_options, env, path) =>
+    new MockTarget(env.spec.label ?? env.spec.id, env.model, env.spec.concurrency ?? 16, path),
+};

@@ -1,47 +1,24 @@
 import type { Generation, Prompt, TokenLogprob, Usage } from '../types.js';
-import {
-  chatMessages,
-  compact,
-  endpointInfo,
-  httpClientFor,
-  mergeParams,
-  type Endpoint,
-} from './endpoint.js';
-import type { HttpClient } from './http.js';
-import {
-  TargetError,
-  type EndpointInfo,
-  type GenerateOptions,
-  type SamplingParams,
-  type Target,
-} from './target.js';
+import { chatMessages, compact, HttpTarget, mergeParams, type Endpoint } from './endpoint.js';
+import { httpProvider } from './http-provider.js';
+import { TargetError, type GenerateOptions, type SamplingParams } from './target.js';
 
 /**
  * OpenAI-compatible APIs (OpenAI, vLLM, Ollama, llama.cpp server, TGI, Together, ...): chat prompts go to
  * `/chat/completions`, raw-text prompts to the legacy `/completions` endpoint (no chat template).
  */
-export class OpenAITarget implements Target {
-  readonly id: string;
-  readonly concurrency: number;
-  readonly endpoint: EndpointInfo;
-  private readonly http: HttpClient;
+export class OpenAITarget extends HttpTarget {
   /** The sampling fields of a request body, computed once for the target's own parameters. */
   private readonly baseParams: Record<string, unknown>;
-  /** The endpoint's headers and its key, built once (the HTTP client adds content-type and accept). */
-  private readonly headers: Record<string, string>;
   private readonly chatUrl: string;
   private readonly completionsUrl: string;
 
-  constructor(private readonly ep: Endpoint) {
-    this.id = ep.id;
-    this.concurrency = ep.concurrency;
-    this.endpoint = endpointInfo('openai', ep);
-    this.http = httpClientFor(ep);
+  constructor(ep: Endpoint) {
+    // The HTTP client adds content-type and accept.
+    super('openai', ep, { ...ep.headers, ...(ep.apiKey ? { authorization: `Bearer ${ep.apiKey}` } : {}) });
     this.baseParams = this.paramsBody(ep.params);
     this.chatUrl = `${ep.baseUrl}/chat/completions`;
     this.completionsUrl = `${ep.baseUrl}/completions`;
-    this.headers = { ...ep.headers };
-    if (ep.apiKey) this.headers['authorization'] = `Bearer ${ep.apiKey}`;
   }
 
   async generate(prompt: Prompt, opts: GenerateOptions = {}): Promise<Generation> {
@@ -105,14 +82,6 @@ export class OpenAITarget implements Target {
     return { raw, body };
   }
 
-  onRateLimited(listener: () => void): void {
-    this.http.onRateLimited(listener);
-  }
-
-  async close(): Promise<void> {
-    await this.http.close();
-  }
-
   private paramsBody(p: SamplingParams): Record<string, unknown> {
     return compact({
       model: this.ep.model,
@@ -124,6 +93,14 @@ export class OpenAITarget implements Target {
     });
   }
 }
+
+export const openaiProvider = httpProvider({
+  name: 'openai',
+  description:
+    'OpenAI-compatible chat + completions API (OpenAI, vLLM, Ollama, llama.cpp server, TGI, Together...)',
+  defaults: { baseUrl: 'https://api.openai.com/v1', apiKeyEnv: 'OPENAI_API_KEY' },
+  make: (ep) => new OpenAITarget(ep),
+});
 
 interface Choice {
   message?: {

@@ -1,10 +1,15 @@
 import { InputError } from '../errors.js';
-import type { ReplicaSpec, TargetSpec } from '../config/schema.js';
+import type { TargetSpec } from '../config/schema.js';
 import type { Generation, Prompt } from '../types.js';
 import { AdaptiveLimiter } from '../util/limiter.js';
 import { RETRYABLE_STATUS, retryDelayMs } from '../util/retry.js';
 import { redactUrl } from '../util/secrets.js';
-import type { Endpoint } from './endpoint.js';
+import {
+  DEFAULT_CONCURRENCY,
+  type Endpoint,
+  type HttpProviderOptions,
+  type ReplicaSpec,
+} from './endpoint.js';
 import { TargetError, type EndpointInfo, type GenerateOptions, type Target } from './target.js';
 
 /**
@@ -19,21 +24,17 @@ import { TargetError, type EndpointInfo, type GenerateOptions, type Target } fro
  * the answer names its replica (URL with credentials redacted) for the request log.
  */
 
-export const DEFAULT_REPLICA_FAILURES = 3;
-export const DEFAULT_REPLICA_COOLDOWN_S = 5;
 /** A replica that keeps failing sits out at most this long between probes. */
 const MAX_COOLDOWN_MS = 60_000;
-/** Endpoint concurrency when a spec sets none (as endpoint.ts). */
-const DEFAULT_CONCURRENCY = 8;
 
 /** A pool's replicas as written (URL strings become entries without limits of their own). */
-function listed(spec: TargetSpec, path: string): ReplicaSpec[] | undefined {
-  if (spec.endpoints !== undefined && spec.base_url !== undefined) {
+function listed(o: HttpProviderOptions, path: string): ReplicaSpec[] | undefined {
+  if (o.endpoints !== undefined && o.base_url !== undefined) {
     throw new InputError('give a replica pool either as a base_url list or as endpoints, not both', {
       field: `${path}.endpoints`,
     });
   }
-  const list = spec.endpoints ?? (Array.isArray(spec.base_url) ? spec.base_url : undefined);
+  const list = o.endpoints ?? (Array.isArray(o.base_url) ? o.base_url : undefined);
   return list?.map((e) => (typeof e === 'string' ? { base_url: e } : e));
 }
 
@@ -46,18 +47,22 @@ export interface ResolvedReplica {
 }
 
 /**
- * The replicas of a pool spec, each with its limits resolved (its own, else the target's); undefined for a
- * target with one endpoint. A one-entry list is one endpoint (see `singleEndpoint`).
+ * The replicas of a pool, each with its limits resolved (its own, else the target's); undefined for a target
+ * with one endpoint. A one-entry list is one endpoint (see `singleEndpoint`).
  */
-export function replicasOf(spec: TargetSpec, path = 'target'): ResolvedReplica[] | undefined {
-  const list = listed(spec, path);
+export function replicasOf(
+  spec: TargetSpec,
+  o: HttpProviderOptions,
+  path = 'target',
+): ResolvedReplica[] | undefined {
+  const list = listed(o, path);
   if (!list || list.length < 2) return undefined;
   const seen = new Set<string>();
   return list.map((e, i) => {
     const url = e.base_url.replace(/\/+$/, '');
     if (seen.has(url))
       throw new InputError(`replica ${redactUrl(url)} is listed twice`, {
-        field: `${path}.${spec.endpoints ? 'endpoints' : 'base_url'}[${i}]`,
+        field: `${path}.${o.endpoints ? 'endpoints' : 'base_url'}[${i}]`,
       });
     seen.add(url);
     const rpm = e.rpm ?? spec.rpm;
@@ -71,45 +76,69 @@ export function replicasOf(spec: TargetSpec, path = 'target'): ResolvedReplica[]
   });
 }
 
-/** A spec whose replica list has one entry, as the plain one-endpoint spec it is; other specs unchanged. */
-export function singleEndpoint(spec: TargetSpec, path = 'target'): TargetSpec {
-  const list = listed(spec, path);
-  if (!list || list.length !== 1) return spec;
+/** One server's target: the shared fields and options of one endpoint (a replica, or the only server). */
+export interface OneEndpoint {
+  spec: TargetSpec;
+  options: HttpProviderOptions;
+}
+
+/** A target whose replica list has one entry, as the plain one-endpoint target it is; others unchanged. */
+export function singleEndpoint(spec: TargetSpec, o: HttpProviderOptions, path = 'target'): OneEndpoint {
+  const list = listed(o, path);
+  if (!list || list.length !== 1) return { spec, options: o };
   const [only] = list as [ReplicaSpec];
-  const { endpoints: _endpoints, ...rest } = spec;
   return {
-    ...rest,
-    base_url: only.base_url,
-    ...(only.concurrency !== undefined ? { concurrency: only.concurrency } : {}),
-    ...(only.rpm !== undefined ? { rpm: only.rpm } : {}),
-    ...(only.tpm !== undefined ? { tpm: only.tpm } : {}),
+    spec: {
+      ...spec,
+      ...(only.concurrency !== undefined ? { concurrency: only.concurrency } : {}),
+      ...(only.rpm !== undefined ? { rpm: only.rpm } : {}),
+      ...(only.tpm !== undefined ? { tpm: only.tpm } : {}),
+    },
+    options: { ...o, endpoints: undefined, base_url: only.base_url },
   };
 }
 
 /**
- * The model-call service's limits for a pool: the sum of its replicas' concurrency (each replica limits
- * itself, rpm and tpm included); undefined for a one-endpoint spec.
+ * The model-call service's limits for an HTTP target: a pool's is the sum of its replicas' concurrency (each
+ * replica limits itself, rpm and tpm included); a single endpoint's are its own.
  */
-export function poolConcurrency(spec: TargetSpec): number | undefined {
-  const replicas = replicasOf(spec);
-  return replicas?.reduce((s, r) => s + r.concurrency, 0);
+export function httpLimits(
+  spec: TargetSpec,
+  o: HttpProviderOptions,
+): { concurrency?: number; rpm?: number; tpm?: number } {
+  const replicas = replicasOf(spec, o);
+  if (replicas) return { concurrency: replicas.reduce((s, r) => s + r.concurrency, 0) };
+  return sharedLimits(singleEndpoint(spec, o).spec);
+}
+
+/** The limits a target's shared fields set (any provider). */
+export function sharedLimits(spec: TargetSpec): { concurrency?: number; rpm?: number; tpm?: number } {
+  return {
+    ...(spec.concurrency !== undefined ? { concurrency: spec.concurrency } : {}),
+    ...(spec.rpm !== undefined ? { rpm: spec.rpm } : {}),
+    ...(spec.tpm !== undefined ? { tpm: spec.tpm } : {}),
+  };
 }
 
 /**
- * Builds the pool for `spec`: `make` turns a one-replica spec into its provider's target (the replica's
- * resolved endpoint, whose own HTTP retries the pool turns off: it retries across replicas itself).
+ * Builds the pool for a target: `make` turns one replica into its provider's target (the replica's resolved
+ * endpoint, whose own HTTP retries the pool turns off: it retries across replicas itself).
  */
 export function createPool(
   spec: TargetSpec,
+  o: HttpProviderOptions,
   path: string,
-  make: (replica: TargetSpec, tune: (ep: Endpoint) => Endpoint) => Target,
+  make: (replica: OneEndpoint, tune: (ep: Endpoint) => Endpoint) => Target,
 ): Target | undefined {
-  const replicas = replicasOf(spec, path);
+  const replicas = replicasOf(spec, o, path);
   if (!replicas) return undefined;
   let policy: RetryPolicy | undefined;
   const built = replicas.map((r) => {
-    const { endpoints: _endpoints, ...rest } = spec;
-    const target = make({ ...rest, base_url: r.base_url, concurrency: r.concurrency }, (ep) => {
+    const replica = {
+      spec: { ...spec, concurrency: r.concurrency },
+      options: { ...o, endpoints: undefined, base_url: r.base_url },
+    };
+    const target = make(replica, (ep) => {
       policy ??= {
         retries: ep.retry.retries,
         baseDelayMs: ep.retry.baseDelayMs,
@@ -121,8 +150,8 @@ export function createPool(
     return { target, url: redactUrl(r.base_url), concurrency: r.concurrency, rpm: r.rpm, tpm: r.tpm };
   });
   return new ReplicaPool(spec.label ?? spec.id, built, {
-    failures: spec.replica_failures ?? DEFAULT_REPLICA_FAILURES,
-    cooldownMs: (spec.replica_cooldown_s ?? DEFAULT_REPLICA_COOLDOWN_S) * 1000,
+    failures: o.replica_failures,
+    cooldownMs: o.replica_cooldown_s * 1000,
     retry: policy ?? { retries: 5, baseDelayMs: 1000, maxDelayMs: 60_000, budgetMs: 120_000 },
   });
 }

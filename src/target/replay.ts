@@ -1,13 +1,17 @@
 import path from 'node:path';
+import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { readRecords } from '../dataset/records.js';
 import { FIELD_ALIASES } from '../dataset/fields.js';
 import type { Generation, Prompt } from '../types.js';
 import { sha256 } from '../util/hash.js';
+import type { ProviderFactory } from './provider.js';
 import { TargetError, type EndpointInfo, type Target } from './target.js';
 
 const PROMPT_FIELDS = FIELD_ALIASES.prompt;
 const RESPONSE_FIELDS = FIELD_ALIASES.response;
+
+const ReplayOptions = z.strictObject({});
 
 /**
  * `replay:<file>`: answers from a file of recorded responses (JSON/JSONL/CSV with a prompt and a response
@@ -79,3 +83,11 @@ function lastUser(prompt: Prompt & { kind: 'chat' }): string {
   const users = prompt.messages.filter((m) => m.role === 'user');
   return users[users.length - 1]?.content ?? '';
 }
+
+export const replayProvider: ProviderFactory<typeof ReplayOptions> = {
+  name: 'replay',
+  description: 'recorded responses from a file (replay:<file>)',
+  options: ReplayOptions,
+  create: (_options, env, path) =>
+    new ReplayTarget(env.spec.label ?? env.spec.id, env.model, env.baseDir, path),
+};

@@ -39,4 +39,11 @@ describe('batch delivery config', () => {
     expect(res.code).toBe(2);
     expect(res.stderr).toContain('batch_poll_s');
   });
+
+  it('reads batch options under `options` too, naming the key there', async () => {
+    const cfg = config('nested.yaml', '  - id: openai:m\n    batch: true\n    options: {batch_poll_s: 0}\n');
+    const res = await runCli(['run', cfg, '--db', `${dir}/d.db`, '--dry-run']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('targets[0].options.batch_poll_s');
+  });
 });

@@ -70,5 +70,14 @@ describe('the config JSON Schemas', () => {
     expect(check({ ...base, targets: [{ id: 'llamacpp:m.gguf', options: { gpu_layer: 10 } }] })).toBe(false);
     expect(check({ ...base, targets: [{ id: 'openai:x', options: { gpu_layers: 10 } }] })).toBe(false);
     expect(check({ ...base, models: { judge: { id: 'openai:x', options: { gpu_layers: 1 } } } })).toBe(false);
+    // An HTTP provider's options, under `options` or flat as configs always wrote them; other providers ignore flat ones.
+    expect(check({ ...base, targets: [{ id: 'openai:x', options: { timeout_s: 5, stream: true } }] })).toBe(
+      true,
+    );
+    expect(check({ ...base, targets: [{ id: 'openai:x', options: { timeout_s: -1 } }] })).toBe(false);
+    expect(check({ ...base, targets: [{ id: 'anthropic:x', timeout_s: -1 }] })).toBe(false);
+    expect(check({ ...base, targets: [{ id: 'openai:x', timeout_s: 5, retries: 2 }] })).toBe(true);
+    expect(check({ ...base, targets: [{ id: 'mock:refuse', timeout_s: 5 }] })).toBe(true);
+    expect(check({ ...base, targets: [{ id: 'openai:x', temprature: 1 }] })).toBe(false);
   });
 });

@@ -7,7 +7,7 @@ import { optionKeys } from '../../src/config/plugin-registry.js';
 import { DATA_DIR, runCli, tempDir, writeFile } from '../helpers/cli.js';
 
 describe('every registered plugin', () => {
-  for (const registry of [ATTACKS, JUDGES]) {
+  for (const registry of [ATTACKS, JUDGES, PROVIDERS]) {
     it(`${registry.kind}s: unique names, a one-line description, a module whose factory has that name`, async () => {
       const names = registry.names();
       expect(new Set(names).size).toBe(names.length);
@@ -25,12 +25,6 @@ describe('every registered plugin', () => {
     });
   }
 
-  it('providers: unique names and descriptions', () => {
-    const names = PROVIDERS.map((p) => p.name);
-    expect(new Set(names).size).toBe(names.length);
-    for (const p of PROVIDERS) expect(p.description.length).toBeGreaterThan(10);
-  });
-
   it('an unknown name is an input error listing every registered one', async () => {
     await expect(createAttacks('nope', { dataDir: DATA_DIR, seed: 0 }, 'attacks[3]')).rejects.toThrow(
       new RegExp(`attacks\\[3\\].*unknown attack 'nope'; available: ${ATTACKS.names().join(', ')}`),
@@ -41,7 +35,7 @@ describe('every registered plugin', () => {
     );
     await expect(createJudge({ a: {}, b: {} }, env, 'judges[0]')).rejects.toThrow(InputError);
     expect(() => createTarget({ id: 'nope:x' }, { env: {}, baseDir: '.' }, 'targets[0]')).toThrow(
-      `unknown provider 'nope'; available: ${PROVIDERS.map((p) => p.name).join(', ')}`,
+      `unknown provider 'nope'; available: ${PROVIDERS.names().join(', ')}`,
     );
   });
 
