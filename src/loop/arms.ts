@@ -1,3 +1,4 @@
+import type { TrainObjective } from '../derta/trainer.js';
 import type { DertaVariant } from '../derta/types.js';
 import type { ARM_NAMES } from './config.js';
 
@@ -13,7 +14,7 @@ export interface Arm {
   /** What the report calls it. */
   title: string;
   variant: DertaVariant;
-  objective: 'mle' | 'constrained';
+  objective: TrainObjective;
   /**
    * Safety rows per harvested triple, split over the kinds the variant takes: every arm gets the same safety
    * budget (the paper counts a triple as two instances, so vanilla takes 6K questions and DeRTa 3K + 3K).

@@ -5,9 +5,9 @@ import { parseWith } from '../config/validate.js';
 import { dataDir } from '../data/dir.js';
 import { loadBehaviors, resolveDatasetFile } from '../dataset/load.js';
 import type { Behavior } from '../types.js';
-import { DEFAULT_RESET_TOKEN } from '../derta/build.js';
+import { servingOf } from '../derta/kinds/index.js';
 import type { DertaVariant } from '../derta/types.js';
-import { resolvePython, TrainConfig } from '../derta/trainer.js';
+import { resolvePython, TrainConfig, type TrainObjective } from '../derta/trainer.js';
 import { InputError } from '../errors.js';
 import { toDatasetSpec } from '../runner/plan.js';
 import { ModelResolver } from '../runner/resolve.js';
@@ -88,7 +88,7 @@ export interface ArmSetup {
   prefix: string;
   dir: string;
   variant: DertaVariant;
-  objective: 'mle' | 'constrained';
+  objective: TrainObjective;
   reset: string | undefined;
   /** What its runs are called (`trained: derta`). */
   label: string;
@@ -110,9 +110,7 @@ export function armSetup(c: LoopContext, arm: Arm | null): ArmSetup {
 
 /** A backtracking variant's reset token (served models answer with the text after it). */
 export function resetToken(config: LoopConfig, arm: Arm | null): string | undefined {
-  return (arm?.variant ?? config.build.variant) === 'backtrack'
-    ? (config.build.reset_token ?? DEFAULT_RESET_TOKEN)
-    : undefined;
+  return servingOf(arm?.variant ?? config.build.variant, { resetToken: config.build.reset_token }).resetToken;
 }
 
 export function trainConfig(
@@ -120,7 +118,7 @@ export function trainConfig(
   baseModel: string,
   outputDir: string,
   data: { data: string },
-  objective: 'mle' | 'constrained' = config.train.objective,
+  objective: TrainObjective = config.train.objective,
 ): TrainConfig {
   return parseWith(
     TrainConfig,
