@@ -4,6 +4,7 @@ import { loadBehaviors, resolveDatasetFile, type DatasetSpec } from '../dataset/
 import { loadTokenizer } from '../text/tokenizer.js';
 import { RuntimeFailure } from '../errors.js';
 import { runVersions } from '../runner/versions.js';
+import { withStoredRun } from '../runner/stored-run.js';
 import { RunStore } from '../store/store.js';
 import type { ModelResolver } from '../runner/resolve.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
@@ -47,8 +48,9 @@ export interface TransitionResult {
 }
 
 /**
- * Runs the probe on each target through the model-call service, bound to a run row of its own so every
- * call is cached and logged like a run's: re-running the same probe costs no model call.
+ * Runs the probe on each target through the model-call service, bound to a stored run of its own (leased,
+ * registered and closed like every run: runner/stored-run.ts) so every call is cached and logged like a
+ * run's: re-running the same probe costs no model call.
  */
 export async function runTransition(
   spec: TransitionRunSpec,
@@ -68,58 +70,62 @@ export async function runTransition(
 
   const store = RunStore.open(db);
   try {
-    if (!store.getRun(runId)) {
-      store.createRun({
-        id: runId,
+    // One writer per run: a second probe of the same spec is refused while the first runs.
+    return await withStoredRun(store, runId, undefined, async (run) => {
+      run.open({
         name: `transition ${spec.targets.join(' vs ')}`,
-        status: 'running',
         config,
-        config_hash: sha256(canonicalJson(config)),
-        config_file: null,
+        configFile: null,
         versions: runVersions(datasetSha),
-        cases_total: probes.length * spec.targets.length,
+        casesTotal: probes.length * spec.targets.length,
       });
-    } else store.updateRun(runId, { status: 'running' });
-    models.calls.bind(store, runId, useCache);
-    const records: TransitionRecord[] = [];
-    try {
-      for (const [i, name] of spec.targets.entries()) {
-        const target = models.resolve(name, `--target[${i}]`, 'target', '--target');
-        records.push(
-          ...(await probeTransitions(target, probes, {
-            label: name,
-            refusal,
-            top: spec.top,
-            concurrency: spec.concurrency,
-            onRecord,
-          })),
-        );
-      }
-    } catch (err) {
-      store.updateRun(runId, { status: 'failed' });
-      if (err instanceof RuntimeFailure) {
-        throw new RuntimeFailure(
-          `${err.message}. The refusal-transition probe needs token log-probabilities from a completions ` +
-            'endpoint (`logprobs: N` on /v1/completions: vLLM, llama.cpp server, TGI, refusenik-serve); this ' +
-            'engine gives none, so no transition probability can be measured',
-        );
-      }
-      throw err;
-    }
-    const failed = records.filter((r) => r.error !== undefined).length;
-    store.updateRun(runId, { status: failed ? 'incomplete' : 'complete' });
-    const labels = spec.targets;
-    return {
-      run_id: runId,
-      refusal_tokens: refusal,
-      top: spec.top,
-      curves: transitionCurves(records, spec.seed),
-      difference:
-        labels.length === 2 && labels[0] !== labels[1]
-          ? pairedTransition(records, labels[0] as string, labels[1] as string, spec.seed)
-          : null,
-      records,
-    };
+      models.calls.bind(store, runId, useCache);
+      const { result: records } = await run
+        .execute(
+          async () => {
+            const records: TransitionRecord[] = [];
+            for (const [i, name] of spec.targets.entries()) {
+              const target = models.resolve(name, `--target[${i}]`, 'target', '--target');
+              records.push(
+                ...(await probeTransitions(target, probes, {
+                  label: name,
+                  refusal,
+                  top: spec.top,
+                  concurrency: spec.concurrency,
+                  signal: run.signal,
+                  onRecord,
+                })),
+              );
+            }
+            // Another process took the probe over (this one stalled past the lease's expiry): stop here.
+            run.assertHeld('transition');
+            return records;
+          },
+          (records) => (records.some((r) => r.error !== undefined) ? 'incomplete' : 'complete'),
+        )
+        .catch((err: unknown) => {
+          if (err instanceof RuntimeFailure && !run.lost) {
+            throw new RuntimeFailure(
+              `${err.message}. The refusal-transition probe needs token log-probabilities from a completions ` +
+                'endpoint (`logprobs: N` on /v1/completions: vLLM, llama.cpp server, TGI, refusenik-serve); this ' +
+                'engine gives none, so no transition probability can be measured',
+            );
+          }
+          throw err;
+        });
+      const labels = spec.targets;
+      return {
+        run_id: runId,
+        refusal_tokens: refusal,
+        top: spec.top,
+        curves: transitionCurves(records, spec.seed),
+        difference:
+          labels.length === 2 && labels[0] !== labels[1]
+            ? pairedTransition(records, labels[0] as string, labels[1] as string, spec.seed)
+            : null,
+        records,
+      };
+    });
   } finally {
     store.close();
   }

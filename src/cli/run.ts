@@ -8,8 +8,8 @@ import { RunConfig } from '../config/schema.js';
 import { parseWith, type ConfigSource } from '../config/validate.js';
 import { dataDir } from '../data/dir.js';
 import { DEFAULT_DB, RunStore, type RunRecord } from '../store/store.js';
-import { buildPlan, casesFor, runIdFor, type RunPlan } from '../runner/plan.js';
-import { assertSameDataset, executeStoredRun } from '../runner/session.js';
+import { casesFor, runIdFor, type RunPlan } from '../runner/plan.js';
+import { assertSameDataset, executeConfig, type ConfigRun, type StoredRunResult } from '../runner/session.js';
 import { applyShard } from '../runner/shard.js';
 import { parseShard, shardLabel, shardOf, type Shard } from '../store/shard.js';
 import { asrRows } from '../analysis/asr.js';
@@ -130,149 +130,164 @@ async function runCommand(configArg: string | undefined, flags: RunFlags): Promi
       source = { file: loaded.file, lineOf: loaded.lineOf };
     }
 
-    const plan = await buildPlan(config, {
-      dataDir: dataDir(),
-      baseDir,
-      source,
-      env: process.env,
-      dryRun: flags.dryRun === true,
-      useCache: flags.cache,
-      maxCostUsd: flags.maxCost,
-    });
-    try {
-      if (plan.batches) plan.batches.wait = flags.wait !== false;
-      if (resumed) assertSameDataset(resumed, plan);
-      // `--shard i/n` (resuming a shard's run: the shard it is): only that share of the cases runs here.
-      const stored = resumed ? shardOf(resumed) : undefined;
-      const shard = flags.shard ?? (stored && { index: stored.index, count: stored.count });
-      if (shard) {
-        if (flags.fresh)
-          throw new InputError(
-            '--fresh gives this invocation a run id of its own, and the shards of a run must share one: run ' +
-              'each shard into a new --db instead',
-          );
-        applyShard(plan, shard, casesFor);
-      }
-      let runId = resumed?.id ?? runIdFor(config, plan.datasetSha256);
-      if (flags.fresh && !resumed) runId = `${runId}-${Date.now().toString(36)}`;
-      if (flags.dryRun) return printPlan(runId, plan, flags);
-
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSigint = (): void => {
-        interrupts++;
-        if (interrupts > 1) process.exit(130);
-        process.stderr.write('\ninterrupting: finishing writes (Ctrl-C again to quit at once)...\n');
-        controller.abort();
-      };
-      process.on('SIGINT', onSigint);
-      process.on('SIGTERM', onSigint);
-      const started = performance.now();
-      const cpuStart = process.cpuUsage();
-      let result;
-      try {
-        result = await executeStoredRun({
-          store,
-          runId,
-          config,
-          plan,
-          name: config.name ?? (configFile ? path.basename(configFile) : null),
-          configFile,
-          useCache: flags.cache,
-          progress: flags.progress,
-          signal: controller.signal,
-        });
-      } finally {
-        process.off('SIGINT', onSigint);
-        process.off('SIGTERM', onSigint);
-      }
-      const { outcome, status } = result;
-      const counts = store.counts(runId);
-      const pendingBatches = store.batches
-        .forRun(runId)
-        .filter((b) => b.state === 'pending')
-        .map((b) => ({
-          id: b.id,
-          target: b.target,
-          requests: b.requests,
-          status: b.provider_status,
-          since: b.submitted_at,
-        }));
-      const errorGroups = store.errorGroups(runId);
-      const usage = plan.calls.usageByRole();
-      const rows = asrRows(
+    let started = 0;
+    let cpuStart: NodeJS.CpuUsage = { user: 0, system: 0 };
+    const controller = new AbortController();
+    return await executeConfig(
+      {
         store,
-        runId,
-        plan.judges.map((j) => j.id),
-      );
-      const summary = {
-        run_id: runId,
-        status,
-        db: flags.db,
-        cases_total: plan.casesTotal,
-        ...(plan.shard ? { shard: shardLabel(plan.shard), plan_cases: plan.planCases } : {}),
-        cases_done: counts.ok,
-        errors: counts.errors,
-        skipped: outcome.skipped,
-        requests_sent: outcome.sent,
-        requests_cached: outcome.cached,
-        requests_failed: outcome.failed,
-        attempts: outcome.attempts,
-        ...(outcome.halted ? { stopped: outcome.halted } : {}),
-        ...(pendingBatches.length ? { pending_batches: pendingBatches } : {}),
-        error_groups: errorGroups,
-        usage,
-        cost_usd: Number(plan.calls.spent().toFixed(6)),
-        timing: runTiming(started, cpuStart),
-        rows,
-      };
-      if (flags.json) process.stdout.write(`${terminalSafeJson(JSON.stringify(summary))}\n`);
-      else {
-        // Target labels, judge ids and error texts come from users and servers: shown, never interpreted.
-        const [head, ...body] = safeCells(displayRows(rows));
-        const table = new Table({ head, style: { head: [], border: [] } });
-        for (const r of body) table.push(r);
-        printText(`${table.toString()}\n`);
-        printText(
-          `run ${runId}: ${status}; ${counts.ok}/${plan.casesTotal} cases done, ${counts.errors} errors, ` +
-            `${outcome.sent} requests answered, ${outcome.cached} from cache, ${outcome.failed} failed; ` +
-            `${outcome.attempts} attempts in all\n`,
-        );
-        for (const u of usage) {
-          printText(
-            `  ${u.role}: ${u.requests} calls (${u.cached} cached, ${u.errors} failed), ` +
-              `${u.prompt_tokens} + ${u.completion_tokens} tokens, ${u.cost_usd.toFixed(4)} USD\n`,
-          );
-        }
-        for (const g of errorGroups)
-          printText(
-            `  ${g.count} x ${terminalSafeLine(g.kind)}, e.g.: ${terminalSafeLine(g.example.slice(0, 200))}\n`,
-          );
-        if (outcome.halted) printText(`stopped: ${terminalSafeLine(outcome.halted.message)}\n`);
-        for (const b of pendingBatches)
-          printText(
-            `  batch ${terminalSafeLine(b.id)} (${terminalSafeLine(b.target)}, ${b.requests} requests): ` +
-              `${terminalSafeLine(b.status ?? '?')}, pending since ${b.since}\n`,
-          );
-        if (status === 'pending')
-          printText(`collect with: refusenik run ${configFile ?? `--resume ${runId}`} --db ${flags.db}\n`);
-        else if (status !== 'complete')
-          printText(`resume with: refusenik run --resume ${runId} --db ${flags.db}\n`);
-        else printText(`report: refusenik report ${runId} --db ${flags.db} --format md\n`);
-      }
-      if (status !== 'complete' && flags.json && outcome.halted)
-        process.stderr.write(`refusenik: stopped: ${terminalSafeLine(outcome.halted.message)}\n`);
-      if (status === 'interrupted') return 130;
-      if (status === 'pending') return 0;
-      if (status === 'failed') return 1;
-      if (status === 'incomplete') return flags.allowErrors && !outcome.halted ? 0 : 1;
-      return 0;
-    } finally {
-      await plan.close();
-    }
+        config,
+        context: {
+          dataDir: dataDir(),
+          baseDir,
+          source,
+          env: process.env,
+          dryRun: flags.dryRun === true,
+          useCache: flags.cache,
+          maxCostUsd: flags.maxCost,
+        },
+        name: config.name ?? (configFile ? path.basename(configFile) : null),
+        configFile,
+        progress: flags.progress,
+        signal: controller.signal,
+        prepare: (plan) => {
+          if (plan.batches) plan.batches.wait = flags.wait !== false;
+          if (resumed) assertSameDataset(resumed, plan);
+          // `--shard i/n` (resuming a shard's run: the shard it is): only that share of the cases runs here.
+          const stored = resumed ? shardOf(resumed) : undefined;
+          const shard = flags.shard ?? (stored && { index: stored.index, count: stored.count });
+          if (shard) {
+            if (flags.fresh)
+              throw new InputError(
+                '--fresh gives this invocation a run id of its own, and the shards of a run must share one: run ' +
+                  'each shard into a new --db instead',
+              );
+            applyShard(plan, shard, casesFor);
+          }
+          const runId = resumed?.id ?? runIdFor(config, plan.datasetSha256);
+          return flags.fresh && !resumed ? `${runId}-${Date.now().toString(36)}` : runId;
+        },
+        around: async (execute) => {
+          let interrupts = 0;
+          const onSigint = (): void => {
+            interrupts++;
+            if (interrupts > 1) process.exit(130);
+            process.stderr.write('\ninterrupting: finishing writes (Ctrl-C again to quit at once)...\n');
+            controller.abort();
+          };
+          process.on('SIGINT', onSigint);
+          process.on('SIGTERM', onSigint);
+          started = performance.now();
+          cpuStart = process.cpuUsage();
+          try {
+            return await execute();
+          } finally {
+            process.off('SIGINT', onSigint);
+            process.off('SIGTERM', onSigint);
+          }
+        },
+      },
+      ({ plan, runId, result }) =>
+        result
+          ? printSummary(store, { plan, runId, result }, flags, configFile, () =>
+              runTiming(started, cpuStart),
+            )
+          : printPlan(runId, plan, flags),
+    );
   } finally {
     store.close();
   }
+}
+
+/** The summary of an executed run (JSON or text), and the exit code its status gives. */
+function printSummary(
+  store: RunStore,
+  { plan, runId, result }: ConfigRun & { result: StoredRunResult },
+  flags: RunFlags,
+  configFile: string | null,
+  timing: () => Record<string, number>,
+): number {
+  const { outcome, status } = result;
+  const counts = store.counts(runId);
+  const pendingBatches = store.batches
+    .forRun(runId)
+    .filter((b) => b.state === 'pending')
+    .map((b) => ({
+      id: b.id,
+      target: b.target,
+      requests: b.requests,
+      status: b.provider_status,
+      since: b.submitted_at,
+    }));
+  const errorGroups = store.errorGroups(runId);
+  const usage = plan.calls.usageByRole();
+  const rows = asrRows(
+    store,
+    runId,
+    plan.judges.map((j) => j.id),
+  );
+  const summary = {
+    run_id: runId,
+    status,
+    db: flags.db,
+    cases_total: plan.casesTotal,
+    ...(plan.shard ? { shard: shardLabel(plan.shard), plan_cases: plan.planCases } : {}),
+    cases_done: counts.ok,
+    errors: counts.errors,
+    skipped: outcome.skipped,
+    requests_sent: outcome.sent,
+    requests_cached: outcome.cached,
+    requests_failed: outcome.failed,
+    attempts: outcome.attempts,
+    ...(outcome.halted ? { stopped: outcome.halted } : {}),
+    ...(pendingBatches.length ? { pending_batches: pendingBatches } : {}),
+    error_groups: errorGroups,
+    usage,
+    cost_usd: Number(plan.calls.spent().toFixed(6)),
+    timing: timing(),
+    rows,
+  };
+  if (flags.json) process.stdout.write(`${terminalSafeJson(JSON.stringify(summary))}\n`);
+  else {
+    // Target labels, judge ids and error texts come from users and servers: shown, never interpreted.
+    const [head, ...body] = safeCells(displayRows(rows));
+    const table = new Table({ head, style: { head: [], border: [] } });
+    for (const r of body) table.push(r);
+    printText(`${table.toString()}\n`);
+    printText(
+      `run ${runId}: ${status}; ${counts.ok}/${plan.casesTotal} cases done, ${counts.errors} errors, ` +
+        `${outcome.sent} requests answered, ${outcome.cached} from cache, ${outcome.failed} failed; ` +
+        `${outcome.attempts} attempts in all\n`,
+    );
+    for (const u of usage) {
+      printText(
+        `  ${u.role}: ${u.requests} calls (${u.cached} cached, ${u.errors} failed), ` +
+          `${u.prompt_tokens} + ${u.completion_tokens} tokens, ${u.cost_usd.toFixed(4)} USD\n`,
+      );
+    }
+    for (const g of errorGroups)
+      printText(
+        `  ${g.count} x ${terminalSafeLine(g.kind)}, e.g.: ${terminalSafeLine(g.example.slice(0, 200))}\n`,
+      );
+    if (outcome.halted) printText(`stopped: ${terminalSafeLine(outcome.halted.message)}\n`);
+    for (const b of pendingBatches)
+      printText(
+        `  batch ${terminalSafeLine(b.id)} (${terminalSafeLine(b.target)}, ${b.requests} requests): ` +
+          `${terminalSafeLine(b.status ?? '?')}, pending since ${b.since}\n`,
+      );
+    if (status === 'pending')
+      printText(`collect with: refusenik run ${configFile ?? `--resume ${runId}`} --db ${flags.db}\n`);
+    else if (status !== 'complete')
+      printText(`resume with: refusenik run --resume ${runId} --db ${flags.db}\n`);
+    else printText(`report: refusenik report ${runId} --db ${flags.db} --format md\n`);
+  }
+  if (status !== 'complete' && flags.json && outcome.halted)
+    process.stderr.write(`refusenik: stopped: ${terminalSafeLine(outcome.halted.message)}\n`);
+  if (status === 'interrupted') return 130;
+  if (status === 'pending') return 0;
+  if (status === 'failed') return 1;
+  if (status === 'incomplete') return flags.allowErrors && !outcome.halted ? 0 : 1;
+  return 0;
 }
 
 /** Wall time and CPU of the run itself (not start-up), and the process's peak memory. */

@@ -3,9 +3,9 @@ import { RunConfig, type TargetSpec } from '../config/schema.js';
 import { chatFramer } from '../text/chat-template.js';
 import { loadTokenizer } from '../text/tokenizer.js';
 import { RuntimeFailure } from '../errors.js';
-import { buildPlan } from '../runner/plan.js';
 import { runVersions } from '../runner/versions.js';
-import { executeStoredRun } from '../runner/session.js';
+import { executeConfig } from '../runner/session.js';
+import { withStoredRun } from '../runner/stored-run.js';
 import type { RunStore } from '../store/store.js';
 import { ModelResolver } from '../runner/resolve.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
@@ -57,33 +57,32 @@ export async function runAgainst(
     [],
     ctx.source,
   );
-  const plan = await buildPlan(runConfig, {
-    dataDir: ctx.dataDir,
-    baseDir: ctx.baseDir,
-    source: ctx.source,
-    env: process.env,
-    dryRun: false,
-    useCache: true,
-  });
-  try {
-    const { status } = await executeStoredRun({
+  return executeConfig(
+    {
       store: ctx.store,
-      runId,
       config: runConfig,
-      plan,
+      context: {
+        dataDir: ctx.dataDir,
+        baseDir: ctx.baseDir,
+        source: ctx.source,
+        env: process.env,
+        dryRun: false,
+        useCache: true,
+      },
       name,
       configFile: ctx.configFile,
-      useCache: true,
       progress: ctx.progress,
       signal: ctx.signal,
-    });
-    if (status !== 'complete') {
-      throw new RuntimeFailure(`run ${runId} ended ${status}; run the loop again to resume it`);
-    }
-    return ctx.store.counts(runId).ok;
-  } finally {
-    await plan.close();
-  }
+      prepare: () => runId,
+    },
+    ({ result }) => {
+      const status = result?.status;
+      if (status !== 'complete') {
+        throw new RuntimeFailure(`run ${runId} ended ${status}; run the loop again to resume it`);
+      }
+      return ctx.store.counts(runId).ok;
+    },
+  );
 }
 
 /** What the depth probe reads: the goals that have a harmful answer, and those answers. */
@@ -175,38 +174,29 @@ async function probeRetention(
   const tok = loadTokenizer(baseModel);
   const frame = chatFramer(tok);
   const config = { retention: { pairs: sha256(canonicalJson(pairs)), tokenizer: baseModel } };
-  if (!ctx.store.getRun(runId)) {
-    ctx.store.createRun({
-      id: runId,
+  return withStoredRun(ctx.store, runId, ctx.signal, async (run) => {
+    run.open({
       name: `retention ${target.label ?? target.id}`,
-      status: 'running',
       config,
-      config_hash: sha256(canonicalJson(config)),
-      config_file: ctx.configFile,
+      configFile: ctx.configFile,
       versions: runVersions(sha256(canonicalJson(pairs))),
-      cases_total: pairs.length,
+      casesTotal: pairs.length,
     });
-  } else ctx.store.updateRun(runId, { status: 'running' });
-  const { temperature: _t, max_tokens: _m, ...spec } = target as TargetSpec & Record<string, unknown>;
-  const models = new ModelResolver({ named: { model: spec as TargetSpec } });
-  models.calls.bind(ctx.store, runId, true);
-  try {
-    const result = await retentionNll(
-      models.resolve('model', 'retention', 'target', 'retention'),
-      pairs,
-      frame,
-      tok,
-      {
-        concurrency: 2,
-        signal: ctx.signal,
-      },
-    );
-    ctx.store.updateRun(runId, { status: result.errors ? 'incomplete' : 'complete' });
-    return result;
-  } catch (err) {
-    ctx.store.updateRun(runId, { status: 'failed' });
-    throw err;
-  } finally {
-    await models.close();
-  }
+    const { temperature: _t, max_tokens: _m, ...spec } = target as TargetSpec & Record<string, unknown>;
+    const models = new ModelResolver({ named: { model: spec as TargetSpec } });
+    models.calls.bind(ctx.store, runId, true);
+    try {
+      const { result } = await run.execute(
+        () =>
+          retentionNll(models.resolve('model', 'retention', 'target', 'retention'), pairs, frame, tok, {
+            concurrency: 2,
+            signal: run.signal,
+          }),
+        (r) => (r.errors ? 'incomplete' : 'complete'),
+      );
+      return result;
+    } finally {
+      await models.close();
+    }
+  });
 }

@@ -1,13 +1,13 @@
 import path from 'node:path';
-import { InputError, RuntimeFailure } from '../errors.js';
+import { InputError } from '../errors.js';
 import { emptyCase, type CaseRow, type RunStore, type VerdictRecord } from '../store/store.js';
-import type { RunLease } from '../store/lease.js';
 import type { Judge } from '../judge/judge.js';
 import type { ResponseRecord } from '../dataset/responses.js';
 import type { Verdict } from '../types.js';
 import { judgeRecords, recordBehavior, recordPrompt, summarizeVerdicts } from '../judge/offline.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
 import { runVersions } from './versions.js';
+import { withStoredRun } from './stored-run.js';
 
 /**
  * A file of recorded responses stored as a run (status `imported`) and judged, so report, analyze and
@@ -90,11 +90,9 @@ export async function importResponses(store: RunStore, o: ImportOptions): Promis
   const source = path.resolve(o.file);
   const { records, fileSha256: fileSha } = o;
   const runId = `import-${sha256(canonicalJson({ file: fileSha, target, attack })).slice(0, 12)}`;
-  let lease: RunLease | undefined;
-  try {
-    // One writer per run: a second import of the same file is refused while the first is alive.
-    lease = store.leases.acquire(runId);
-    const earlier = store.getRun(runId);
+  // One writer per run: a second import of the same file is refused while the first is alive.
+  return withStoredRun(store, runId, undefined, async (run) => {
+    const earlier = run.stored();
     if (earlier && earlier.status !== 'running' && !o.replace) {
       throw new InputError(
         `already imported as run ${runId} in ${store.file} (--replace to import it again)`,
@@ -104,7 +102,7 @@ export async function importResponses(store: RunStore, o: ImportOptions): Promis
     // once every verdict is in: a replacement that fails or is killed leaves the earlier import whole.
     const replacing = o.replace && earlier !== undefined && earlier.status !== 'running';
     const workId = replacing ? `${runId}${REPLACEMENT_SUFFIX}` : runId;
-    const work = replacing ? store.getRun(workId) : earlier;
+    const work = replacing ? run.stored(workId) : earlier;
     // An import killed before its verdicts were all in stays `running`: the same command resumes it, and
     // only missing verdicts are asked for (model-judge verdicts are paid for; none is thrown away). A
     // killed replacement resumes the same way; --replace of a killed first import starts it again.
@@ -125,15 +123,13 @@ export async function importResponses(store: RunStore, o: ImportOptions): Promis
       },
     };
     if (!resuming)
-      store.createRun({
+      run.register({
         id: workId,
         name: o.name ?? path.basename(o.file),
-        status: 'running',
         config,
-        config_hash: sha256(canonicalJson(config)),
-        config_file: source,
+        configFile: source,
         versions: runVersions(fileSha),
-        cases_total: records.length,
+        casesTotal: records.length,
       });
     const caseIds = records.map((r) => sha256(JSON.stringify([fileSha, r.index])).slice(0, 16));
     // Every case first (a large file is committed in several transactions: a resume adds the missing
@@ -160,18 +156,17 @@ export async function importResponses(store: RunStore, o: ImportOptions): Promis
           concurrency: o.concurrency,
           progress: o.progress,
           onVerdict: (k, v) => store.putVerdict(workId, caseIds[todo[k] as number] as string, v),
-          signal: lease.signal,
+          signal: run.signal,
         },
       ).catch((err: unknown) => {
         // Another process took this import over (our lease expired): stop writing, keep what is stored.
-        if (lease?.signal.aborted)
-          throw new RuntimeFailure(`import ${runId}: another process took over its lease; stopped`);
+        run.assertHeld('import');
         throw err;
       });
       store.flush();
       summaries.push(summarizeVerdicts(judge.id, storedVerdicts(store, workId, caseIds, judge.id)));
     }
-    store.updateRun(workId, { status: 'imported' });
+    run.close('imported', workId);
     // One transaction: readers see the earlier import or the new one, never neither.
     if (replacing) store.replaceRun(workId, runId);
     return {
@@ -183,9 +178,7 @@ export async function importResponses(store: RunStore, o: ImportOptions): Promis
       judges: summaries,
       ...(resuming ? { resumed: true as const, verdicts_kept: kept } : {}),
     };
-  } finally {
-    lease?.release();
-  }
+  });
 }
 
 /** One judge's stored verdicts for the cases, in case order (what the summary counts after a resume). */

@@ -7,7 +7,7 @@ import { createAttacks } from '../attack/registry.js';
 import type { Judge } from '../judge/judge.js';
 import { createJudge } from '../judge/registry.js';
 import { loadBehaviors, resolveDatasetFile, type DatasetSpec } from '../dataset/load.js';
-import { createTarget, endpointLimits } from '../target/create.js';
+import { createTarget, endpointLimits, type TargetEnv } from '../target/create.js';
 import { inShard, type Shard } from '../store/shard.js';
 import type { Target } from '../target/target.js';
 import { TargetSpec as TargetSpecSchema } from '../config/schema.js';
@@ -101,29 +101,13 @@ export async function buildPlan(config: RunConfig, ctx: PlanContext): Promise<Ru
     breakerThreshold: config.circuit_breaker,
     maxResponseBytes: config.max_response_bytes,
   });
-  const targetEnv = {
-    env: ctx.env,
-    baseDir: ctx.baseDir,
-    keyOptional: ctx.dryRun === true,
-    source: ctx.source,
-  };
-  const opened: Target[] = [];
   const batches = new BatchDelivery(ctx.env);
-  const build = (spec: TargetSpec, path: string, role: CallRole, source: string): Target => {
-    if (wantsBatch(spec, path)) {
-      // A batch takes every request at once: no concurrency or rate limit of the live API applies.
-      const batched = batches.target(spec, targetEnv, path);
-      opened.push(batched);
-      return calls.wrap(batched, role, source, {
-        concurrency: batched.concurrency,
-        ...(spec.price ? { price: spec.price } : {}),
-      });
-    }
-    const raw = createTarget(spec, targetEnv, path);
-    opened.push(raw);
-    return calls.wrap(raw, role, source, limitsOf(spec));
-  };
-  const targets = config.targets.map((spec, i) => build(spec, `targets[${i}]`, 'target', 'target'));
+  const served = new ServiceTargets(
+    calls,
+    { env: ctx.env, baseDir: ctx.baseDir, keyOptional: ctx.dryRun === true, source: ctx.source },
+    batches,
+  );
+  const targets = config.targets.map((spec, i) => served.open(spec, `targets[${i}]`, 'target', 'target'));
   uniqueBy(targets, (t) => t.id, 'targets', 'target (give one a `label`)');
 
   // A config model serves attackers (`attacker:<name>`) and judges (`judge:<name>`): one wrapper per role,
@@ -141,7 +125,7 @@ export async function buildPlan(config: RunConfig, ctx: PlanContext): Promise<Ru
           { field: path },
         );
       }
-      t = build(spec, `models.${name}`, role, `${role}:${name}`);
+      t = served.open(spec, `models.${name}`, role, `${role}:${name}`);
       models.set(key, t);
     }
     return t;
@@ -153,7 +137,7 @@ export async function buildPlan(config: RunConfig, ctx: PlanContext): Promise<Ru
     model: (spec: unknown, path: string): Target => {
       if (typeof spec === 'string') return model(spec, path, 'judge');
       const inline: TargetSpec = parseWith(TargetSpecSchema, spec, [path]);
-      return build(inline, path, 'judge', `judge:${path}`);
+      return served.open(inline, path, 'judge', `judge:${path}`);
     },
   };
   const judges: Judge[] = [];
@@ -176,10 +160,44 @@ export async function buildPlan(config: RunConfig, ctx: PlanContext): Promise<Ru
     datasetFile: file,
     datasetSha256,
     casesTotal: behaviors.length * attacks.length * targets.length * samples,
-    async close() {
-      await Promise.all(opened.map((t) => t.close?.()));
-    },
+    close: () => served.close(),
   };
+}
+
+/**
+ * The one way a target is made for the engine: `createTarget` builds it from its spec, and the model-call
+ * service wraps it under a role with its endpoint's limits (limitsOf), so every call is limited, retried,
+ * counted, cached and logged. A spec delivered through provider batch APIs (`batch: true`, given
+ * `batches`) is built there instead. Closes every target it opened.
+ */
+export class ServiceTargets {
+  private readonly opened: Target[] = [];
+
+  constructor(
+    readonly calls: ModelCalls,
+    private readonly env: TargetEnv,
+    private readonly batches?: BatchDelivery,
+  ) {}
+
+  /** The target of `spec` (at config path `path`), its calls in the service under `role` as `source`. */
+  open(spec: TargetSpec, path: string, role: CallRole, source: string): Target {
+    if (this.batches && wantsBatch(spec, path)) {
+      // A batch takes every request at once: no concurrency or rate limit of the live API applies.
+      const batched = this.batches.target(spec, this.env, path);
+      this.opened.push(batched);
+      return this.calls.wrap(batched, role, source, {
+        concurrency: batched.concurrency,
+        ...(spec.price ? { price: spec.price } : {}),
+      });
+    }
+    const raw = createTarget(spec, this.env, path);
+    this.opened.push(raw);
+    return this.calls.wrap(raw, role, source, limitsOf(spec));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.opened.map((t) => t.close?.()));
+  }
 }
 
 /** A case's id depends only on what it is, so the same case in a re-run finds its stored result. */

@@ -5,9 +5,8 @@ import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { TargetSpec } from '../config/schema.js';
 import { parseWith } from '../config/validate.js';
-import { limitsOf } from './plan.js';
+import { ServiceTargets } from './plan.js';
 import { ModelCalls, type CallRole } from '../service/model-calls.js';
-import { createTarget } from '../target/create.js';
 import type { Target } from '../target/target.js';
 
 /** How a command names models outside a run config: `--model`/`--target`, `--models`, `--base-url`. */
@@ -28,8 +27,8 @@ const ModelsFile = z.record(z.string(), TargetSpec);
  */
 export class ModelResolver {
   private readonly named: Record<string, TargetSpec> = {};
-  private readonly open: Target[] = [];
   readonly calls = new ModelCalls();
+  private readonly targets = new ServiceTargets(this.calls, { env: process.env, baseDir: process.cwd() });
 
   constructor(private readonly flags: ModelFlags) {
     if (flags.models) this.named = loadModels(flags.models);
@@ -57,14 +56,12 @@ export class ModelResolver {
         [flag],
       );
     } else target = parseWith(TargetSpec, spec, [where]);
-    const t = createTarget(target, { env: process.env, baseDir: process.cwd() }, where);
-    this.open.push(t);
     const label = typeof spec === 'string' ? spec : where;
-    return this.calls.wrap(t, role, `${role}:${label}`, limitsOf(target));
+    return this.targets.open(target, where, role, `${role}:${label}`);
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.open.map((t) => t.close?.()));
+    await this.targets.close();
   }
 }
 

@@ -3,27 +3,48 @@ import { redactConfig } from '../util/secrets.js';
 import { InputError } from '../errors.js';
 import type { RunRecord, RunStore } from '../store/store.js';
 import { canonicalJson, sha256 } from '../util/hash.js';
-import type { RunPlan } from './plan.js';
+import { buildPlan, runIdFor, type PlanContext, type RunPlan } from './plan.js';
 import { progressBar } from '../util/case-progress.js';
 import { executePlan, type RunOutcome } from './runner.js';
 import { runVersions } from './versions.js';
 import { assertSameShard, shardInfo } from './shard.js';
+import { withStoredRun, type StoredRun } from './stored-run.js';
 
 /**
- * One stored run from start (or resumption) to its final status: registers the run with its config snapshot
- * and versions if the store does not have it yet, executes the plan with a progress bar, and records how it
- * ended. `refusenik run` and `refusenik suite run` both go through here.
+ * A run config from plan to final status, the one path `refusenik run`, `refusenik suite run` and the loop's
+ * runs take: the config is planned, the plan fitted to this invocation and its run named, then (unless a
+ * dry run) executed as a stored run: registered with its config snapshot and versions if the store does not
+ * have it yet, run with a progress bar under the run's lease, and closed with how it ended.
  */
-export interface StoredRunOptions {
+export interface ConfigRunOptions {
   store: RunStore;
-  runId: string;
   config: RunConfig;
-  plan: RunPlan;
+  /** How to plan it; its `dryRun` stops before anything is stored, its `useCache` holds for the run. */
+  context: PlanContext;
   name: string | null;
   configFile: string | null;
-  useCache: boolean;
   progress: boolean;
   signal: AbortSignal;
+  /**
+   * Fits the plan to this invocation (a shard, batch waiting, a resumed run's checks) and names its run;
+   * undefined: the config's own id (runIdFor).
+   */
+  prepare?: (plan: RunPlan) => string | undefined;
+  /** What an error while planning becomes (a suite names which of its runs it is). */
+  planError?: (err: unknown) => unknown;
+  /** Wraps the execution (Ctrl-C handlers and timing, a status line). */
+  around?: (
+    execute: () => Promise<StoredRunResult>,
+    plan: RunPlan,
+    runId: string,
+  ) => Promise<StoredRunResult>;
+}
+
+export interface ConfigRun {
+  plan: RunPlan;
+  runId: string;
+  /** How the execution ended; absent for a dry run. */
+  result?: StoredRunResult;
 }
 
 export interface StoredRunResult {
@@ -36,17 +57,30 @@ export interface StoredRunResult {
   status: 'complete' | 'incomplete' | 'failed' | 'interrupted' | 'pending';
 }
 
-// ---- one writer per run (issue 10 item 3): the run's lease is held while it runs; see store/lease.ts ----
-export async function executeStoredRun(o: StoredRunOptions): Promise<StoredRunResult> {
-  const lease = o.store.leases.acquire(o.runId);
+/** Runs `o.config` (see ConfigRunOptions); `then` reads the outcome while the plan is still open. */
+export async function executeConfig<T>(
+  o: ConfigRunOptions,
+  then: (run: ConfigRun) => T | Promise<T>,
+): Promise<T> {
+  let plan: RunPlan;
   try {
-    // A holder that stalled past the lease's expiry and was taken over stops like an interrupted run.
-    return await executeLeasedRun({ ...o, signal: AbortSignal.any([o.signal, lease.signal]) });
+    plan = await buildPlan(o.config, o.context);
+  } catch (err) {
+    throw o.planError ? o.planError(err) : err;
+  }
+  try {
+    const runId = o.prepare?.(plan) ?? runIdFor(o.config, plan.datasetSha256);
+    if (o.context.dryRun) return await then({ plan, runId });
+    // Under the run's lease (stored-run.ts): a holder that stalled past the lease's expiry and was taken over
+    // stops like an interrupted run.
+    const execute = (): Promise<StoredRunResult> =>
+      withStoredRun(o.store, runId, o.signal, (run) => executeLeasedRun(o, plan, run));
+    const result = await (o.around ? o.around(execute, plan, runId) : execute());
+    return await then({ plan, runId, result });
   } finally {
-    lease.release();
+    await plan.close();
   }
 }
-// ---- end of lease ----
 
 /**
  * A stored run continues only on the dataset it was made from: resuming on an edited file would add the
@@ -69,54 +103,53 @@ export function assertSameDataset(
   );
 }
 
-async function executeLeasedRun(o: StoredRunOptions): Promise<StoredRunResult> {
-  const { store, runId, plan } = o;
-  const existing = store.getRun(runId);
+/** The leased run registered (or resumed, on the same dataset and shard), executed and closed. */
+async function executeLeasedRun(
+  o: ConfigRunOptions,
+  plan: RunPlan,
+  run: StoredRun,
+): Promise<StoredRunResult> {
+  const { store, id: runId } = run;
+  const existing = run.stored();
   if (existing) assertSameDataset(existing, plan);
   // A shard's store holds that shard only (runner/shard.ts).
   if (existing) assertSameShard(existing, plan, store.file);
   const shard = shardInfo(plan);
   if (!existing) {
-    store.createRun({
-      id: runId,
+    run.register({
       name: o.name,
-      status: 'running',
       config: redactConfig(o.config),
-      config_hash: sha256(canonicalJson(o.config)),
-      config_file: o.configFile,
+      configHash: sha256(canonicalJson(o.config)),
+      configFile: o.configFile,
       versions: { ...runVersions(plan.datasetSha256), ...(shard ? { shard } : {}) },
-      cases_total: plan.casesTotal,
+      casesTotal: plan.casesTotal,
     });
-  } else store.updateRun(runId, { status: 'running', cases_total: plan.casesTotal });
+  } else run.resume(plan.casesTotal);
 
-  const bar = progressBar(o.progress, plan.casesTotal);
-  let outcome: RunOutcome;
-  try {
-    outcome = await executePlan(plan, {
-      store,
-      runId,
-      useCache: o.useCache,
-      signal: o.signal,
-      onProgress: (p) => bar.update(p),
-    });
-  } catch (err) {
-    store.updateRun(runId, { status: 'failed' });
-    throw err;
-  } finally {
-    bar.stop();
-  }
-  const errors = store.counts(runId).errors;
-  const status: StoredRunResult['status'] = outcome.interrupted
-    ? 'interrupted'
-    : outcome.halted?.kind === 'circuit'
-      ? 'failed'
-      : outcome.halted
-        ? 'incomplete'
-        : outcome.deferred > 0
-          ? 'pending'
-          : errors > 0
-            ? 'incomplete'
-            : 'complete';
-  store.updateRun(runId, { status });
+  const { result: outcome, status } = await run.execute(
+    async () => {
+      const bar = progressBar(o.progress, plan.casesTotal);
+      try {
+        return await executePlan(plan, {
+          store,
+          runId,
+          useCache: o.context.useCache !== false,
+          signal: run.signal,
+          onProgress: (p) => bar.update(p),
+        });
+      } finally {
+        bar.stop();
+      }
+    },
+    (outcome) => statusOf(outcome, store.counts(runId).errors),
+  );
   return { outcome, status };
+}
+
+/** How an execution ended, from its outcome and the run's errored cases (see StoredRunResult). */
+function statusOf(outcome: RunOutcome, errors: number): StoredRunResult['status'] {
+  if (outcome.interrupted) return 'interrupted';
+  if (outcome.halted) return outcome.halted.kind === 'circuit' ? 'failed' : 'incomplete';
+  if (outcome.deferred > 0) return 'pending';
+  return errors > 0 ? 'incomplete' : 'complete';
 }

@@ -5,12 +5,13 @@ import { UserError } from '../errors.js';
 import type { RunRow, RunStatus } from './records.js';
 
 /**
- * One writer per run. A process that writes a run (run, suite, import) first takes the run's lease: a row in
- * `run_leases` naming its pid, host and start time, taken in a `BEGIN IMMEDIATE` transaction so two
- * processes cannot both see "free" and both take it. The holder refreshes a heartbeat on an unref'd timer
- * and deletes the row when it ends. A holder that died (SIGKILL, power cut) leaves its row behind; the row
- * counts as expired when its heartbeat is older than `staleMs`, or at once when the holder was on this host
- * and its pid is gone. A second process on a live lease is refused with a message naming the holder.
+ * One writer per run. A process that writes a run (run, suite, import, the transition and retention probes)
+ * first takes the run's lease: a row in `run_leases` naming its pid, host and start time, taken in a
+ * `BEGIN IMMEDIATE` transaction so two processes cannot both see "free" and both take it. The holder
+ * refreshes a heartbeat on an unref'd timer and deletes the row when it ends. A holder that died (SIGKILL,
+ * power cut) leaves its row behind; the row counts as expired when its heartbeat is older than `staleMs`, or
+ * at once when the holder was on this host and its pid is gone. A second process on a live lease is refused
+ * with a message naming the holder.
  */
 
 export const LEASE_STALE_MS = 30_000;

@@ -1,6 +1,5 @@
 import { InputError } from '../errors.js';
-import { buildPlan, runIdFor } from '../runner/plan.js';
-import { executeStoredRun } from '../runner/session.js';
+import { executeConfig } from '../runner/session.js';
 import type { RunStore } from '../store/store.js';
 import type { RunConfig } from '../config/schema.js';
 import { expandSuite, type LoadedSuite } from './config.js';
@@ -45,54 +44,40 @@ async function runOne(
   loaded: LoadedSuite,
   opts: SuiteRunOptions,
 ): Promise<SuiteRunResult> {
-  let plan;
-  try {
-    plan = await buildPlan(config, {
-      dataDir: opts.dataDir,
-      baseDir: loaded.baseDir,
-      env: process.env,
-      dryRun: opts.dryRun === true,
-    });
-  } catch (err) {
-    // Name the suite run: a bare `attacks[0]` does not say which of the suite's runs is wrong.
-    if (err instanceof InputError) throw new InputError(`${loaded.file}: runs '${name}': ${err.message}`);
-    throw err;
-  }
-  try {
-    const runId = runIdFor(config, plan.datasetSha256);
-    if (opts.dryRun) {
+  const { store } = opts;
+  return executeConfig(
+    {
+      store,
+      config,
+      context: {
+        dataDir: opts.dataDir,
+        baseDir: loaded.baseDir,
+        env: process.env,
+        dryRun: opts.dryRun === true,
+        useCache: opts.useCache,
+      },
+      name: config.name ?? name,
+      configFile: loaded.file,
+      progress: opts.progress,
+      signal: opts.signal,
+      // Name the suite run: a bare `attacks[0]` does not say which of the suite's runs is wrong.
+      planError: (err) =>
+        err instanceof InputError ? new InputError(`${loaded.file}: runs '${name}': ${err.message}`) : err,
+      around: (execute, plan, runId) => {
+        opts.onRunStart?.(name, runId, plan.casesTotal);
+        return execute();
+      },
+    },
+    ({ plan, runId, result }) => {
+      const counts = result ? store.counts(runId) : { ok: 0, errors: 0 };
       return {
         name,
         run_id: runId,
-        status: 'planned',
+        status: result?.status ?? 'planned',
         cases_total: plan.casesTotal,
-        cases_done: 0,
-        errors: 0,
+        cases_done: counts.ok,
+        errors: counts.errors,
       };
-    }
-    const { store } = opts;
-    opts.onRunStart?.(name, runId, plan.casesTotal);
-    const { status } = await executeStoredRun({
-      store,
-      runId,
-      config,
-      plan,
-      name: config.name ?? name,
-      configFile: loaded.file,
-      useCache: opts.useCache,
-      progress: opts.progress,
-      signal: opts.signal,
-    });
-    const counts = store.counts(runId);
-    return {
-      name,
-      run_id: runId,
-      status,
-      cases_total: plan.casesTotal,
-      cases_done: counts.ok,
-      errors: counts.errors,
-    };
-  } finally {
-    await plan.close();
-  }
+    },
+  );
 }

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -294,6 +295,43 @@ describe('refusenik analyze transition (loopback completions server with log-pro
     expect(res.stderr).toMatch(
       /returned no log-probs[^]*needs token log-probabilities from a completions endpoint/,
     );
+  });
+
+  it("takes its run's lease like every run: a second writer on the same probe is refused", async () => {
+    const db = path.join(dir, 'lease.db');
+    const args = ['analyze', 'transition', '--target', 'openai:shallow', '--base-url', url, ...common];
+    args.push('--db', db, '--json', '--top', '3');
+    const first = await runCli(args);
+    expect(first.code, first.stderr).toBe(0);
+    const runId = (JSON.parse(first.stdout) as { run_id: string }).run_id;
+    const store = RunStore.open(db);
+    try {
+      // The probe released its lease when it ended.
+      expect(store.leases.holder(runId)).toBeUndefined();
+      const sent = seen.length;
+      // Another writer (this process) holds the probe's run: the CLI is refused, sends and writes nothing.
+      const lease = store.leases.acquire(runId);
+      try {
+        const second = await runCli(args);
+        expect(second.code).toBe(1);
+        expect(second.stderr).toContain(
+          `run ${runId} is being written by another process: pid ${process.pid} on ${os.hostname()}`,
+        );
+        expect(second.stdout).toBe('');
+        expect(seen.length).toBe(sent);
+        expect(store.getRun(runId)?.status).toBe('complete');
+      } finally {
+        lease.release();
+      }
+      // Released: the same probe runs again, every call answered from the run's cache.
+      const third = await runCli(args);
+      expect(third.code, third.stderr).toBe(0);
+      expect(seen.length).toBe(sent);
+      expect(store.getRun(runId)?.status).toBe('complete');
+      expect(store.leases.holder(runId)).toBeUndefined();
+    } finally {
+      store.close();
+    }
   });
 });
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MockServer } from '../../src/target/mock-server.js';
 import { RunStore } from '../../src/store/store.js';
 import { RunBusyError, observedStatus } from '../../src/store/lease.js';
+import { StoredRun, withStoredRun } from '../../src/runner/stored-run.js';
 import { collect, runCli, spawnCli, tempDir, writeFile } from '../helpers/cli.js';
 
 /**
@@ -193,6 +194,66 @@ describe('lease rules', () => {
       expect(store.leases.holder('run-c')?.token).toBe('someone-else');
       conn.close();
     } finally {
+      store.close();
+    }
+  });
+});
+
+describe('the stored-run lifecycle (runner/stored-run.ts)', () => {
+  it('registers, resumes and closes a run under its lease; a writer taken over writes nothing more', async () => {
+    const db = path.join(dir, 'lifecycle.db');
+    const store = RunStore.open(db);
+    const conn = new Database(db);
+    try {
+      const reg = { name: 'probe', config: { probe: 1 }, configFile: null, versions: {}, casesTotal: 3 };
+      const done = await withStoredRun(store, 'run-l', undefined, async (run) => {
+        expect(() => store.leases.acquire('run-l')).toThrow(RunBusyError);
+        run.open(reg);
+        expect(store.getRun('run-l')).toMatchObject({ status: 'running', name: 'probe', cases_total: 3 });
+        return run.execute(
+          async () => 2,
+          (errors) => (errors ? 'incomplete' : 'complete'),
+        );
+      });
+      expect(done).toEqual({ result: 2, status: 'incomplete' });
+      expect(store.getRun('run-l')?.status).toBe('incomplete');
+      expect(store.leases.holder('run-l')).toBeUndefined();
+
+      // Opened again: resumed (running), not registered twice; a throw closes it failed and frees the lease.
+      const boom = withStoredRun(store, 'run-l', undefined, async (run) => {
+        run.open(reg);
+        expect(store.getRun('run-l')?.status).toBe('running');
+        return run.execute(
+          () => Promise.reject(new Error('boom')),
+          () => 'complete',
+        );
+      });
+      await expect(boom).rejects.toThrow('boom');
+      expect(store.getRun('run-l')?.status).toBe('failed');
+      expect(store.leases.holder('run-l')).toBeUndefined();
+
+      // Another process took the lease over: the signal aborts, and the old writer stops without a status.
+      const lease = store.leases.acquire('run-l');
+      const run = new StoredRun(store, lease);
+      run.resume();
+      conn.prepare("UPDATE run_leases SET token = 'new-holder' WHERE run_id = ?").run('run-l');
+      lease.beat();
+      expect(run.lost).toBe(true);
+      expect(run.signal.aborted).toBe(true);
+      expect(() => run.assertHeld('transition')).toThrow(
+        'transition run-l: another process took over its lease; stopped',
+      );
+      await expect(
+        run.execute(
+          () => Promise.reject(new Error('aborted')),
+          () => 'complete',
+        ),
+      ).rejects.toThrow('aborted');
+      expect(store.getRun('run-l')?.status).toBe('running');
+      lease.release();
+      expect(store.leases.holder('run-l')?.token).toBe('new-holder');
+    } finally {
+      conn.close();
       store.close();
     }
   });
