@@ -96,6 +96,7 @@ async function drive(c: LoopContext, result: LoopResult): Promise<void> {
   };
   const rows: AblationRow[] = [];
   const armResults: ArmResult[] = [];
+  if (c.config.variants) result.variants = armResults;
   for (const arm of c.arms) {
     const armResult: ArmResult = {
       variant: arm?.name ?? c.config.build.variant,
@@ -105,7 +106,6 @@ async function drive(c: LoopContext, result: LoopResult): Promise<void> {
       collapsed: null,
     };
     armResults.push(armResult);
-    if (arm) result.variants = armResults;
     try {
       const run = await runArm(c, arm, shared, armResult);
       if (run.row) rows.push(run.row);

@@ -99,6 +99,7 @@ export const compareStage: Stage<LoopContext, CompareIn, CompareOut> = {
         config.seed,
       ),
     }));
+    const stored = new Map(store.loopStages(loopId).map((st) => [st.name, st.status]));
     const report: LoopReport = {
       loop_id: loopId,
       name: config.name ?? null,
@@ -107,10 +108,7 @@ export const compareStage: Stage<LoopContext, CompareIn, CompareOut> = {
       // The compare stage itself is done once this file exists.
       stages: c.stages.entries.map((s) => ({
         name: s.name,
-        status:
-          s.name === `${setup.prefix}compare`
-            ? 'done'
-            : (store.loopStages(loopId).find((st) => st.name === s.name)?.status ?? 'pending'),
+        status: s.name === `${setup.prefix}compare` ? 'done' : (stored.get(s.name) ?? 'pending'),
       })),
       before_run: c.beforeRun,
       after_run: afterRun,
