@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { InputError } from '../errors.js';
+import { modelKeyOf } from '../config/schema.js';
 import { dataDir } from '../data/dir.js';
 import { LABEL_TASKS, loadLabels, type LabelItem, type LabelSet, type LabelTask } from '../dataset/labels.js';
 import { subsetMetrics, validationMetrics } from '../analysis/validation.js';
@@ -186,9 +187,8 @@ function modelKey(flags: ValidateFlags): { id: string; base_url?: string } {
     try {
       const file = parseYaml(readFileSync(flags.models, 'utf8')) as Record<string, unknown> | null;
       const section = (file && 'models' in file ? file['models'] : file) as Record<string, unknown> | null;
-      const spec = section?.[name] as { id?: unknown; base_url?: unknown } | undefined;
-      if (spec && typeof spec.id === 'string')
-        return { id: spec.id, ...(typeof spec.base_url === 'string' ? { base_url: spec.base_url } : {}) };
+      const key = modelKeyOf(section?.[name]);
+      if (key) return key;
     } catch {
       // CliModels has already reported an unreadable models file
     }

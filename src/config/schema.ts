@@ -44,6 +44,25 @@ export const FLAT_PROVIDER_OPTIONS = [
 ] as const;
 export type FlatProviderOption = (typeof FLAT_PROVIDER_OPTIONS)[number];
 
+/**
+ * What identifies a model endpoint in stored keys (judge validations, a run's judges): the target's id and
+ * its URL, written at the top level (`base_url`) or in its provider's options (`options.base_url`); a replica
+ * pool is keyed by its first replica. `undefined` when `spec` has no string id.
+ */
+export function modelKeyOf(spec: unknown): { id: string; base_url?: string } | undefined {
+  if (typeof spec !== 'object' || spec === null) return undefined;
+  const o = spec as Record<string, unknown>;
+  if (typeof o['id'] !== 'string') return undefined;
+  const options = o['options'];
+  const nested =
+    typeof options === 'object' && options !== null
+      ? (options as Record<string, unknown>)['base_url']
+      : undefined;
+  const raw = o['base_url'] ?? nested;
+  const url = Array.isArray(raw) ? (raw[0] as unknown) : raw;
+  return { id: o['id'], ...(typeof url === 'string' ? { base_url: url } : {}) };
+}
+
 const flatProviderOptions = Object.fromEntries(
   FLAT_PROVIDER_OPTIONS.map((key) => [key, z.unknown().optional()]),
 ) as { [K in FlatProviderOption]: z.ZodOptional<z.ZodUnknown> };

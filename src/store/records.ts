@@ -1,4 +1,5 @@
 import type { Behavior, Prompt } from '../types.js';
+import { modelKeyOf } from '../config/schema.js';
 import type { CaseRow, VerdictRow } from './rows.js';
 
 /**
@@ -125,14 +126,7 @@ export function runJudges(config: Record<string, unknown>): Map<string, RunJudge
       if (kind === undefined) continue;
       const options = isObject(raw) ? raw : {};
       const id = typeof options['id'] === 'string' ? options['id'] : kind;
-      const named = typeof options['model'] === 'string' ? models[options['model']] : undefined;
-      const model =
-        isObject(named) && typeof named['id'] === 'string'
-          ? {
-              id: named['id'],
-              ...(typeof named['base_url'] === 'string' ? { base_url: named['base_url'] } : {}),
-            }
-          : undefined;
+      const model = typeof options['model'] === 'string' ? modelKeyOf(models[options['model']]) : undefined;
       if (!out.has(id)) out.set(id, { kind, options, ...(model ? { model } : {}) });
     }
   }
