@@ -46,8 +46,9 @@ export type FlatProviderOption = (typeof FLAT_PROVIDER_OPTIONS)[number];
 
 /**
  * What identifies a model endpoint in stored keys (judge validations, a run's judges): the target's id and
- * its URL, written at the top level (`base_url`) or in its provider's options (`options.base_url`); a replica
- * pool is keyed by its first replica. `undefined` when `spec` has no string id.
+ * its URL, written at the top level (`base_url`) or in its provider's options (`options.base_url`); a pool
+ * given as a `base_url` list is keyed by its first URL (one given as `endpoints:` has no URL in its key, as
+ * before). `undefined` when `spec` has no string id.
  */
 export function modelKeyOf(spec: unknown): { id: string; base_url?: string } | undefined {
   if (typeof spec !== 'object' || spec === null) return undefined;
